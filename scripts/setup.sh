@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the tests need. Idempotent and non-interactive.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format
+  libopenblas-dev      # GEMM
+  libhwy-dev           # SIMD kernels with runtime dispatch
+  libstb-dev           # image decoding
+  nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers
+  libcli11-dev         # command line
+  libpcre2-dev         # tokenizer pre-split regex with Unicode classes
+  libgtest-dev         # tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup: all packages present"

@@ -1,0 +1,40 @@
+// JSON files of a Hugging Face checkpoint (config.json, tokenizer_config.json, ...), with typed
+// access whose errors name the file and the field.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace lightvlm {
+
+class JsonFile {
+ public:
+  // Fails naming the file when it cannot be read or is not JSON.
+  static JsonFile Load(const std::string& path);
+  static JsonFile Parse(const std::string& text, const std::string& name);
+
+  const std::string& path() const { return path_; }
+  const nlohmann::json& root() const { return root_; }
+
+  // Fields are named by a dotted path ("text_config.hidden_size"). Get fails naming the file and
+  // field when it is missing or of the wrong type; Find returns nullopt when it is missing and
+  // fails when it has the wrong type.
+  template <class T>
+  T Get(const std::string& field) const;
+  template <class T>
+  std::optional<T> Find(const std::string& field) const;
+  template <class T>
+  T GetOr(const std::string& field, T fallback) const {
+    return Find<T>(field).value_or(std::move(fallback));
+  }
+  // The raw node at a dotted path, or null when absent.
+  const nlohmann::json* Node(const std::string& field) const;
+
+ private:
+  std::string path_;
+  nlohmann::json root_;
+};
+
+}  // namespace lightvlm

@@ -1,0 +1,58 @@
+// Hugging Face tokenizer.json with a BPE model, in the two styles our families use:
+//  * byte-level (GPT-2, Qwen2, Llama 3): a pre-tokenizer splits text with a regex (PCRE2, Unicode
+//    classes), bytes map to printable characters, merges run per piece;
+//  * SentencePiece style (Llama 2, stories260k): a normalizer turns spaces into "▁" and prepends
+//    one, merges run on characters, unknown characters fall back to <0xXX> byte tokens.
+// Added tokens (special or not) are matched before the model sees the text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lightvlm {
+
+class Tokenizer {
+ public:
+  // Fails naming the file and the part that is malformed.
+  static std::unique_ptr<Tokenizer> Load(const std::string& path);
+  static std::unique_ptr<Tokenizer> FromJson(const std::string& json_text, const std::string& name);
+  virtual ~Tokenizer() = default;
+
+  // Token ids of `text` (which must be valid UTF-8, else an error). With add_special, the
+  // post-processor's template (e.g. a leading <s>) is applied.
+  virtual std::vector<int32_t> Encode(std::string_view text, bool add_special) const = 0;
+
+  // Bytes of one token as the decoder would produce them in the middle of a text (for
+  // SentencePiece style "▁" becomes a space; byte tokens give their byte).
+  virtual std::string TokenBytes(int32_t id) const = 0;
+  // Full decode of a sequence, as transformers' decode(skip_special_tokens) would produce it.
+  virtual std::string Decode(const std::vector<int32_t>& ids, bool skip_special) const = 0;
+
+  virtual int32_t vocab_size() const = 0;  // model vocabulary plus added tokens
+  virtual std::optional<int32_t> TokenId(std::string_view token) const = 0;
+  virtual std::string TokenText(int32_t id) const = 0;  // the vocabulary string
+  virtual bool IsSpecial(int32_t id) const = 0;
+};
+
+// Turns generated ids into text as they arrive, emitting only complete UTF-8 characters: a
+// character whose bytes span several tokens is held back until it is whole.
+class StreamDecoder {
+ public:
+  StreamDecoder(const Tokenizer& tokenizer, bool skip_special);
+  // Text that became complete with this token (may be empty).
+  std::string Push(int32_t id);
+  // Whatever is left at the end (an incomplete character becomes U+FFFD).
+  std::string Finish();
+
+ private:
+  const Tokenizer& tokenizer_;
+  bool skip_special_;
+  bool at_start_ = true;
+  std::string pending_;
+};
+
+}  // namespace lightvlm

@@ -1,0 +1,68 @@
+// The kernels every model is built from. Activations are float32, dense, row-major.
+// Implemented for the CPU in ops/cpu/; model code calls these plain functions and never
+// sees SIMD targets or BLAS.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/thread_pool.h"
+
+namespace lightvlm::ops {
+
+// y[m, n] = x[m, k] * w[n, k]^T + bias[n]: the layout of a Hugging Face nn.Linear weight
+// ([out_features, in_features]). bias may be null. y must not alias x.
+void Linear(ThreadPool& pool, const float* x, int64_t m, int64_t k, const float* w, int64_t n,
+            const float* bias, float* y);
+
+// y = x / sqrt(mean(x^2) + eps) * weight, per row of `dim`. y may alias x.
+void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows, int64_t dim,
+             float eps, float* y);
+
+// y = (x - mean) / sqrt(var + eps) * weight + bias, per row. bias may be null; y may alias x.
+void LayerNorm(ThreadPool& pool, const float* x, const float* weight, const float* bias,
+               int64_t rows, int64_t dim, float eps, float* y);
+
+// Rotary position embedding, rotate-half layout (as transformers' Llama): in each head, element
+// i < rotary_dim/2 pairs with i + rotary_dim/2, rotated by angle position * inv_freq[i].
+// x: [rows, heads * head_dim], positions: [rows], inv_freq: [rotary_dim / 2]. Elements from
+// rotary_dim to head_dim are left as they are. `attention_scaling` multiplies cos and sin
+// (1 except for rope types that ask for it).
+void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
+               const int64_t* positions, std::span<const float> inv_freq,
+               float attention_scaling = 1.0f);
+
+// Elementwise activations, in place over n values.
+void Silu(float* x, int64_t n);
+void Gelu(float* x, int64_t n);       // exact, with erf
+void GeluTanh(float* x, int64_t n);   // tanh approximation ("gelu_pytorch_tanh", "gelu_new")
+void QuickGelu(float* x, int64_t n);  // x * sigmoid(1.702 x), as CLIP
+// gate[i] = silu(gate[i]) * up[i]: the gated MLP of Llama and Qwen2.
+void SiluMul(ThreadPool& pool, float* gate, const float* up, int64_t n);
+
+// Numerically stable softmax over each row of `cols`, in place.
+void Softmax(float* x, int64_t rows, int64_t cols);
+
+struct AttentionShape {
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;  // divides num_heads; query head h reads kv head h / (num_heads / num_kv_heads)
+  int64_t head_dim = 0;
+  float scale = 0;  // usually 1 / sqrt(head_dim)
+};
+
+// Attention of n_q queries over n_kv cached keys and values, with grouped KV heads.
+// q: [n_q, num_heads * head_dim]; k, v: [n_kv, num_kv_heads * head_dim]; out: [n_q, num_heads *
+// head_dim]. Causality comes from token indices, not from row order, because reduction leaves
+// gaps: query i sees key j iff key_index[j] <= query_index[i] (and, if `causal` is false, every
+// key). Keys and values stream through a per-thread row of n_kv scores: no n_q x n_kv buffer.
+//
+// score_rows lists query rows (indices into [0, n_q)) whose attention probabilities the caller
+// wants; for them `scores` receives [score_rows.size(), num_heads, n_kv] probabilities (0 for
+// masked keys). scores may be null when score_rows is empty.
+void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int64_t n_q,
+               const float* k, const float* v, const int64_t* key_index, int64_t n_kv,
+               const AttentionShape& shape, bool causal, float* out,
+               std::span<const int64_t> score_rows = {}, float* scores = nullptr);
+
+}  // namespace lightvlm::ops
