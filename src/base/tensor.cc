@@ -12,8 +12,8 @@ int64_t NumElements(const Shape& shape) {
   int64_t count = 1;
   for (int64_t extent : shape) {
     Check(extent >= 0, "negative tensor extent in shape ", ShapeToString(shape));
-    Check(extent == 0 || count <= std::numeric_limits<int64_t>::max() / extent,
-          "tensor shape ", ShapeToString(shape), " has too many elements");
+    Check(extent == 0 || count <= std::numeric_limits<int64_t>::max() / extent, "tensor shape ",
+          ShapeToString(shape), " has too many elements");
     count *= extent;
   }
   return count;

@@ -41,6 +41,9 @@ void QuickGelu(float* x, int64_t n);  // x * sigmoid(1.702 x), as CLIP
 // gate[i] = silu(gate[i]) * up[i]: the gated MLP of Llama and Qwen2.
 void SiluMul(ThreadPool& pool, float* gate, const float* up, int64_t n);
 
+// y[i] += x[i]: the residual connections.
+void Add(ThreadPool& pool, float* y, const float* x, int64_t n);
+
 // Numerically stable softmax over each row of `cols`, in place.
 void Softmax(float* x, int64_t rows, int64_t cols);
 
@@ -56,6 +59,8 @@ struct AttentionShape {
 // head_dim]. Causality comes from token indices, not from row order, because reduction leaves
 // gaps: query i sees key j iff key_index[j] <= query_index[i] (and, if `causal` is false, every
 // key). Keys and values stream through a per-thread row of n_kv scores: no n_q x n_kv buffer.
+// query_index and key_index are read only when `causal`. A query that sees no key gets a zero
+// output (PyTorch would give NaN).
 //
 // score_rows lists query rows (indices into [0, n_q)) whose attention probabilities the caller
 // wants; for them `scores` receives [score_rows.size(), num_heads, n_kv] probabilities (0 for

@@ -1,0 +1,12 @@
+// The subcommands of the lightvlm CLI. Each registers its options and a callback that runs it;
+// failures are thrown as lightvlm::Error and reported by main.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lightvlm {
+
+void AddRunCommand(CLI::App& app);
+void AddInspectCommand(CLI::App& app);
+
+}  // namespace lightvlm

@@ -1,0 +1,43 @@
+#include "engine/model.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/error.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
+
+namespace lightvlm {
+namespace {
+
+void AddUnique(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
+  for (int32_t id : more) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+}
+
+}  // namespace
+
+Model LoadModel(const std::string& directory) {
+  namespace fs = std::filesystem;
+  Check(fs::is_directory(directory), directory, ": not a model directory");
+  const JsonFile config_file = JsonFile::Load((fs::path(directory) / "config.json").string());
+  const LlmConfig config = ReadLlmConfig(config_file);
+
+  Model model;
+  model.directory = directory;
+  model.tokenizer = Tokenizer::Load((fs::path(directory) / "tokenizer.json").string());
+  Check(model.tokenizer->vocab_size() <= config.vocab_size, directory,
+        "/tokenizer.json: the tokenizer has ", model.tokenizer->vocab_size(),
+        " tokens but config.json's vocab_size is ", config.vocab_size);
+  model.decoder = std::make_unique<Decoder>(config, Checkpoint::Open(directory));
+  model.stop_token_ids = config.eos_token_ids;
+  const fs::path generation_path = fs::path(directory) / "generation_config.json";
+  if (fs::exists(generation_path)) {
+    const JsonFile generation = JsonFile::Load(generation_path.string());
+    AddUnique(model.stop_token_ids, ReadTokenIds(generation, "eos_token_id"));
+  }
+  return model;
+}
+
+}  // namespace lightvlm

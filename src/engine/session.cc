@@ -1,0 +1,116 @@
+#include "engine/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/error.h"
+
+namespace lightvlm {
+namespace {
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+const char* StopReasonName(StopReason reason) {
+  switch (reason) {
+    case StopReason::kStopToken:
+      return "stop token";
+    case StopReason::kMaxTokens:
+      return "max tokens";
+    case StopReason::kContextFull:
+      return "context full";
+    case StopReason::kCaller:
+      return "stopped by caller";
+  }
+  return "unknown";
+}
+
+std::vector<int32_t> TruncatePrompt(std::span<const int32_t> prompt, int64_t limit,
+                                    bool keep_first) {
+  Check(limit >= (keep_first ? 2 : 1), "cannot truncate a prompt to ", limit, " tokens");
+  const auto size = static_cast<int64_t>(prompt.size());
+  if (size <= limit) return {prompt.begin(), prompt.end()};
+  std::vector<int32_t> kept;
+  if (keep_first) kept.push_back(prompt.front());
+  kept.insert(kept.end(), prompt.end() - (limit - static_cast<int64_t>(kept.size())), prompt.end());
+  return kept;
+}
+
+Session::Session(const Decoder& decoder, ThreadPool& pool, int64_t context)
+    : decoder_(decoder), pool_(pool), context_(context), cache_(decoder.NewCache(context)) {
+  Check(context > 0 && context <= decoder.config().max_position_embeddings, "context of ", context,
+        " tokens is outside 1..", decoder.config().max_position_embeddings,
+        " (config.json: max_position_embeddings)");
+}
+
+std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
+  const auto count = static_cast<int64_t>(tokens.size());
+  Check(count > 0, "nothing to prefill: the prompt has no tokens");
+  Check(length_ + count <= context_, "prompt of ", count, " tokens does not fit: ", length_,
+        " tokens are in the context of ", context_,
+        " already (shorten the prompt, raise the "
+        "context, or ask for truncation)");
+  const LlmConfig& config = decoder_.config();
+  DecoderTokens input;
+  input.hidden = Tensor(DType::kF32, {count, config.hidden_size});
+  decoder_.Embed(tokens, input.hidden.f32());
+  for (int64_t i = 0; i < count; ++i) {
+    input.token_index.push_back(length_ + i);
+    input.position.push_back(length_ + i);
+  }
+  decoder_.Forward(pool_, input, cache_);
+  length_ += count;
+  std::vector<float> logits(config.vocab_size);
+  decoder_.Logits(pool_, input.hidden.f32() + (count - 1) * config.hidden_size, 1, logits.data());
+  return logits;
+}
+
+GenerationResult Session::Generate(std::span<const int32_t> prompt,
+                                   const GenerationOptions& options,
+                                   const std::function<bool(int32_t)>& on_token) {
+  Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
+        options.max_new_tokens);
+  const auto prompt_size = static_cast<int64_t>(prompt.size());
+  Check(length_ + prompt_size < context_, "prompt has ", prompt_size,
+        " tokens and leaves no room to generate in the context of ", context_,
+        " tokens (shorten the prompt, raise the context, or ask for truncation)");
+  Sampler sampler(options.sampling);
+  GenerationResult result;
+  result.prompt_tokens = prompt_size;
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> logits = Prefill(prompt);
+  result.prefill_ms = MillisecondsSince(start);
+  start = std::chrono::steady_clock::now();
+  while (true) {
+    const int32_t token = sampler.Sample(logits);
+    result.tokens.push_back(token);
+    if (!on_token(token)) {
+      result.stop_reason = StopReason::kCaller;
+      break;
+    }
+    if (std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
+        options.stop_token_ids.end()) {
+      result.stop_reason = StopReason::kStopToken;
+      break;
+    }
+    if (static_cast<int64_t>(result.tokens.size()) == options.max_new_tokens) {
+      result.stop_reason = StopReason::kMaxTokens;
+      break;
+    }
+    if (length_ == context_) {
+      result.stop_reason = StopReason::kContextFull;
+      break;
+    }
+    const int32_t next[] = {token};
+    logits = Prefill(next);
+  }
+  result.decode_ms = MillisecondsSince(start);
+  return result;
+}
+
+}  // namespace lightvlm

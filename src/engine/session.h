@@ -1,0 +1,64 @@
+// One conversation with a model: prefill of the prompt into a KV cache, then the decode loop
+// with sampling and stop conditions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "engine/sampler.h"
+#include "models/decoder.h"
+#include "models/kv_cache.h"
+
+namespace lightvlm {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 256;
+  SamplingOptions sampling;
+  std::vector<int32_t> stop_token_ids;  // generation ends after emitting one of these
+};
+
+enum class StopReason { kStopToken, kMaxTokens, kContextFull, kCaller };
+const char* StopReasonName(StopReason reason);
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;  // generated, the stop token included when one ended it
+  StopReason stop_reason = StopReason::kMaxTokens;
+  int64_t prompt_tokens = 0;
+  double prefill_ms = 0;
+  double decode_ms = 0;
+};
+
+// Keeps the last `limit` tokens of a prompt, and its first token too when `keep_first` (a BOS).
+std::vector<int32_t> TruncatePrompt(std::span<const int32_t> prompt, int64_t limit,
+                                    bool keep_first);
+
+class Session {
+ public:
+  // `context` bounds the tokens (prompt and generated) held in the KV cache.
+  Session(const Decoder& decoder, ThreadPool& pool, int64_t context);
+
+  // Appends `tokens` to the conversation and returns the logits [vocab_size] of the last one.
+  // Fails when they do not fit in the context.
+  std::vector<float> Prefill(std::span<const int32_t> tokens);
+
+  // Prefills `prompt` and generates; `on_token` sees each new token and may return false to
+  // stop. The prompt must leave room for at least one new token.
+  GenerationResult Generate(std::span<const int32_t> prompt, const GenerationOptions& options,
+                            const std::function<bool(int32_t)>& on_token);
+
+  int64_t context() const { return context_; }
+  int64_t length() const { return length_; }  // tokens in the conversation so far
+  const KvCache& cache() const { return cache_; }
+
+ private:
+  const Decoder& decoder_;
+  ThreadPool& pool_;
+  int64_t context_;
+  int64_t length_ = 0;
+  KvCache cache_;
+};
+
+}  // namespace lightvlm

@@ -1,0 +1,120 @@
+#include "models/decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "base/error.h"
+#include "ops/ops.h"
+
+namespace lightvlm {
+namespace {
+
+DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint,
+                       const std::string& prefix) {
+  DecoderLayer layer;
+  layer.input_norm = checkpoint.LoadF32(prefix + "input_layernorm.weight", {c.hidden_size});
+  layer.q_proj =
+      LoadLinear(checkpoint, prefix + "self_attn.q_proj", c.q_dim(), c.hidden_size, c.qkv_bias);
+  layer.k_proj =
+      LoadLinear(checkpoint, prefix + "self_attn.k_proj", c.kv_dim(), c.hidden_size, c.qkv_bias);
+  layer.v_proj =
+      LoadLinear(checkpoint, prefix + "self_attn.v_proj", c.kv_dim(), c.hidden_size, c.qkv_bias);
+  layer.o_proj =
+      LoadLinear(checkpoint, prefix + "self_attn.o_proj", c.hidden_size, c.q_dim(), c.o_bias);
+  layer.post_attention_norm =
+      checkpoint.LoadF32(prefix + "post_attention_layernorm.weight", {c.hidden_size});
+  layer.gate_proj = LoadLinear(checkpoint, prefix + "mlp.gate_proj", c.intermediate_size,
+                               c.hidden_size, c.mlp_bias);
+  layer.up_proj = LoadLinear(checkpoint, prefix + "mlp.up_proj", c.intermediate_size, c.hidden_size,
+                             c.mlp_bias);
+  layer.down_proj = LoadLinear(checkpoint, prefix + "mlp.down_proj", c.hidden_size,
+                               c.intermediate_size, c.mlp_bias);
+  return layer;
+}
+
+}  // namespace
+
+Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
+                 const DecoderTensorNames& names)
+    : config_(config), inv_freq_(RopeInverseFrequencies(config)) {
+  const LlmConfig& c = config_;
+  embed_tokens_ =
+      checkpoint.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    layers_.push_back(LoadLayer(c, checkpoint, StrCat(names.prefix, "layers.", i, ".")));
+  }
+  final_norm_ = checkpoint.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
+  // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.
+  if (!c.tie_word_embeddings || checkpoint.Contains(names.lm_head)) {
+    lm_head_ = checkpoint.LoadF32(names.lm_head, {c.vocab_size, c.hidden_size});
+  }
+}
+
+KvCache Decoder::NewCache(int64_t capacity) const {
+  return KvCache(config_.num_layers, config_.kv_dim(), capacity);
+}
+
+void Decoder::Embed(std::span<const int32_t> ids, float* out) const {
+  const int64_t width = config_.hidden_size;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Check(ids[i] >= 0 && ids[i] < config_.vocab_size, "token id ", ids[i],
+          " is outside the vocabulary of ", config_.vocab_size, " (config.json: vocab_size)");
+    std::memcpy(out + i * width, embed_tokens_.f32() + ids[i] * width, width * sizeof(float));
+  }
+}
+
+void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache) const {
+  Check(tokens.hidden.dim(0) == tokens.size() &&
+            static_cast<int64_t>(tokens.position.size()) == tokens.size(),
+        "decoder input: hidden, token_index and position disagree on the token count");
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    ForwardLayer(pool, layers_[i], tokens, cache.layer(i));
+  }
+  ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), tokens.size(), config_.hidden_size,
+               static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
+}
+
+void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
+                           LayerKvCache& cache) const {
+  const LlmConfig& c = config_;
+  const int64_t n = tokens.size();
+  const auto eps = static_cast<float>(c.rms_norm_eps);
+  float* x = tokens.hidden.f32();
+
+  Tensor normed(DType::kF32, {n, c.hidden_size});
+  ops::RmsNorm(pool, x, layer.input_norm.f32(), n, c.hidden_size, eps, normed.f32());
+  Tensor q(DType::kF32, {n, c.q_dim()});
+  Tensor k(DType::kF32, {n, c.kv_dim()});
+  Tensor v(DType::kF32, {n, c.kv_dim()});
+  layer.q_proj.Forward(pool, normed.f32(), n, q.f32());
+  layer.k_proj.Forward(pool, normed.f32(), n, k.f32());
+  layer.v_proj.Forward(pool, normed.f32(), n, v.f32());
+  ops::ApplyRope(pool, q.f32(), n, c.num_heads, c.head_dim, tokens.position.data(), inv_freq_);
+  ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
+  cache.Append(k.f32(), v.f32(), tokens.token_index.data(), n);
+
+  Tensor attention(DType::kF32, {n, c.q_dim()});
+  const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  ops::Attention(pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
+                 cache.token_index(), cache.size(), shape, /*causal=*/true, attention.f32());
+  layer.o_proj.Forward(pool, attention.f32(), n, normed.f32());
+  ops::Add(pool, x, normed.f32(), n * c.hidden_size);
+
+  ops::RmsNorm(pool, x, layer.post_attention_norm.f32(), n, c.hidden_size, eps, normed.f32());
+  Tensor gate(DType::kF32, {n, c.intermediate_size});
+  Tensor up(DType::kF32, {n, c.intermediate_size});
+  layer.gate_proj.Forward(pool, normed.f32(), n, gate.f32());
+  layer.up_proj.Forward(pool, normed.f32(), n, up.f32());
+  ops::SiluMul(pool, gate.f32(), up.f32(), n * c.intermediate_size);
+  layer.down_proj.Forward(pool, gate.f32(), n, normed.f32());
+  ops::Add(pool, x, normed.f32(), n * c.hidden_size);
+}
+
+void Decoder::Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const {
+  const Tensor& head = lm_head_.num_elements() ? lm_head_ : embed_tokens_;
+  ops::Linear(pool, hidden, rows, config_.hidden_size, head.f32(), config_.vocab_size, nullptr,
+              logits);
+}
+
+}  // namespace lightvlm

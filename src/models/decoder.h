@@ -1,0 +1,79 @@
+// The LLM decoder of Llama and Qwen2 (and of every VLM family's text half), built from
+// config.json alone: pre-norm blocks of grouped-query attention with RoPE and a SiLU-gated MLP.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+#include "base/thread_pool.h"
+#include "io/safetensors.h"
+#include "models/kv_cache.h"
+#include "models/linear.h"
+#include "models/llm_config.h"
+
+namespace lightvlm {
+
+// Where the decoder's tensors live in a checkpoint: a text model saves them under "model." and
+// "lm_head.weight"; VLM checkpoints nest them (e.g. "language_model.model.").
+struct DecoderTensorNames {
+  std::string prefix = "model.";
+  std::string lm_head = "lm_head.weight";
+};
+
+// The live tokens of one sequence in one forward pass. Reduction may leave gaps in token_index;
+// positions stay those of the original prompt.
+struct DecoderTokens {
+  Tensor hidden;                     // [n, hidden_size]
+  std::vector<int64_t> token_index;  // [n] index in the sequence, for causality and the cache
+  std::vector<int64_t> position;     // [n] RoPE position
+
+  int64_t size() const { return static_cast<int64_t>(token_index.size()); }
+};
+
+struct DecoderLayer {
+  Tensor input_norm;           // [hidden_size]
+  Linear q_proj;               // [num_heads * head_dim, hidden_size]
+  Linear k_proj;               // [num_kv_heads * head_dim, hidden_size]
+  Linear v_proj;               // [num_kv_heads * head_dim, hidden_size]
+  Linear o_proj;               // [hidden_size, num_heads * head_dim]
+  Tensor post_attention_norm;  // [hidden_size]
+  Linear gate_proj;            // [intermediate_size, hidden_size]
+  Linear up_proj;              // [intermediate_size, hidden_size]
+  Linear down_proj;            // [hidden_size, intermediate_size]
+};
+
+class Decoder {
+ public:
+  // Loads and shape-checks every tensor the config implies; errors name the tensor.
+  Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
+          const DecoderTensorNames& names = {});
+
+  const LlmConfig& config() const { return config_; }
+  KvCache NewCache(int64_t capacity) const;
+
+  // Embeddings of `ids` into out [ids.size(), hidden_size]; fails on ids outside the vocabulary.
+  void Embed(std::span<const int32_t> ids, float* out) const;
+
+  // Runs every layer over `tokens`, appending each layer's keys and values to `cache`. On return
+  // tokens.hidden holds the final-normed hidden states.
+  void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache) const;
+
+  // logits [rows, vocab_size] of final-normed hidden states [rows, hidden_size].
+  void Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const;
+
+ private:
+  void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
+                    LayerKvCache& cache) const;
+
+  LlmConfig config_;
+  Tensor embed_tokens_;  // [vocab_size, hidden_size]
+  std::vector<DecoderLayer> layers_;
+  Tensor final_norm_;            // [hidden_size]
+  Tensor lm_head_;               // [vocab_size, hidden_size], empty when tied to embed_tokens
+  std::vector<float> inv_freq_;  // [head_dim / 2]
+};
+
+}  // namespace lightvlm

@@ -1,0 +1,130 @@
+#include "models/llm_config.h"
+
+#include <cmath>
+#include <numbers>
+#include <utility>
+
+#include "base/error.h"
+
+namespace lightvlm {
+namespace {
+
+RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& prefix) {
+  RopeScaling scaling;
+  const std::string field = prefix + "rope_scaling";
+  const nlohmann::json* node = config.Node(field);
+  if (node == nullptr || node->is_null()) return scaling;
+  Check(node->is_object(), config.path(), ": field '", field, "' should be an object or null");
+  scaling.kind = config.Find<std::string>(field + ".rope_type")
+                     .value_or(config.GetOr<std::string>(field + ".type", "default"));
+  if (scaling.kind == "default") return scaling;
+  Check(scaling.kind == "linear" || scaling.kind == "llama3", config.path(), ": ", field,
+        ".rope_type '", scaling.kind, "' is not supported (supported: default, linear, llama3)");
+  scaling.factor = config.Get<double>(field + ".factor");
+  Check(scaling.factor > 0, config.path(), ": ", field, ".factor must be positive");
+  if (scaling.kind == "llama3") {
+    scaling.low_freq_factor = config.Get<double>(field + ".low_freq_factor");
+    scaling.high_freq_factor = config.Get<double>(field + ".high_freq_factor");
+    scaling.original_max_position_embeddings =
+        config.Get<int64_t>(field + ".original_max_position_embeddings");
+    Check(scaling.high_freq_factor > scaling.low_freq_factor, config.path(), ": ", field,
+          ".high_freq_factor must exceed low_freq_factor");
+  }
+  return scaling;
+}
+
+void CheckPositive(const JsonFile& config, const std::string& field, int64_t value) {
+  Check(value > 0, config.path(), ": ", field, " must be positive, got ", value);
+}
+
+}  // namespace
+
+std::vector<int32_t> ReadTokenIds(const JsonFile& file, const std::string& field) {
+  const nlohmann::json* node = file.Node(field);
+  if (node == nullptr || node->is_null()) return {};
+  if (node->is_number_integer()) return {file.Get<int32_t>(field)};
+  const auto ids = file.Get<std::vector<int64_t>>(field);
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {
+  LlmConfig c;
+  auto field = [&](const char* name) { return prefix + name; };
+  c.model_type = config.Get<std::string>(field("model_type"));
+  Check(c.model_type == "llama" || c.model_type == "qwen2", config.path(), ": ",
+        field("model_type"), " '", c.model_type, "' is not supported (supported: llama, qwen2)");
+  c.hidden_size = config.Get<int64_t>(field("hidden_size"));
+  c.intermediate_size = config.Get<int64_t>(field("intermediate_size"));
+  c.num_layers = config.Get<int64_t>(field("num_hidden_layers"));
+  c.num_heads = config.Get<int64_t>(field("num_attention_heads"));
+  c.num_kv_heads = config.GetOr<int64_t>(field("num_key_value_heads"), c.num_heads);
+  c.vocab_size = config.Get<int64_t>(field("vocab_size"));
+  c.max_position_embeddings = config.Get<int64_t>(field("max_position_embeddings"));
+  for (const auto& [name, value] : {std::pair{"hidden_size", c.hidden_size},
+                                    {"intermediate_size", c.intermediate_size},
+                                    {"num_hidden_layers", c.num_layers},
+                                    {"num_attention_heads", c.num_heads},
+                                    {"num_key_value_heads", c.num_kv_heads},
+                                    {"vocab_size", c.vocab_size},
+                                    {"max_position_embeddings", c.max_position_embeddings}}) {
+    CheckPositive(config, field(name), value);
+  }
+  Check(c.num_heads % c.num_kv_heads == 0, config.path(), ": ", field("num_key_value_heads"), " (",
+        c.num_kv_heads, ") does not divide ", field("num_attention_heads"), " (", c.num_heads, ")");
+  const auto head_dim = config.Find<int64_t>(field("head_dim"));
+  if (head_dim.has_value()) {
+    c.head_dim = *head_dim;
+  } else {
+    Check(c.hidden_size % c.num_heads == 0, config.path(), ": ", field("num_attention_heads"), " (",
+          c.num_heads, ") does not divide ", field("hidden_size"), " (", c.hidden_size, ")");
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  CheckPositive(config, field("head_dim"), c.head_dim);
+  Check(c.head_dim % 2 == 0, config.path(), ": head_dim (", c.head_dim, ") must be even for RoPE");
+  c.rms_norm_eps = config.GetOr<double>(field("rms_norm_eps"), 1e-6);
+  c.rope_theta = config.GetOr<double>(field("rope_theta"), 10000.0);
+  Check(c.rope_theta > 0, config.path(), ": ", field("rope_theta"), " must be positive");
+  c.rope_scaling = ReadRopeScaling(config, prefix);
+  c.hidden_act = config.GetOr<std::string>(field("hidden_act"), "silu");
+  Check(c.hidden_act == "silu", config.path(), ": ", field("hidden_act"), " '", c.hidden_act,
+        "' is not supported for ", c.model_type, " (supported: silu)");
+  c.tie_word_embeddings = config.GetOr<bool>(field("tie_word_embeddings"), false);
+  const bool attention_bias = config.GetOr<bool>(field("attention_bias"), false);
+  c.qkv_bias = c.model_type == "qwen2" || attention_bias;
+  c.o_bias = c.model_type == "llama" && attention_bias;
+  c.mlp_bias = config.GetOr<bool>(field("mlp_bias"), false);
+  c.eos_token_ids = ReadTokenIds(config, field("eos_token_id"));
+  const auto bos = ReadTokenIds(config, field("bos_token_id"));
+  if (!bos.empty()) c.bos_token_id = bos.front();
+  return c;
+}
+
+std::vector<float> RopeInverseFrequencies(const LlmConfig& config) {
+  const int64_t half = config.head_dim / 2;
+  const RopeScaling& scaling = config.rope_scaling;
+  std::vector<float> inv_freq(half);
+  for (int64_t i = 0; i < half; ++i) {
+    double frequency =
+        1.0 / std::pow(config.rope_theta, static_cast<double>(2 * i) / config.head_dim);
+    if (scaling.kind == "linear") {
+      frequency /= scaling.factor;
+    } else if (scaling.kind == "llama3") {
+      // Long wavelengths are slowed by `factor`, short ones kept, the band between blended.
+      const double wavelength = 2 * std::numbers::pi / frequency;
+      const double old_context = static_cast<double>(scaling.original_max_position_embeddings);
+      const double low_wavelength = old_context / scaling.low_freq_factor;
+      const double high_wavelength = old_context / scaling.high_freq_factor;
+      if (wavelength > low_wavelength) {
+        frequency /= scaling.factor;
+      } else if (wavelength >= high_wavelength) {
+        const double smooth = (old_context / wavelength - scaling.low_freq_factor) /
+                              (scaling.high_freq_factor - scaling.low_freq_factor);
+        frequency = (1 - smooth) * frequency / scaling.factor + smooth * frequency;
+      }
+    }
+    inv_freq[i] = static_cast<float>(frequency);
+  }
+  return inv_freq;
+}
+
+}  // namespace lightvlm

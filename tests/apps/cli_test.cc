@@ -1,0 +1,179 @@
+// Runs the lightvlm binary as a user would, on the real stories260k checkpoint and on broken
+// copies of it: every bad input must end with a message naming the file and the problem and
+// exit code 1 (not a crash, which the shell would report as 128 + signal).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <cstdlib>
+#include <string>
+
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CopyOfStories;
+using testing::ReadFile;
+using testing::WriteFile;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+CliResult RunCli(const std::vector<std::string>& args) {
+  const fs::path dir = fs::temp_directory_path() / "lightvlm_tests";
+  fs::create_directories(dir);
+  const fs::path out = dir / "cli_stdout", err = dir / "cli_stderr";
+  std::string command = LIGHTVLM_BINARY;
+  for (const auto& arg : args) command += " " + Quote(arg);
+  command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const int status = std::system(command.c_str());
+  CliResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = ReadFile(out);
+  result.err = ReadFile(err);
+  return result;
+}
+
+// Expects a clean failure whose message contains every one of `parts`.
+void ExpectFailure(const CliResult& result, const std::vector<std::string>& parts) {
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  for (const auto& part : parts) {
+    EXPECT_NE(result.err.find(part), std::string::npos)
+        << "missing '" << part << "' in: " << result.err;
+  }
+}
+
+CliResult RunStories(const fs::path& model, const std::string& prompt = "Once upon a time") {
+  return RunCli({"run", "-m", model.string(), "-p", prompt, "-n", "8"});
+}
+
+TEST(CliTest, RunStreamsTheGreedyStory) {
+  const CliResult result =
+      RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once upon a time", "-n", "30"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.rfind(", there was a little girl named Lily. She loved to play outside in "
+                             "the park.",
+                             0),
+            0u)
+      << result.out;
+}
+
+TEST(CliTest, InspectDescribesTheCheckpoint) {
+  const CliResult result = RunCli({"inspect", "-m", testing::kStoriesDir.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("LlamaForCausalLM"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("5 layers"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("F32"), std::string::npos) << result.out;
+  // 512*64 embeddings + 5 layers * (4 attention matrices and 3 MLP matrices and 2 norms) + norm.
+  const int64_t parameters =
+      512 * 64 + 5 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 172 + 2 * 64) + 64;
+  EXPECT_NE(result.out.find("parameters: " + std::to_string(parameters)), std::string::npos)
+      << result.out;
+}
+
+TEST(CliTest, MissingModelDirectory) {
+  ExpectFailure(RunStories("/nonexistent/model"), {"/nonexistent/model"});
+}
+
+TEST(CliTest, TruncatedSafetensors) {
+  const fs::path model = CopyOfStories();
+  const std::string bytes = ReadFile(model / "model.safetensors");
+  WriteFile(model / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+  ExpectFailure(RunStories(model), {"model.safetensors"});
+}
+
+TEST(CliTest, HeaderLengthPastTheEnd) {
+  const fs::path model = CopyOfStories();
+  std::string bytes = ReadFile(model / "model.safetensors");
+  bytes[6] = 0x10;  // header length now about 2^52
+  WriteFile(model / "model.safetensors", bytes);
+  ExpectFailure(RunStories(model), {"model.safetensors", "header"});
+}
+
+TEST(CliTest, OverlappingSpans) {
+  const fs::path model = CopyOfStories();
+  std::string bytes =
+      testing::SafetensorsBytes({{"model.norm.weight", "F32", {4}, std::string(16, '\0')},
+                                 {"model.embed_tokens.weight", "F32", {4}, std::string(16, '\0')}});
+  const size_t second = bytes.find("[16,32]");
+  ASSERT_NE(second, std::string::npos);
+  bytes.replace(second, 7, "[8,24] ");
+  WriteFile(model / "model.safetensors", bytes);
+  ExpectFailure(RunStories(model), {"model.safetensors", "overlap"});
+}
+
+TEST(CliTest, UnknownDtype) {
+  const fs::path model = CopyOfStories();
+  std::string bytes = ReadFile(model / "model.safetensors");
+  const size_t dtype = bytes.find("\"F32\"");
+  ASSERT_NE(dtype, std::string::npos);
+  bytes.replace(dtype, 5, "\"Q4K\"");
+  WriteFile(model / "model.safetensors", bytes);
+  ExpectFailure(RunStories(model), {"model.safetensors", "Q4K"});
+}
+
+TEST(CliTest, ConfigNotJson) {
+  const fs::path model = CopyOfStories();
+  WriteFile(model / "config.json", "{\"model_type\": \"llama\", ");
+  ExpectFailure(RunStories(model), {"config.json"});
+}
+
+TEST(CliTest, ConfigMissingField) {
+  const fs::path model = CopyOfStories();
+  std::string config = ReadFile(model / "config.json");
+  const size_t field = config.find("\"num_hidden_layers\": 5,");
+  ASSERT_NE(field, std::string::npos);
+  config.erase(field, 23);
+  WriteFile(model / "config.json", config);
+  ExpectFailure(RunStories(model), {"config.json", "num_hidden_layers"});
+}
+
+TEST(CliTest, TokenizerMalformed) {
+  const fs::path model = CopyOfStories();
+  WriteFile(model / "tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": 7}}");
+  ExpectFailure(RunStories(model), {"tokenizer.json", "vocab"});
+  WriteFile(model / "tokenizer.json", "not json at all");
+  ExpectFailure(RunStories(model), {"tokenizer.json"});
+}
+
+TEST(CliTest, PromptLongerThanTheContext) {
+  const std::string prompt = "Once upon a time there was a little dog who liked to run.";
+  ExpectFailure(
+      RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", prompt, "--context", "8"}),
+      {"context of 8 tokens"});
+  const CliResult truncated = RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", prompt,
+                                      "--context", "8", "--truncate", "-n", "3"});
+  EXPECT_EQ(truncated.exit_code, 0) << truncated.err;
+  ExpectFailure(
+      RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", prompt, "--context", "100000"}),
+      {"max_position_embeddings"});
+}
+
+TEST(CliTest, InvalidUtf8Prompt) {
+  ExpectFailure(RunStories(testing::kStoriesDir, "bad \xff byte"), {"UTF-8"});
+}
+
+TEST(CliTest, BadSamplingOptions) {
+  ExpectFailure(RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Hi", "--top-p", "2"}),
+                {"top-p"});
+}
+
+TEST(CliTest, UsageErrorsAreNotCrashes) {
+  const CliResult result = RunCli({"run", "-p", "no model"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_LT(result.exit_code, 128);
+  EXPECT_NE(result.err.find("--model"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace lightvlm

@@ -1,0 +1,103 @@
+#include "models/llm_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "base/error.h"
+
+namespace lightvlm {
+namespace {
+
+const char* kLlama = R"({
+  "model_type": "llama", "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 5,
+  "num_attention_heads": 8, "num_key_value_heads": 4, "vocab_size": 512,
+  "max_position_embeddings": 512, "rms_norm_eps": 1e-05, "tie_word_embeddings": true,
+  "eos_token_id": 2, "bos_token_id": 1})";
+
+std::string ErrorOf(const std::string& json) {
+  try {
+    ReadLlmConfig(JsonFile::Parse(json, "config.json"));
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::string WithField(const std::string& field_and_value) {
+  std::string json = kLlama;
+  return json.insert(1, field_and_value + ",");
+}
+
+TEST(LlmConfigTest, ReadsLlama) {
+  const LlmConfig c = ReadLlmConfig(JsonFile::Parse(kLlama, "config.json"));
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_EQ(c.kv_dim(), 32);
+  EXPECT_FALSE(c.qkv_bias);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int32_t>{2});
+  EXPECT_EQ(c.bos_token_id, 1);
+  EXPECT_FLOAT_EQ(c.rms_norm_eps, 1e-5);
+}
+
+TEST(LlmConfigTest, Qwen2HasQkvBiasAndEosList) {
+  std::string json = kLlama;
+  json.replace(json.find("\"llama\""), 7, "\"qwen2\"");
+  json.replace(json.find("\"eos_token_id\": 2"), 17, "\"eos_token_id\": [7, 9]");
+  const LlmConfig c = ReadLlmConfig(JsonFile::Parse(json, "config.json"));
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_FALSE(c.o_bias);
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int32_t>{7, 9}));
+}
+
+TEST(LlmConfigTest, ErrorsNameFileAndField) {
+  std::string missing = kLlama;
+  missing.replace(missing.find("\"hidden_size\": 64,"), 18, "");
+  EXPECT_NE(ErrorOf(missing).find("hidden_size"), std::string::npos);
+  EXPECT_NE(ErrorOf(missing).find("config.json"), std::string::npos);
+  std::string bad_heads = kLlama;
+  bad_heads.replace(bad_heads.find("\"num_key_value_heads\": 4"), 24, "\"num_key_value_heads\": 3");
+  EXPECT_NE(ErrorOf(bad_heads).find("num_key_value_heads (3) does not divide"), std::string::npos)
+      << ErrorOf(bad_heads);
+  std::string unknown = kLlama;
+  unknown.replace(unknown.find("\"llama\""), 7, "\"mamba\"");
+  EXPECT_NE(ErrorOf(unknown).find("'mamba' is not supported"), std::string::npos);
+  EXPECT_NE(ErrorOf(WithField(R"("hidden_act": "relu")")).find("hidden_act"), std::string::npos);
+  EXPECT_NE(
+      ErrorOf(WithField(R"("rope_scaling": {"rope_type": "yarn", "factor": 2})")).find("yarn"),
+      std::string::npos);
+  std::string negative = kLlama;
+  negative.replace(negative.find("\"vocab_size\": 512"), 17, "\"vocab_size\": -1");
+  EXPECT_NE(ErrorOf(negative).find("vocab_size must be positive"), std::string::npos);
+}
+
+TEST(LlmConfigTest, RopeFrequenciesPlainAndLinear) {
+  LlmConfig c = ReadLlmConfig(JsonFile::Parse(kLlama, "config.json"));
+  const auto plain = RopeInverseFrequencies(c);
+  ASSERT_EQ(plain.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(plain[i], std::pow(10000.0, -2.0 * i / 8));
+  c = ReadLlmConfig(JsonFile::Parse(WithField(R"("rope_scaling": {"type": "linear", "factor": 4})"),
+                                    "config.json"));
+  const auto linear = RopeInverseFrequencies(c);
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(linear[i], plain[i] / 4);
+}
+
+TEST(LlmConfigTest, RopeFrequenciesLlama3BandsFollowWavelength) {
+  // head_dim 8, theta 10000: wavelengths 2*pi*10000^(i/4) = 6.3, 62.8, 628, 6283.
+  const LlmConfig c = ReadLlmConfig(JsonFile::Parse(
+      WithField(R"("rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1,
+                 "high_freq_factor": 4, "original_max_position_embeddings": 1024})"),
+      "config.json"));
+  const auto scaled = RopeInverseFrequencies(c);
+  const auto plain = [](int i) { return std::pow(10000.0, -2.0 * i / 8); };
+  EXPECT_FLOAT_EQ(scaled[0], plain(0));  // wavelength < 1024/4: kept
+  EXPECT_FLOAT_EQ(scaled[1], plain(1));
+  const double smooth = (1024 / (2 * std::numbers::pi / plain(2)) - 1) / 3;  // in the band
+  EXPECT_FLOAT_EQ(scaled[2], (1 - smooth) * plain(2) / 8 + smooth * plain(2));
+  EXPECT_FLOAT_EQ(scaled[3], plain(3) / 8);  // wavelength > 1024: slowed by the factor
+}
+
+}  // namespace
+}  // namespace lightvlm
