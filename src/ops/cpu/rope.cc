@@ -1,0 +1,60 @@
+// Rotary position embedding in the rotate-half layout of transformers' Llama.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "base/error.h"
+#include "ops/ops.h"
+
+namespace lightvlm::ops {
+namespace {
+
+// cos and sin of position * inv_freq[i], times attention_scaling, for i < inv_freq.size().
+void RotationOfPosition(int64_t position, std::span<const float> inv_freq, float attention_scaling,
+                        float* cos_out, float* sin_out) {
+  for (size_t i = 0; i < inv_freq.size(); ++i) {
+    // The angle is rounded to float as in the reference (a float32 product), because at large
+    // positions that rounding moves the angle by more than our tolerance.
+    const float angle = static_cast<float>(position) * inv_freq[i];
+    cos_out[i] = static_cast<float>(std::cos(static_cast<double>(angle))) * attention_scaling;
+    sin_out[i] = static_cast<float>(std::sin(static_cast<double>(angle))) * attention_scaling;
+  }
+}
+
+// x[i] pairs with x[i + half]: (a, b) -> (a cos - b sin, b cos + a sin).
+void RotateHead(const float* cos_values, const float* sin_values, int64_t half, float* x) {
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = x[i];
+    const float b = x[i + half];
+    x[i] = a * cos_values[i] - b * sin_values[i];
+    x[i + half] = b * cos_values[i] + a * sin_values[i];
+  }
+}
+
+}  // namespace
+
+void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
+               const int64_t* positions, std::span<const float> inv_freq, float attention_scaling) {
+  const auto half = static_cast<int64_t>(inv_freq.size());
+  Check(rows >= 0 && heads > 0 && head_dim > 0, "ApplyRope: invalid shape rows=", rows,
+        " heads=", heads, " head_dim=", head_dim);
+  Check(2 * half <= head_dim, "ApplyRope: rotary_dim (", 2 * half, ") exceeds head_dim (", head_dim,
+        ")");
+  if (half == 0) return;
+  const int64_t row_size = heads * head_dim;
+  pool.ParallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        std::vector<float> cos_values(half), sin_values(half);
+        for (int64_t r = begin; r < end; ++r) {
+          RotationOfPosition(positions[r], inv_freq, attention_scaling, cos_values.data(),
+                             sin_values.data());
+          for (int64_t h = 0; h < heads; ++h) {
+            RotateHead(cos_values.data(), sin_values.data(), half, x + r * row_size + h * head_dim);
+          }
+        }
+      },
+      std::max<int64_t>(1, 4096 / row_size));
+}
+
+}  // namespace lightvlm::ops

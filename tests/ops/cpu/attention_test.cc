@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "base/error.h"
+#include "ops/cpu/test_data.h"
+#include "ops/ops.h"
+
+namespace lightvlm::ops {
+namespace {
+
+using testing::ExpectClose;
+using testing::RandomFloats;
+
+struct AttentionInputs {
+  AttentionShape shape;
+  std::vector<float> q;              // [n_q, num_heads * head_dim]
+  std::vector<float> k;              // [n_kv, num_kv_heads * head_dim]
+  std::vector<float> v;              // [n_kv, num_kv_heads * head_dim]
+  std::vector<int64_t> query_index;  // [n_q]
+  std::vector<int64_t> key_index;    // [n_kv]
+  bool causal = true;
+
+  int64_t n_q() const { return static_cast<int64_t>(query_index.size()); }
+  int64_t n_kv() const { return static_cast<int64_t>(key_index.size()); }
+};
+
+AttentionInputs MakeInputs(std::mt19937& rng, int64_t num_heads, int64_t num_kv_heads,
+                           int64_t head_dim, std::vector<int64_t> query_index,
+                           std::vector<int64_t> key_index, bool causal) {
+  AttentionInputs in;
+  in.shape = {num_heads, num_kv_heads, head_dim, static_cast<float>(1.0 / std::sqrt(head_dim))};
+  in.query_index = std::move(query_index);
+  in.key_index = std::move(key_index);
+  in.causal = causal;
+  in.q = RandomFloats(rng, in.n_q() * num_heads * head_dim, -2.0f, 2.0f);
+  in.k = RandomFloats(rng, in.n_kv() * num_kv_heads * head_dim, -2.0f, 2.0f);
+  in.v = RandomFloats(rng, in.n_kv() * num_kv_heads * head_dim);
+  return in;
+}
+
+// Probabilities [n_q, num_heads, n_kv] by the textbook formula, in double.
+std::vector<double> ReferenceProbabilities(const AttentionInputs& in) {
+  const AttentionShape& s = in.shape;
+  const int64_t group = s.num_heads / s.num_kv_heads;
+  std::vector<double> probabilities(in.n_q() * s.num_heads * in.n_kv(), 0.0);
+  for (int64_t i = 0; i < in.n_q(); ++i) {
+    for (int64_t h = 0; h < s.num_heads; ++h) {
+      double* row = &probabilities[(i * s.num_heads + h) * in.n_kv()];
+      std::vector<double> logits(in.n_kv(), -std::numeric_limits<double>::infinity());
+      double max = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < in.n_kv(); ++j) {
+        if (in.causal && in.key_index[j] > in.query_index[i]) continue;
+        double dot = 0;
+        for (int64_t d = 0; d < s.head_dim; ++d) {
+          dot += static_cast<double>(in.q[(i * s.num_heads + h) * s.head_dim + d]) *
+                 in.k[(j * s.num_kv_heads + h / group) * s.head_dim + d];
+        }
+        logits[j] = dot * s.scale;
+        max = std::max(max, logits[j]);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < in.n_kv(); ++j) sum += std::exp(logits[j] - max);
+      for (int64_t j = 0; j < in.n_kv(); ++j) row[j] = std::exp(logits[j] - max) / sum;
+    }
+  }
+  return probabilities;
+}
+
+// out = probabilities * V, per head.
+std::vector<double> ReferenceOutput(const AttentionInputs& in,
+                                    const std::vector<double>& probabilities) {
+  const AttentionShape& s = in.shape;
+  const int64_t group = s.num_heads / s.num_kv_heads;
+  std::vector<double> out(in.n_q() * s.num_heads * s.head_dim, 0.0);
+  for (int64_t i = 0; i < in.n_q(); ++i) {
+    for (int64_t h = 0; h < s.num_heads; ++h) {
+      for (int64_t j = 0; j < in.n_kv(); ++j) {
+        const double p = probabilities[(i * s.num_heads + h) * in.n_kv() + j];
+        for (int64_t d = 0; d < s.head_dim; ++d) {
+          out[(i * s.num_heads + h) * s.head_dim + d] +=
+              p * in.v[(j * s.num_kv_heads + h / group) * s.head_dim + d];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+struct AttentionResult {
+  std::vector<float> out;     // [n_q, num_heads * head_dim]
+  std::vector<float> scores;  // [score_rows.size(), num_heads, n_kv]
+};
+
+AttentionResult RunAttention(const AttentionInputs& in, int threads,
+                             const std::vector<int64_t>& score_rows) {
+  ThreadPool pool(threads);
+  AttentionResult result;
+  result.out.assign(in.n_q() * in.shape.num_heads * in.shape.head_dim, 99.0f);
+  result.scores.assign(score_rows.size() * in.shape.num_heads * in.n_kv(), 99.0f);
+  Attention(pool, in.q.data(), in.query_index.data(), in.n_q(), in.k.data(), in.v.data(),
+            in.key_index.data(), in.n_kv(), in.shape, in.causal, result.out.data(), score_rows,
+            result.scores.data());
+  return result;
+}
+
+// Checks outputs and requested probability rows against the reference, with 1 and 3 threads
+// giving bit-identical results.
+void ExpectMatchesReference(const AttentionInputs& in, const std::vector<int64_t>& score_rows) {
+  const auto probabilities = ReferenceProbabilities(in);
+  const AttentionResult single = RunAttention(in, 1, score_rows);
+  ExpectClose(single.out, ReferenceOutput(in, probabilities), 1e-5, "output");
+
+  const int64_t row_size = in.shape.num_heads * in.n_kv();
+  for (size_t slot = 0; slot < score_rows.size(); ++slot) {
+    const auto expected = std::span(probabilities).subspan(score_rows[slot] * row_size, row_size);
+    const auto actual = std::span(single.scores).subspan(slot * row_size, row_size);
+    ExpectClose(actual, expected, 1e-5, "scores of row " + std::to_string(score_rows[slot]));
+    for (int64_t h = 0; h < in.shape.num_heads; ++h) {
+      double sum = 0;
+      for (int64_t j = 0; j < in.n_kv(); ++j) {
+        sum += actual[h * in.n_kv() + j];
+        if (expected[h * in.n_kv() + j] == 0) {
+          EXPECT_EQ(actual[h * in.n_kv() + j], 0.0f);
+        }
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-5);
+    }
+  }
+
+  const AttentionResult threaded = RunAttention(in, 3, score_rows);
+  EXPECT_EQ(threaded.out, single.out);
+  EXPECT_EQ(threaded.scores, single.scores);
+}
+
+TEST(AttentionTest, GroupedHeadsCausalWithGapsInIndices) {
+  std::mt19937 rng(61);
+  const auto in = MakeInputs(rng, 8, 2, 33, {5, 6, 9}, {0, 1, 2, 5, 6, 9}, true);
+  ExpectMatchesReference(in, {0, 2});
+}
+
+TEST(AttentionTest, CausalityFollowsIndicesNotRowOrder) {
+  std::mt19937 rng(62);
+  const auto in = MakeInputs(rng, 4, 4, 16, {9, 2, 5}, {5, 0, 9, 1, 6, 2}, true);
+  ExpectMatchesReference(in, {1, 0, 1});  // a row may be asked for twice
+}
+
+TEST(AttentionTest, NonCausalSeesEveryKey) {
+  std::mt19937 rng(63);
+  std::vector<int64_t> keys(130);
+  for (int64_t j = 0; j < 130; ++j) keys[j] = j;
+  const auto in = MakeInputs(rng, 6, 3, 64, {0, 1, 2, 3, 4, 5, 6}, keys, false);
+  ExpectMatchesReference(in, {0, 6});
+}
+
+TEST(AttentionTest, PrefillOfOddSizes) {
+  std::mt19937 rng(64);
+  std::vector<int64_t> tokens(37);
+  for (int64_t j = 0; j < 37; ++j) tokens[j] = j;
+  const auto in = MakeInputs(rng, 8, 2, 7, tokens, tokens, true);
+  ExpectMatchesReference(in, {0, 36});
+}
+
+TEST(AttentionTest, QueryThatSeesNoKeyGetsZeros) {
+  std::mt19937 rng(65);
+  const auto in = MakeInputs(rng, 2, 1, 8, {1, 4}, {3, 4}, true);
+  const AttentionResult result = RunAttention(in, 1, {0});
+  for (int64_t d = 0; d < 2 * 8; ++d) EXPECT_EQ(result.out[d], 0.0f);
+  for (float p : result.scores) EXPECT_EQ(p, 0.0f);
+}
+
+TEST(AttentionTest, RejectsHeadsThatDoNotGroup) {
+  std::mt19937 rng(66);
+  auto in = MakeInputs(rng, 6, 4, 8, {0}, {0}, true);
+  try {
+    RunAttention(in, 1, {});
+    FAIL() << "expected an Error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("num_kv_heads (4)"), std::string::npos);
+    EXPECT_NE(std::string(error.what()).find("num_heads (6)"), std::string::npos);
+  }
+}
+
+TEST(AttentionTest, RejectsScoreRowOutOfRange) {
+  std::mt19937 rng(67);
+  const auto in = MakeInputs(rng, 2, 2, 8, {0, 1}, {0, 1}, true);
+  EXPECT_THROW(RunAttention(in, 1, {2}), Error);
+  EXPECT_THROW(RunAttention(in, 1, {-1}), Error);
+}
+
+}  // namespace
+}  // namespace lightvlm::ops

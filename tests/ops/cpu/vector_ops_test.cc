@@ -1,0 +1,116 @@
+#include "ops/cpu/vector_ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "hwy/targets.h"
+#include "ops/cpu/test_data.h"
+
+namespace lightvlm::ops {
+namespace {
+
+using testing::ExpectClose;
+using testing::RandomFloats;
+
+// Sizes around every SIMD width, and odd ones that leave a tail.
+constexpr int64_t kSizes[] = {0, 1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 130, 1001};
+
+// Runs `check` once with each SIMD target that this CPU supports and the build compiled, so
+// that every code path the dispatch can pick is tested, not only the best one.
+void ForEachTarget(const std::function<void()>& check) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    check();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+TEST(VectorOpsTest, DotMatchesDoubleLoop) {
+  ForEachTarget([] {
+    std::mt19937 rng(1);
+    for (int64_t n : kSizes) {
+      // One element of offset makes the pointers unaligned.
+      const auto a = RandomFloats(rng, n + 1);
+      const auto b = RandomFloats(rng, n + 1);
+      double expected = 0;
+      for (int64_t i = 0; i < n; ++i) expected += static_cast<double>(a[i + 1]) * b[i + 1];
+      EXPECT_NEAR(Dot(a.data() + 1, b.data() + 1, n), expected, 1e-5 * std::max(1.0, std::sqrt(n)))
+          << "n=" << n;
+    }
+  });
+}
+
+TEST(VectorOpsTest, AddScaledMatchesDoubleLoop) {
+  ForEachTarget([] {
+    std::mt19937 rng(2);
+    for (int64_t n : kSizes) {
+      const auto x = RandomFloats(rng, n);
+      auto y = RandomFloats(rng, n + 1);  // one guard element past the end
+      const float guard = y[n];
+      std::vector<double> expected(n);
+      for (int64_t i = 0; i < n; ++i) expected[i] = y[i] + 0.75 * x[i];
+      AddScaled(x.data(), 0.75f, y.data(), n);
+      ExpectClose(std::span(y).first(n), expected, 1e-6, "n=" + std::to_string(n));
+      EXPECT_EQ(y[n], guard) << "wrote past the end, n=" << n;
+    }
+  });
+}
+
+TEST(VectorOpsTest, ScaleMatchesDoubleLoop) {
+  ForEachTarget([] {
+    std::mt19937 rng(3);
+    for (int64_t n : kSizes) {
+      auto x = RandomFloats(rng, n + 1);
+      const float guard = x[n];
+      std::vector<double> expected(x.begin(), x.begin() + n);
+      for (double& value : expected) value *= -1.5;
+      Scale(x.data(), -1.5f, n);
+      ExpectClose(std::span(x).first(n), expected, 1e-7, "n=" + std::to_string(n));
+      EXPECT_EQ(x[n], guard) << "wrote past the end, n=" << n;
+    }
+  });
+}
+
+TEST(VectorOpsTest, MaxFindsLargestAnywhere) {
+  ForEachTarget([] {
+    std::mt19937 rng(4);
+    EXPECT_EQ(Max(nullptr, 0), -std::numeric_limits<float>::infinity());
+    for (int64_t n : kSizes) {
+      if (n == 0) continue;
+      for (int64_t position : {int64_t{0}, n / 2, n - 1}) {
+        auto x = RandomFloats(rng, n, -10.0f, -1.0f);  // all negative: padding must not win
+        x[position] = -0.5f;
+        EXPECT_EQ(Max(x.data(), n), -0.5f) << "n=" << n << " position=" << position;
+      }
+    }
+  });
+}
+
+TEST(VectorOpsTest, ExpShiftedSumMatchesDoubleLoop) {
+  ForEachTarget([] {
+    std::mt19937 rng(5);
+    for (int64_t n : kSizes) {
+      auto x = RandomFloats(rng, n, -20.0f, 5.0f);
+      if (n > 2) x[n / 2] = -std::numeric_limits<float>::infinity();  // a masked entry
+      std::vector<double> expected(n);
+      double expected_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        expected[i] = std::exp(static_cast<double>(x[i]) - 5.0);
+        expected_sum += expected[i];
+      }
+      const float sum = ExpShiftedSum(x.data(), 5.0f, n);
+      ExpectClose(x, expected, 1e-6, "n=" + std::to_string(n));
+      EXPECT_NEAR(sum, expected_sum, 1e-6 * std::max(1.0, expected_sum)) << "n=" << n;
+      if (n > 2) {
+        EXPECT_EQ(x[n / 2], 0.0f);
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace lightvlm::ops
