@@ -42,7 +42,7 @@ class TensorView {
 
 class Tensor {
  public:
-  Tensor() = default;
+  Tensor() = default;  // empty: no elements, as an absent bias
   // Zero-filled, 64-byte aligned.
   Tensor(DType dtype, Shape shape);
   Tensor(Tensor&&) noexcept = default;
@@ -66,7 +66,7 @@ class Tensor {
   };
   std::unique_ptr<void, FreeDeleter> data_;
   DType dtype_ = DType::kF32;
-  Shape shape_;
+  Shape shape_ = {0};
 };
 
 }  // namespace lightvlm

@@ -19,8 +19,11 @@ class JsonFile {
   const nlohmann::json& root() const { return root_; }
 
   // Fields are named by a dotted path ("text_config.hidden_size"). Get fails naming the file and
-  // field when it is missing or of the wrong type; Find returns nullopt when it is missing and
-  // fails when it has the wrong type.
+  // field when it is missing or of the wrong type; Find returns nullopt when it is missing or null
+  // (as HF configs write "rope_scaling": null for "none") and fails when it has the wrong type.
+  // T is bool, int32_t, int64_t, uint64_t, float, double, std::string, a std::vector of one of
+  // int32_t, int64_t, float, double, std::string, or nlohmann::json. Integer types accept only
+  // JSON integers in range; float types accept any JSON number.
   template <class T>
   T Get(const std::string& field) const;
   template <class T>
@@ -29,7 +32,8 @@ class JsonFile {
   T GetOr(const std::string& field, T fallback) const {
     return Find<T>(field).value_or(std::move(fallback));
   }
-  // The raw node at a dotted path, or null when absent.
+  // The raw node at a dotted path, or nullptr when it or a parent is absent or a parent is null;
+  // fails when a parent is some other non-object.
   const nlohmann::json* Node(const std::string& field) const;
 
  private:

@@ -24,11 +24,14 @@ struct StoredTensor {
   bool is_float = false;  // F32, F16 or BF16: `dtype` is meaningful
   DType dtype = DType::kF32;
   Shape shape;
-  const std::byte* data = nullptr;  // inside the mapping
+  const std::byte* data = nullptr;  // inside the mapping, possibly misaligned for dtype
   size_t num_bytes = 0;
   std::string file;  // path of the file that holds it, for error messages
 
-  TensorView view() const;  // fails unless is_float
+  // A view into the mapping; fails unless is_float. The data starts wherever the header ends, so
+  // it may be misaligned for its dtype: read it with memcpy, or use Checkpoint::LoadF32, which
+  // copies into an aligned Tensor.
+  TensorView view() const;
 };
 
 // A single .safetensors file. Open() checks: the 8-byte header length fits in the file, the

@@ -3,7 +3,8 @@
 //    classes), bytes map to printable characters, merges run per piece;
 //  * SentencePiece style (Llama 2, stories260k): a normalizer turns spaces into "▁" and prepends
 //    one, merges run on characters, unknown characters fall back to <0xXX> byte tokens.
-// Added tokens (special or not) are matched before the model sees the text.
+// Added tokens (special or not) are matched before the model sees the text; the text between
+// them is normalized piece by piece, as Hugging Face tokenizers does.
 #pragma once
 
 #include <cstdint>
@@ -27,19 +28,23 @@ class Tokenizer {
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_special) const = 0;
 
   // Bytes of one token as the decoder would produce them in the middle of a text (for
-  // SentencePiece style "▁" becomes a space; byte tokens give their byte).
+  // SentencePiece style "▁" becomes a space; byte tokens give their byte, which alone may not be
+  // valid UTF-8). An id that names no token (a padded embedding row) gives "", as in transformers.
   virtual std::string TokenBytes(int32_t id) const = 0;
-  // Full decode of a sequence, as transformers' decode(skip_special_tokens) would produce it.
+  // Full decode of a sequence, as transformers' decode(skip_special_tokens) would produce it
+  // (without clean_up_tokenization_spaces); ids that name no token are skipped.
   virtual std::string Decode(const std::vector<int32_t>& ids, bool skip_special) const = 0;
 
   virtual int32_t vocab_size() const = 0;  // model vocabulary plus added tokens
   virtual std::optional<int32_t> TokenId(std::string_view token) const = 0;
-  virtual std::string TokenText(int32_t id) const = 0;  // the vocabulary string
+  virtual std::string TokenText(int32_t id) const = 0;  // the vocabulary string; fails if none
   virtual bool IsSpecial(int32_t id) const = 0;
 };
 
 // Turns generated ids into text as they arrive, emitting only complete UTF-8 characters: a
-// character whose bytes span several tokens is held back until it is whole.
+// character whose bytes span several tokens is held back until it is whole. The text continues
+// whatever came before it, so a leading space is kept; bytes that can never form a character
+// become U+FFFD.
 class StreamDecoder {
  public:
   StreamDecoder(const Tokenizer& tokenizer, bool skip_special);
@@ -51,8 +56,7 @@ class StreamDecoder {
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  bool at_start_ = true;
-  std::string pending_;
+  std::string pending_;  // bytes of an incomplete character, waiting for the rest
 };
 
 }  // namespace lightvlm

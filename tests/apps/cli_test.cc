@@ -30,11 +30,11 @@ std::string Quote(const std::string& arg) {
 }
 
 CliResult RunCli(const std::vector<std::string>& args) {
-  const fs::path dir = fs::temp_directory_path() / "lightvlm_tests";
-  fs::create_directories(dir);
+  // Per test and per process: ctest runs tests in parallel.
+  const fs::path dir = testing::FreshTempDir("cli");
   const fs::path out = dir / "cli_stdout", err = dir / "cli_stderr";
   std::string command = LIGHTVLM_BINARY;
-  for (const auto& arg : args) command += " " + Quote(arg);
+  for (const auto& arg : args) command.append(" ").append(Quote(arg));
   command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(command.c_str());
   CliResult result;

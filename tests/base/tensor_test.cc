@@ -46,6 +46,13 @@ TEST(TensorTest, EmptyTensor) {
   EXPECT_EQ(scalar.num_elements(), 1);
 }
 
+// Regression: a default tensor (an absent bias or lm_head) once reported one element.
+TEST(TensorTest, DefaultTensorHasNoElements) {
+  const Tensor absent;
+  EXPECT_EQ(absent.num_elements(), 0);
+  EXPECT_EQ(absent.num_bytes(), 0u);
+}
+
 TEST(TensorTest, MoveTransfersData) {
   Tensor source(DType::kF32, {4});
   float* data = source.f32();

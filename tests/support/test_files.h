@@ -16,11 +16,11 @@ namespace lightvlm::testing {
 inline const std::filesystem::path kStoriesDir =
     std::filesystem::path(LIGHTVLM_SHARED_DIR) / "models" / "stories260k";
 
-// An empty directory unique to the running test.
-inline std::filesystem::path FreshTempDir() {
+// An empty directory `name` inside a directory unique to the running test.
+inline std::filesystem::path FreshTempDir(const std::string& name = "files") {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   auto dir = std::filesystem::temp_directory_path() / "lightvlm_tests" /
-             (std::string(test->test_suite_name()) + "." + test->name());
+             (std::string(test->test_suite_name()) + "." + test->name()) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -63,8 +63,7 @@ inline std::string SafetensorsBytes(const std::vector<TensorToWrite>& tensors) {
 
 // Copies stories260k into a fresh directory, so a test can break one of its files.
 inline std::filesystem::path CopyOfStories() {
-  const auto dir = FreshTempDir() / "stories260k";
-  std::filesystem::create_directories(dir);
+  const auto dir = FreshTempDir("stories260k");
   for (const auto& entry : std::filesystem::directory_iterator(kStoriesDir)) {
     std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
     std::filesystem::permissions(dir / entry.path().filename(), std::filesystem::perms::owner_write,

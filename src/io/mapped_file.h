@@ -1,0 +1,31 @@
+// A whole file mapped read-only into memory, unmapped when the object is destroyed.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace lightvlm {
+
+class MappedFile {
+ public:
+  // Fails naming the path and the system's reason when the file cannot be opened, is not a
+  // regular file, or cannot be mapped. An empty file is valid: size() is 0 and nothing is mapped.
+  static std::unique_ptr<MappedFile> Open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Page-aligned start of the contents; nullptr when the file is empty.
+  const std::byte* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace lightvlm

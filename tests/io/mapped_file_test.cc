@@ -1,0 +1,44 @@
+#include "io/mapped_file.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "base/error.h"
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+std::string OpenError(const std::string& path) {
+  try {
+    MappedFile::Open(path);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(MappedFileTest, MapsContents) {
+  const auto path = testing::FreshTempDir() / "bytes";
+  testing::WriteFile(path, "hello");
+  const auto file = MappedFile::Open(path.string());
+  ASSERT_EQ(file->size(), 5u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(file->data()), file->size()), "hello");
+}
+
+TEST(MappedFileTest, MapsEmptyFile) {
+  const auto path = testing::FreshTempDir() / "empty";
+  testing::WriteFile(path, "");
+  EXPECT_EQ(MappedFile::Open(path.string())->size(), 0u);
+}
+
+TEST(MappedFileTest, NamesPathAndReason) {
+  const auto dir = testing::FreshTempDir();
+  EXPECT_EQ(OpenError((dir / "absent").string()),
+            (dir / "absent").string() + ": cannot open: No such file or directory");
+  EXPECT_EQ(OpenError(dir.string()), dir.string() + ": not a regular file");
+}
+
+}  // namespace
+}  // namespace lightvlm
