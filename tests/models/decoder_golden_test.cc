@@ -1,0 +1,52 @@
+// The decoder against logits recorded from transformers (LlamaForCausalLM, Qwen2ForCausalLM) on
+// tiny random-weight checkpoints saved with save_pretrained: every prompt position must agree.
+#include <gtest/gtest.h>
+
+#include "io/json_file.h"
+#include "models/decoder.h"
+#include "support/golden.h"
+
+namespace lightvlm {
+namespace {
+
+class DecoderGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DecoderGoldenTest, PromptLogitsMatchTransformers) {
+  const testing::Golden golden(GetParam());
+  const LlmConfig config =
+      ReadLlmConfig(JsonFile::Load((golden.model_dir() / "config.json").string()));
+  const Decoder decoder(config, Checkpoint::Open(golden.model_dir().string()));
+  const std::vector<int32_t> ids = golden.Ids("input_ids");
+  const auto n = static_cast<int64_t>(ids.size());
+
+  ThreadPool pool(2);
+  KvCache cache = decoder.NewCache(n);
+  DecoderTokens tokens;
+  tokens.hidden = Tensor(DType::kF32, {n, config.hidden_size});
+  decoder.Embed(ids, tokens.hidden.f32());
+  for (int64_t i = 0; i < n; ++i) {
+    tokens.token_index.push_back(i);
+    tokens.position.push_back(i);
+  }
+  decoder.Forward(pool, tokens, cache);
+  std::vector<float> logits(n * config.vocab_size);
+  decoder.Logits(pool, tokens.hidden.f32(), n, logits.data());
+
+  const std::vector<float> expected = golden.Floats("logits_all");
+  ASSERT_EQ(expected.size(), logits.size());
+  EXPECT_LT(testing::MaxAbsDifference(logits.data(), expected.data(), logits.size()), 1e-3);
+  const std::vector<float> last = golden.Floats("logits_last");
+  EXPECT_LT(testing::MaxAbsDifference(logits.data() + (n - 1) * config.vocab_size, last.data(),
+                                      last.size()),
+            1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, DecoderGoldenTest,
+                         ::testing::Values("llama", "llama/llama3", "qwen2"), [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '/', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace lightvlm
