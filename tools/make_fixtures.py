@@ -596,7 +596,8 @@ def make_llava(out):
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=3,
                               num_attention_heads=4, num_channels=3, image_size=336, patch_size=14,
                               hidden_act="quick_gelu", layer_norm_eps=1e-5)
-    text = llama_text_config(LLAVA_TEXT_VOCAB, num_layers=2, pad_token_id=pad_id)
+    text = llama_text_config(LLAVA_TEXT_VOCAB, num_layers=2, pad_token_id=pad_id,
+                             max_position_embeddings=2048)  # room for two images and an answer
     cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token_id,
                       projector_hidden_act="gelu", vision_feature_select_strategy="default",
                       vision_feature_layer=-2, image_seq_length=576, tie_word_embeddings=False,
