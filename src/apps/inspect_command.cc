@@ -8,7 +8,7 @@
 #include "apps/commands.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
-#include "models/llm_config.h"
+#include "models/language_model.h"
 
 namespace lightvlm {
 namespace {
@@ -30,15 +30,6 @@ std::string HumanBytes(double bytes) {
   return text.str();
 }
 
-void PrintDecoder(const LlmConfig& c) {
-  std::cout << "decoder: " << c.model_type << ", " << c.num_layers << " layers, hidden "
-            << c.hidden_size << ", MLP " << c.intermediate_size << ", heads " << c.num_heads
-            << " (KV heads " << c.num_kv_heads << ", head dim " << c.head_dim << "), vocab "
-            << c.vocab_size << ", context " << c.max_position_embeddings << ", RoPE theta "
-            << c.rope_theta << " (" << c.rope_scaling.kind << ")"
-            << (c.tie_word_embeddings ? ", tied embeddings" : "") << '\n';
-}
-
 void Inspect(const InspectOptions& options) {
   namespace fs = std::filesystem;
   const JsonFile config = JsonFile::Load((fs::path(options.model_dir) / "config.json").string());
@@ -48,7 +39,7 @@ void Inspect(const InspectOptions& options) {
   const auto architectures = config.GetOr<std::vector<std::string>>("architectures", {});
   std::cout << "architecture: " << (architectures.empty() ? "?" : architectures.front())
             << " (model_type " << config.GetOr<std::string>("model_type", "?") << ")\n";
-  PrintDecoder(ReadLlmConfig(config));
+  std::cout << DescribeModelConfig(config);
 
   struct DTypeTotal {
     int64_t tensors = 0;

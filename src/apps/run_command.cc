@@ -1,4 +1,4 @@
-// `lightvlm run`: generate a continuation or an answer and stream it to stdout.
+// `lightvlm run`: generate a continuation, or an answer about images, and stream it to stdout.
 #include <iostream>
 #include <string>
 
@@ -7,6 +7,7 @@
 #include "base/thread_pool.h"
 #include "engine/model.h"
 #include "engine/session.h"
+#include "io/image.h"
 
 namespace lightvlm {
 namespace {
@@ -14,6 +15,9 @@ namespace {
 struct RunOptions {
   std::string model_dir;
   std::string prompt;
+  std::vector<std::string> image_paths;
+  bool raw_prompt = false;
+  int64_t max_image_pixels = ImageLimits{}.max_pixels;
   GenerationOptions generation;
   int64_t context = 0;  // 0: the model's max_position_embeddings
   bool truncate = false;
@@ -27,22 +31,33 @@ void Run(const RunOptions& options) {
   const LlmConfig& config = model.config();
   const int64_t context = options.context ? options.context : config.max_position_embeddings;
 
-  std::vector<int32_t> prompt = model.tokenizer->Encode(options.prompt, /*add_special=*/true);
-  if (options.truncate) {
-    const bool starts_with_bos = !prompt.empty() && prompt.front() == config.bos_token_id;
-    prompt = TruncatePrompt(prompt, context - 1, starts_with_bos);
-  }
   ThreadPool pool(options.threads);
-  Session session(*model.decoder, pool, context);
+  std::vector<ImageEmbeddings> images;
+  for (const std::string& path : options.image_paths) {
+    const Image image = LoadImage(path, {.max_pixels = options.max_image_pixels});
+    images.push_back(model.language_model->EncodeImage(pool, image));
+  }
+  const std::string text =
+      options.raw_prompt
+          ? options.prompt
+          : model.language_model->FormatPrompt(options.prompt, static_cast<int64_t>(images.size()));
+  std::vector<int32_t> ids = model.tokenizer->Encode(text, /*add_special=*/true);
+  if (options.truncate) {
+    Check(images.empty(), "--truncate works on text-only prompts (it could cut an image)");
+    const bool starts_with_bos = !ids.empty() && ids.front() == config.bos_token_id;
+    ids = TruncatePrompt(ids, context - 1, starts_with_bos);
+  }
+  const Prompt prompt = AssemblePrompt(ids, images, model.language_model->image_token_id());
+  Session session(model.decoder(), pool, context);
   GenerationOptions generation = options.generation;
   generation.stop_token_ids = model.stop_token_ids;
 
-  StreamDecoder text(*model.tokenizer, /*skip_special=*/true);
+  StreamDecoder stream(*model.tokenizer, /*skip_special=*/true);
   const GenerationResult result = session.Generate(prompt, generation, [&](int32_t token) {
-    std::cout << text.Push(token) << std::flush;
+    std::cout << stream.Push(token) << std::flush;
     return true;
   });
-  std::cout << text.Finish() << std::endl;
+  std::cout << stream.Finish() << std::endl;
   LogVerbose("prompt: ", result.prompt_tokens, " tokens, prefill ", result.prefill_ms, " ms; ",
              result.tokens.size(), " generated in ", result.decode_ms, " ms (",
              result.tokens.size() * 1000.0 / std::max(result.decode_ms, 1e-9),
@@ -56,7 +71,16 @@ void AddRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand("run", "Generate text from a prompt and stream it to stdout");
   run->add_option("-m,--model", options->model_dir, "Checkpoint directory (Hugging Face layout)")
       ->required();
-  run->add_option("-p,--prompt", options->prompt, "Prompt text")->required();
+  run->add_option("-p,--prompt", options->prompt, "Prompt text, or the question about the images")
+      ->required();
+  run->add_option("-i,--image", options->image_paths,
+                  "Image file (JPEG, PNG, BMP, GIF, PNM); repeat for several images");
+  run->add_flag("--raw", options->raw_prompt,
+                "Use the prompt as given, without the model's chat format (place images with "
+                "<image>)");
+  run->add_option("--max-image-pixels", options->max_image_pixels,
+                  "Refuse images with more pixels than this")
+      ->capture_default_str();
   run->add_option("-n,--max-tokens", options->generation.max_new_tokens, "Most tokens to generate")
       ->capture_default_str();
   run->add_option("--temp", options->generation.sampling.temperature,

@@ -59,4 +59,10 @@ Tensor Tensor::Copy() const {
   return copy;
 }
 
+void Tensor::Reshape(Shape shape) {
+  Check(NumElements(shape) == num_elements(), "cannot reshape ", ShapeToString(shape_), " to ",
+        ShapeToString(shape));
+  shape_ = std::move(shape);
+}
+
 }  // namespace lightvlm

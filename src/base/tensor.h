@@ -51,6 +51,8 @@ class Tensor {
   Tensor& operator=(const Tensor&) = delete;
 
   Tensor Copy() const;
+  // Gives the same elements another shape; fails unless the element count stays the same.
+  void Reshape(Shape shape);
 
   TensorView view() const { return TensorView(data_.get(), dtype_, shape_); }
   DType dtype() const { return dtype_; }

@@ -5,7 +5,6 @@
 
 #include "base/error.h"
 #include "io/json_file.h"
-#include "io/safetensors.h"
 
 namespace lightvlm {
 namespace {
@@ -20,17 +19,14 @@ void AddUnique(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
 
 Model LoadModel(const std::string& directory) {
   namespace fs = std::filesystem;
-  Check(fs::is_directory(directory), directory, ": not a model directory");
-  const JsonFile config_file = JsonFile::Load((fs::path(directory) / "config.json").string());
-  const LlmConfig config = ReadLlmConfig(config_file);
-
   Model model;
   model.directory = directory;
+  model.language_model = LoadLanguageModel(directory);
+  const LlmConfig& config = model.config();
   model.tokenizer = Tokenizer::Load((fs::path(directory) / "tokenizer.json").string());
   Check(model.tokenizer->vocab_size() <= config.vocab_size, directory,
         "/tokenizer.json: the tokenizer has ", model.tokenizer->vocab_size(),
         " tokens but config.json's vocab_size is ", config.vocab_size);
-  model.decoder = std::make_unique<Decoder>(config, Checkpoint::Open(directory));
   model.stop_token_ids = config.eos_token_ids;
   const fs::path generation_path = fs::path(directory) / "generation_config.json";
   if (fs::exists(generation_path)) {

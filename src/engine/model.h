@@ -1,5 +1,5 @@
-// Everything generation needs from a checkpoint directory: the decoder, its tokenizer and the
-// tokens that end an answer.
+// Everything generation needs from a checkpoint directory: the model family, its tokenizer and
+// the tokens that end an answer.
 #pragma once
 
 #include <cstdint>
@@ -8,18 +8,18 @@
 #include <vector>
 
 #include "io/tokenizer.h"
-#include "models/decoder.h"
-#include "models/llm_config.h"
+#include "models/language_model.h"
 
 namespace lightvlm {
 
 struct Model {
   std::string directory;
-  std::unique_ptr<Decoder> decoder;
+  std::unique_ptr<LanguageModel> language_model;
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int32_t> stop_token_ids;  // eos ids of config.json and generation_config.json
 
-  const LlmConfig& config() const { return decoder->config(); }
+  const Decoder& decoder() const { return language_model->decoder(); }
+  const LlmConfig& config() const { return decoder().config(); }
 };
 
 // Reads config.json, the safetensors weights, tokenizer.json and generation_config.json (when

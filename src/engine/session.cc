@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "base/error.h"
 
@@ -48,7 +49,11 @@ Session::Session(const Decoder& decoder, ThreadPool& pool, int64_t context)
 }
 
 std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
-  const auto count = static_cast<int64_t>(tokens.size());
+  return Prefill(Prompt{{tokens.begin(), tokens.end()}, {}});
+}
+
+std::vector<float> Session::Prefill(const Prompt& prompt) {
+  const int64_t count = prompt.size();
   Check(count > 0, "nothing to prefill: the prompt has no tokens");
   Check(length_ + count <= context_, "prompt of ", count, " tokens does not fit: ", length_,
         " tokens are in the context of ", context_,
@@ -57,7 +62,14 @@ std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
   const LlmConfig& config = decoder_.config();
   DecoderTokens input;
   input.hidden = Tensor(DType::kF32, {count, config.hidden_size});
-  decoder_.Embed(tokens, input.hidden.f32());
+  decoder_.Embed(prompt.token_ids, input.hidden.f32());
+  for (const PromptImage& image : prompt.images) {
+    const Tensor& rows = image.embeddings->rows;
+    Check(rows.dim(1) == config.hidden_size, "image embeddings have width ", rows.dim(1),
+          ", the decoder's hidden size is ", config.hidden_size);
+    std::memcpy(input.hidden.f32() + image.start * config.hidden_size, rows.f32(),
+                rows.num_bytes());
+  }
   for (int64_t i = 0; i < count; ++i) {
     input.token_index.push_back(length_ + i);
     input.position.push_back(length_ + i);
@@ -72,9 +84,14 @@ std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
 GenerationResult Session::Generate(std::span<const int32_t> prompt,
                                    const GenerationOptions& options,
                                    const std::function<bool(int32_t)>& on_token) {
+  return Generate(Prompt{{prompt.begin(), prompt.end()}, {}}, options, on_token);
+}
+
+GenerationResult Session::Generate(const Prompt& prompt, const GenerationOptions& options,
+                                   const std::function<bool(int32_t)>& on_token) {
   Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
         options.max_new_tokens);
-  const auto prompt_size = static_cast<int64_t>(prompt.size());
+  const int64_t prompt_size = prompt.size();
   Check(length_ + prompt_size < context_, "prompt has ", prompt_size,
         " tokens and leaves no room to generate in the context of ", context_,
         " tokens (shorten the prompt, raise the context, or ask for truncation)");

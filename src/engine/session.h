@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "engine/prompt.h"
 #include "engine/sampler.h"
 #include "models/decoder.h"
 #include "models/kv_cache.h"
@@ -40,12 +41,15 @@ class Session {
   // `context` bounds the tokens (prompt and generated) held in the KV cache.
   Session(const Decoder& decoder, ThreadPool& pool, int64_t context);
 
-  // Appends `tokens` to the conversation and returns the logits [vocab_size] of the last one.
-  // Fails when they do not fit in the context.
-  std::vector<float> Prefill(std::span<const int32_t> tokens);
+  // Appends `prompt` to the conversation and returns the logits [vocab_size] of its last row.
+  // Fails when it does not fit in the context.
+  std::vector<float> Prefill(const Prompt& prompt);
+  std::vector<float> Prefill(std::span<const int32_t> tokens);  // a text-only prompt
 
   // Prefills `prompt` and generates; `on_token` sees each new token and may return false to
   // stop. The prompt must leave room for at least one new token.
+  GenerationResult Generate(const Prompt& prompt, const GenerationOptions& options,
+                            const std::function<bool(int32_t)>& on_token);
   GenerationResult Generate(std::span<const int32_t> prompt, const GenerationOptions& options,
                             const std::function<bool(int32_t)>& on_token);
 

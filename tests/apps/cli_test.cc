@@ -175,5 +175,47 @@ TEST(CliTest, UsageErrorsAreNotCrashes) {
   EXPECT_NE(result.err.find("--model"), std::string::npos) << result.err;
 }
 
+const fs::path kLlavaDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests" / "fixtures" / "llava";
+
+CliResult AskAboutImage(const fs::path& image, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"run",
+                                   "-m",
+                                   (kLlavaDir / "model").string(),
+                                   "--image",
+                                   image.string(),
+                                   "-p",
+                                   "What is in the picture?",
+                                   "-n",
+                                   "4"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunCli(args);
+}
+
+TEST(CliTest, RunAnswersAboutAnImage) {
+  const CliResult result = AskAboutImage(kLlavaDir / "image.png", {"-v"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("prompt: 603 tokens"), std::string::npos) << result.err;
+}
+
+TEST(CliTest, BadImagesAreNamed) {
+  const fs::path dir = testing::FreshTempDir();
+  const std::string png = ReadFile(kLlavaDir / "image.png");
+  WriteFile(dir / "empty.png", "");
+  WriteFile(dir / "truncated.png", png.substr(0, png.size() / 3));
+  WriteFile(dir / "text.png", "this is not an image");
+  for (const char* name : {"empty.png", "truncated.png", "text.png"}) {
+    ExpectFailure(AskAboutImage(dir / name), {name});
+  }
+  ExpectFailure(AskAboutImage(dir / "missing.png"), {"missing.png"});
+  ExpectFailure(AskAboutImage(kLlavaDir / "image.png", {"--max-image-pixels", "1000"}),
+                {"image.png", "1000"});
+}
+
+TEST(CliTest, ImagesNeedAVisionModel) {
+  ExpectFailure(RunCli({"run", "-m", testing::kStoriesDir.string(), "--image",
+                        (kLlavaDir / "image.png").string(), "-p", "What is it?"}),
+                {"takes no images"});
+}
+
 }  // namespace
 }  // namespace lightvlm

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "engine/model.h"
+#include "engine/prompt.h"
 #include "engine/session.h"
+#include "io/image.h"
 #include "io/json_file.h"
 #include "support/golden.h"
 
@@ -22,7 +24,7 @@ TEST_P(SessionGoldenTest, GreedyTokensMatchTransformers) {
   EXPECT_EQ(prompt, golden.Ids("input_ids"));
 
   ThreadPool pool(2);
-  Session session(*model.decoder, pool, model.config().max_position_embeddings);
+  Session session(model.decoder(), pool, model.config().max_position_embeddings);
   GenerationOptions options;
   options.max_new_tokens = 16;  // transformers ran with EOS disabled, so no stop tokens here
   const GenerationResult result = session.Generate(prompt, options, [](int32_t) { return true; });
@@ -35,6 +37,73 @@ INSTANTIATE_TEST_SUITE_P(Families, SessionGoldenTest,
                            std::replace(name.begin(), name.end(), '/', '_');
                            return name;
                          });
+
+// LLaVA end to end: image file -> pixels -> vision tower -> projector -> prompt assembly ->
+// decoder, against LlavaForConditionalGeneration on the same PNG and question.
+class LlavaSessionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_ = new Model(LoadModel((testing::kFixturesDir / "llava" / "model").string()));
+  }
+  static void TearDownTestSuite() { delete model_; }
+
+  ImageEmbeddings Photo() {
+    return model_->language_model->EncodeImage(
+        pool_, LoadImage((testing::kFixturesDir / "llava" / "image.png").string()));
+  }
+
+  static Model* model_;
+  ThreadPool pool_{2};
+};
+Model* LlavaSessionTest::model_ = nullptr;
+
+TEST_F(LlavaSessionTest, AnswerMatchesTransformers) {
+  const testing::Golden golden("llava");
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / "llava" / "golden.json").string());
+  const std::string text = model_->language_model->FormatPrompt("What is in the picture?", 1);
+  EXPECT_EQ(text, record.Get<std::string>("prompt.text"));
+  std::vector<ImageEmbeddings> images;
+  images.push_back(Photo());
+  const std::vector<int32_t> ids = model_->tokenizer->Encode(text, /*add_special=*/true);
+  EXPECT_EQ(ids, record.Get<std::vector<int32_t>>("prompt.unexpanded_input_ids"));
+  const Prompt prompt = AssemblePrompt(ids, images, model_->language_model->image_token_id());
+  EXPECT_EQ(prompt.token_ids, golden.Ids("input_ids"));
+
+  Session prefill_only(model_->decoder(), pool_, 1024);
+  const std::vector<float> logits = prefill_only.Prefill(prompt);
+  const std::vector<float> expected = golden.Floats("logits_last");
+  ASSERT_EQ(logits.size(), expected.size());
+  EXPECT_LT(testing::MaxAbsDifference(logits.data(), expected.data(), logits.size()), 1e-3);
+
+  Session session(model_->decoder(), pool_, 1024);
+  GenerationOptions options;
+  options.max_new_tokens = 16;  // transformers ran with EOS disabled
+  const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
+  EXPECT_EQ(result.tokens, golden.Ids("greedy_tokens"));
+}
+
+TEST_F(LlavaSessionTest, TwoImagesAndTextOnlyPromptsRun) {
+  std::vector<ImageEmbeddings> images;
+  images.push_back(Photo());
+  images.push_back(Photo());
+  const std::string text = model_->language_model->FormatPrompt("Are they the same?", 2);
+  const Prompt prompt = AssemblePrompt(model_->tokenizer->Encode(text, true), images,
+                                       model_->language_model->image_token_id());
+  ASSERT_EQ(prompt.images.size(), 2u);
+  EXPECT_GT(prompt.images[1].start, prompt.images[0].start + 576);  // text between them
+  Session session(model_->decoder(), pool_, 2048);
+  GenerationOptions options;
+  options.max_new_tokens = 4;
+  const auto answer = session.Generate(prompt, options, [](int32_t) { return true; });
+  EXPECT_EQ(answer.tokens.size(), 4u);
+  EXPECT_EQ(session.length(), prompt.size() + 3);
+
+  const std::vector<int32_t> text_only =
+      model_->tokenizer->Encode(model_->language_model->FormatPrompt("Hello", 0), true);
+  Session chat(model_->decoder(), pool_, 256);
+  EXPECT_EQ(chat.Generate(text_only, options, [](int32_t) { return true; }).tokens.size(), 4u);
+}
 
 }  // namespace
 }  // namespace lightvlm

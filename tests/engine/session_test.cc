@@ -34,7 +34,7 @@ Model* StoriesSessionTest::model_ = nullptr;
 auto Accept = [](int32_t) { return true; };
 
 TEST_F(StoriesSessionTest, GreedyContinuationMatchesTheModelCard) {
-  Session session(*model_->decoder, pool_, 512);
+  Session session(model_->decoder(), pool_, 512);
   const std::vector<int32_t> prompt = Encode("Once upon a time");
   const GenerationResult result = session.Generate(prompt, Greedy(40), Accept);
   std::vector<int32_t> all = prompt;
@@ -51,7 +51,7 @@ TEST_F(StoriesSessionTest, GreedyContinuationMatchesTheModelCard) {
 
 TEST_F(StoriesSessionTest, StopsWhenTheContextIsFull) {
   const std::vector<int32_t> prompt = Encode("Once upon a time");
-  Session session(*model_->decoder, pool_, static_cast<int64_t>(prompt.size()) + 3);
+  Session session(model_->decoder(), pool_, static_cast<int64_t>(prompt.size()) + 3);
   const GenerationResult result = session.Generate(prompt, Greedy(100), Accept);
   EXPECT_EQ(result.stop_reason, StopReason::kContextFull);
   EXPECT_EQ(result.tokens.size(), 4u);  // the last one is sampled but not fed back
@@ -60,7 +60,7 @@ TEST_F(StoriesSessionTest, StopsWhenTheContextIsFull) {
 
 TEST_F(StoriesSessionTest, PromptLongerThanTheContextFailsClearly) {
   const std::vector<int32_t> prompt = Encode("Once upon a time there was a big dog.");
-  Session session(*model_->decoder, pool_, 5);
+  Session session(model_->decoder(), pool_, 5);
   try {
     session.Generate(prompt, Greedy(4), Accept);
     FAIL() << "expected an error";
@@ -82,12 +82,12 @@ TEST_F(StoriesSessionTest, CallerCanStopAndSeedMakesSamplingReproducible) {
   GenerationOptions options = Greedy(30);
   options.sampling = {.temperature = 1.0f, .top_k = 40, .top_p = 0.9f, .seed = 11};
   const std::vector<int32_t> prompt = Encode("The cat");
-  Session first(*model_->decoder, pool_, 512);
-  Session second(*model_->decoder, pool_, 512);
+  Session first(model_->decoder(), pool_, 512);
+  Session second(model_->decoder(), pool_, 512);
   const auto a = first.Generate(prompt, options, Accept).tokens;
   const auto b = second.Generate(prompt, options, Accept).tokens;
   EXPECT_EQ(a, b);
-  Session stopped(*model_->decoder, pool_, 512);
+  Session stopped(model_->decoder(), pool_, 512);
   int seen = 0;
   const auto result = stopped.Generate(prompt, options, [&](int32_t) { return ++seen < 3; });
   EXPECT_EQ(result.stop_reason, StopReason::kCaller);
@@ -96,11 +96,11 @@ TEST_F(StoriesSessionTest, CallerCanStopAndSeedMakesSamplingReproducible) {
 
 TEST_F(StoriesSessionTest, StopTokenEndsGeneration) {
   GenerationOptions options = Greedy(40);
-  Session reference(*model_->decoder, pool_, 512);
+  Session reference(model_->decoder(), pool_, 512);
   const std::vector<int32_t> prompt = Encode("Once upon a time");
   const auto free_run = reference.Generate(prompt, options, Accept).tokens;
   options.stop_token_ids = {free_run[5]};
-  Session session(*model_->decoder, pool_, 512);
+  Session session(model_->decoder(), pool_, 512);
   const auto result = session.Generate(prompt, options, Accept);
   EXPECT_EQ(result.stop_reason, StopReason::kStopToken);
   EXPECT_EQ(result.tokens.back(), free_run[5]);

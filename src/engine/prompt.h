@@ -1,0 +1,32 @@
+// A prompt as the decoder sees it: token ids, with each image's run of embeddings standing in
+// place of its image token.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "models/language_model.h"
+
+namespace lightvlm {
+
+struct PromptImage {
+  int64_t start = 0;                            // index of the image's first row in the prompt
+  const ImageEmbeddings* embeddings = nullptr;  // not owned
+};
+
+struct Prompt {
+  std::vector<int32_t> token_ids;   // [n] rows that belong to an image hold the image token id
+  std::vector<PromptImage> images;  // in prompt order
+
+  int64_t size() const { return static_cast<int64_t>(token_ids.size()); }
+};
+
+// Places `images` at the image tokens of `ids`, in order. Each image stands either at a single
+// image token (the model expands it, older transformers) or at a run of exactly as many image
+// tokens as it has rows (the processor expanded it, newer transformers). Fails when the number
+// of images and placeholders differ or a run has the wrong length.
+Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddings> images,
+                      int32_t image_token_id);
+
+}  // namespace lightvlm

@@ -1,0 +1,49 @@
+// What the engine sees of any model family: the LLM decoder, the chat format a plain question is
+// wrapped in, and, for vision-language models, a way to turn an image into a run of embeddings
+// with a grid shape. Everything that differs between families stays behind this interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/tensor.h"
+#include "base/thread_pool.h"
+#include "io/image.h"
+#include "io/json_file.h"
+#include "models/decoder.h"
+
+namespace lightvlm {
+
+struct ImageEmbeddings {
+  Tensor rows;  // [grid_height * grid_width, hidden_size], the grid in row-major order
+  int64_t grid_height = 0;
+  int64_t grid_width = 0;
+};
+
+class LanguageModel {
+ public:
+  virtual ~LanguageModel() = default;
+
+  virtual const Decoder& decoder() const = 0;
+  virtual std::string family() const = 0;  // "llama", "qwen2", "llava", ...
+
+  // The prompt text for one user question about `num_images` images, in the chat format the
+  // model was trained with (the image placeholders included). Text models return it unchanged.
+  virtual std::string FormatPrompt(const std::string& question, int64_t num_images) const = 0;
+
+  // The token id that stands for an image in a prompt, or -1 when the model takes no images.
+  virtual int32_t image_token_id() const { return -1; }
+  // Preprocesses `image` and runs the vision encoder and projector. Fails for text models.
+  virtual ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const;
+};
+
+// One line per part of the model config.json describes (vision tower, projector, decoder), for
+// `lightvlm inspect`; reads no weights.
+std::string DescribeModelConfig(const JsonFile& config);
+
+// Builds the family that config.json's model_type names (llama, qwen2, llava) from a checkpoint
+// directory. Errors name the file and the problem.
+std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory);
+
+}  // namespace lightvlm

@@ -1,0 +1,15 @@
+#include "models/text_model.h"
+
+#include "base/error.h"
+
+namespace lightvlm {
+
+TextModel::TextModel(const JsonFile& config, const std::string& directory)
+    : decoder_(ReadLlmConfig(config), Checkpoint::Open(directory)) {}
+
+std::string TextModel::FormatPrompt(const std::string& question, int64_t num_images) const {
+  Check(num_images == 0, family(), " is a text model and takes no images");
+  return question;
+}
+
+}  // namespace lightvlm
