@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "reduce/token_reducer.h"
 
 namespace lightvlm {
 namespace {
@@ -74,10 +75,20 @@ std::vector<float> Session::Prefill(const Prompt& prompt) {
     input.token_index.push_back(length_ + i);
     input.position.push_back(length_ + i);
   }
-  decoder_.Forward(pool_, input, cache_);
+  TokenReducer* reducer = prompt.images.empty() ? nullptr : reducer_;
+  if (reducer != nullptr) {
+    std::vector<ImageRun> runs;
+    for (const PromptImage& image : prompt.images) {
+      runs.push_back(
+          {length_ + image.start, image.embeddings->grid_height, image.embeddings->grid_width});
+    }
+    reducer->Begin(runs, config.num_layers);
+  }
+  decoder_.Forward(pool_, input, cache_, reducer);
   length_ += count;
   std::vector<float> logits(config.vocab_size);
-  decoder_.Logits(pool_, input.hidden.f32() + (count - 1) * config.hidden_size, 1, logits.data());
+  decoder_.Logits(pool_, input.hidden.f32() + (input.size() - 1) * config.hidden_size, 1,
+                  logits.data());
   return logits;
 }
 

@@ -15,6 +15,8 @@
 
 namespace lightvlm {
 
+class TokenReducer;
+
 struct GenerationOptions {
   int64_t max_new_tokens = 256;
   SamplingOptions sampling;
@@ -44,6 +46,9 @@ class Session {
   // Appends `prompt` to the conversation and returns the logits [vocab_size] of its last row.
   // Fails when it does not fit in the context.
   std::vector<float> Prefill(const Prompt& prompt);
+  // Reduces the image tokens of later prompts in prefill with `reducer` (not owned; null for
+  // none).
+  void SetTokenReducer(TokenReducer* reducer) { reducer_ = reducer; }
   std::vector<float> Prefill(std::span<const int32_t> tokens);  // a text-only prompt
 
   // Prefills `prompt` and generates; `on_token` sees each new token and may return false to
@@ -63,6 +68,7 @@ class Session {
   int64_t context_;
   int64_t length_ = 0;
   KvCache cache_;
+  TokenReducer* reducer_ = nullptr;
 };
 
 }  // namespace lightvlm

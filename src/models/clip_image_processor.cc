@@ -1,6 +1,7 @@
 #include "models/clip_image_processor.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <set>
 #include <vector>
@@ -27,6 +28,15 @@ int ReadPositive(const JsonFile& file, const std::string& field) {
   return value;
 }
 
+// Entry `index` of the [height, width] array at `field` (dotted paths do not index arrays).
+int ReadPositiveEntry(const JsonFile& file, const std::string& field, int index) {
+  const json& entry = file.Node(field)->at(index);
+  Check(entry.is_number_integer() && entry.get<int64_t>() > 0 && entry.get<int64_t>() <= INT32_MAX,
+        file.path(), ": field '", field, "' should hold two positive integers, got ",
+        file.Node(field)->dump());
+  return entry.get<int>();
+}
+
 // "size": an int (shortest edge), [height, width], or an object with the keys transformers'
 // get_size_dict accepts for CLIP.
 void ReadResizeSize(const JsonFile& file, ClipImageProcessorConfig& config) {
@@ -36,8 +46,8 @@ void ReadResizeSize(const JsonFile& file, ClipImageProcessorConfig& config) {
     config.size_shortest_edge = ReadPositive(file, "size");
   } else if (node->is_array() && node->size() == 2) {
     config.size_shortest_edge = 0;
-    config.size_height = ReadPositive(file, "size.0");
-    config.size_width = ReadPositive(file, "size.1");
+    config.size_height = ReadPositiveEntry(file, "size", 0);
+    config.size_width = ReadPositiveEntry(file, "size", 1);
   } else if (node->is_object() && node->contains("shortest_edge") &&
              (node->size() == 1 || (node->size() == 2 && node->contains("longest_edge")))) {
     config.size_shortest_edge = ReadPositive(file, "size.shortest_edge");
@@ -57,8 +67,8 @@ void ReadCropSize(const JsonFile& file, ClipImageProcessorConfig& config) {
   if (node->is_number_integer()) {
     config.crop_height = config.crop_width = ReadPositive(file, "crop_size");
   } else if (node->is_array() && node->size() == 2) {
-    config.crop_height = ReadPositive(file, "crop_size.0");
-    config.crop_width = ReadPositive(file, "crop_size.1");
+    config.crop_height = ReadPositiveEntry(file, "crop_size", 0);
+    config.crop_width = ReadPositiveEntry(file, "crop_size", 1);
   } else if (node->is_object() && KeysOf(*node) == std::set<std::string>{"height", "width"}) {
     config.crop_height = ReadPositive(file, "crop_size.height");
     config.crop_width = ReadPositive(file, "crop_size.width");

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "models/prefill_hook.h"
 #include "ops/ops.h"
 
 namespace lightvlm {
@@ -30,6 +31,18 @@ DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint,
   layer.down_proj = LoadLinear(checkpoint, prefix + "mlp.down_proj", c.hidden_size,
                                c.intermediate_size, c.mlp_bias);
   return layer;
+}
+
+// The last `columns` entries of each row of scores [rows, heads, n_kv]: the attention paid to
+// the tokens of this forward pass, leaving out earlier turns held in the cache.
+Tensor LastColumns(const Tensor& scores, int64_t columns) {
+  const int64_t groups = scores.dim(0) * scores.dim(1), n_kv = scores.dim(2);
+  Tensor last(DType::kF32, {scores.dim(0), scores.dim(1), columns});
+  for (int64_t g = 0; g < groups; ++g) {
+    std::memcpy(last.f32() + g * columns, scores.f32() + g * n_kv + (n_kv - columns),
+                columns * sizeof(float));
+  }
+  return last;
 }
 
 }  // namespace
@@ -63,19 +76,42 @@ void Decoder::Embed(std::span<const int32_t> ids, float* out) const {
   }
 }
 
-void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache) const {
+void DecoderTokens::Keep(const std::vector<int64_t>& rows) {
+  const int64_t width = hidden.dim(1);
+  Tensor kept(DType::kF32, {static_cast<int64_t>(rows.size()), width});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Check(rows[i] >= 0 && rows[i] < size() && (i == 0 || rows[i] > rows[i - 1]),
+          "tokens to keep must be ascending rows below ", size());
+    std::memcpy(kept.f32() + i * width, hidden.f32() + rows[i] * width, width * sizeof(float));
+    token_index[i] = token_index[rows[i]];
+    position[i] = position[rows[i]];
+  }
+  hidden = std::move(kept);
+  token_index.resize(rows.size());
+  position.resize(rows.size());
+}
+
+void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
+                      PrefillHook* hook) const {
   Check(tokens.hidden.dim(0) == tokens.size() &&
             static_cast<int64_t>(tokens.position.size()) == tokens.size(),
         "decoder input: hidden, token_index and position disagree on the token count");
+  LayerAttention recorded;
   for (int64_t i = 0; i < config_.num_layers; ++i) {
-    ForwardLayer(pool, layers_[i], tokens, cache.layer(i));
+    if (hook != nullptr) {
+      hook->BeforeLayer(i, tokens, recorded.layer == i - 1 ? &recorded : nullptr);
+      recorded.query_rows = hook->ScoreRows(i, tokens);
+    }
+    const bool record = !recorded.query_rows.empty();
+    recorded.layer = record ? i : -1;
+    ForwardLayer(pool, layers_[i], tokens, cache.layer(i), record ? &recorded : nullptr);
   }
   ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), tokens.size(), config_.hidden_size,
                static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
 }
 
 void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                           LayerKvCache& cache) const {
+                           LayerKvCache& cache, LayerAttention* record) const {
   const LlmConfig& c = config_;
   const int64_t n = tokens.size();
   const auto eps = static_cast<float>(c.rms_norm_eps);
@@ -89,6 +125,7 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
   layer.q_proj.Forward(pool, normed.f32(), n, q.f32());
   layer.k_proj.Forward(pool, normed.f32(), n, k.f32());
   layer.v_proj.Forward(pool, normed.f32(), n, v.f32());
+  if (record != nullptr) record->keys = k.Copy();
   ops::ApplyRope(pool, q.f32(), n, c.num_heads, c.head_dim, tokens.position.data(), inv_freq_);
   ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
   cache.Append(k.f32(), v.f32(), tokens.token_index.data(), n);
@@ -96,8 +133,17 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
   Tensor attention(DType::kF32, {n, c.q_dim()});
   const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
                                   1.0f / std::sqrt(static_cast<float>(c.head_dim))};
-  ops::Attention(pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
-                 cache.token_index(), cache.size(), shape, /*causal=*/true, attention.f32());
+  const int64_t n_kv = cache.size();
+  Tensor scores;
+  if (record != nullptr)
+    scores =
+        Tensor(DType::kF32, {static_cast<int64_t>(record->query_rows.size()), c.num_heads, n_kv});
+  ops::Attention(
+      pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
+      cache.token_index(), n_kv, shape, /*causal=*/true, attention.f32(),
+      record != nullptr ? std::span<const int64_t>(record->query_rows) : std::span<const int64_t>(),
+      record != nullptr ? scores.f32() : nullptr);
+  if (record != nullptr) record->probabilities = LastColumns(scores, n);
   layer.o_proj.Forward(pool, attention.f32(), n, normed.f32());
   ops::Add(pool, x, normed.f32(), n * c.hidden_size);
 

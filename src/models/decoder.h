@@ -25,12 +25,17 @@ struct DecoderTensorNames {
 
 // The live tokens of one sequence in one forward pass. Reduction may leave gaps in token_index;
 // positions stay those of the original prompt.
+class PrefillHook;
+struct LayerAttention;
+
 struct DecoderTokens {
   Tensor hidden;                     // [n, hidden_size]
   std::vector<int64_t> token_index;  // [n] index in the sequence, for causality and the cache
   std::vector<int64_t> position;     // [n] RoPE position
 
   int64_t size() const { return static_cast<int64_t>(token_index.size()); }
+  // Keeps the tokens at `rows` (strictly ascending), in order.
+  void Keep(const std::vector<int64_t>& rows);
 };
 
 struct DecoderLayer {
@@ -58,15 +63,18 @@ class Decoder {
   void Embed(std::span<const int32_t> ids, float* out) const;
 
   // Runs every layer over `tokens`, appending each layer's keys and values to `cache`. On return
-  // tokens.hidden holds the final-normed hidden states.
-  void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache) const;
+  // tokens.hidden holds the final-normed hidden states. A `hook` is called before every layer and
+  // may shrink the tokens (see prefill_hook.h).
+  void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
+               PrefillHook* hook = nullptr) const;
 
   // logits [rows, vocab_size] of final-normed hidden states [rows, hidden_size].
   void Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const;
 
  private:
+  // Runs one layer; when `record` is given, its attention for record->query_rows is kept.
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                    LayerKvCache& cache) const;
+                    LayerKvCache& cache, LayerAttention* record) const;
 
   LlmConfig config_;
   Tensor embed_tokens_;  // [vocab_size, hidden_size]

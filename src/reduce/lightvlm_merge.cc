@@ -1,0 +1,119 @@
+// LightVLM, encoding half: pyramid token merging in prefill (docs/ALGORITHM.md).
+//
+//   stages   k stages [4] at depth fractions 1/2^(k-1), ..., 1/4, 1/2, 3/4 of the layers
+//            ([1/8, 1/4, 1/2, 3/4] by default); each keeps the same fraction r of the image
+//            tokens live before it, r chosen so the average share over all layers meets --keep
+//            (or so the last stage leaves --final-tokens).
+//   score    attention each live image token receives from the last m prompt tokens [m = 1],
+//            softmax probabilities averaged over heads and queries, at the layer before the stage.
+//   select   the top-scored image tokens are kept (the dominant tokens), in their original order.
+//   merge    every other image token is merged into the kept token whose key (before RoPE, at
+//            the scoring layer) is most similar by cosine: the kept token's hidden state becomes
+//            the attention-weighted mean of itself and the tokens merged into it.
+// Text tokens are never touched; kept tokens keep their positions.
+#include <cmath>
+#include <vector>
+
+#include "reduce/reducer_factories.h"
+#include "reduce/reduction_util.h"
+
+namespace lightvlm {
+namespace {
+
+std::vector<int64_t> StageLayers(int64_t stages, int64_t num_layers) {
+  std::vector<double> fractions;
+  for (int64_t i = stages - 1; i >= 1; --i)
+    fractions.push_back(std::ldexp(1.0, -static_cast<int>(i)));
+  fractions.push_back(stages == 1 ? 0.5 : 0.75);
+  std::vector<int64_t> layers;
+  for (double fraction : fractions) {
+    const auto layer = std::max<int64_t>(1, std::llround(fraction * num_layers));
+    if (layers.empty() || layer > layers.back()) layers.push_back(std::min(layer, num_layers - 1));
+  }
+  return layers;
+}
+
+// Unit-length copies of the key rows of `rows`.
+std::vector<std::vector<double>> NormalizedKeys(const Tensor& keys,
+                                                const std::vector<int64_t>& rows) {
+  const int64_t width = keys.dim(1);
+  std::vector<std::vector<double>> unit(rows.size(), std::vector<double>(width));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const float* key = keys.f32() + rows[i] * width;
+    double norm = 0;
+    for (int64_t j = 0; j < width; ++j) norm += double(key[j]) * key[j];
+    norm = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+    for (int64_t j = 0; j < width; ++j) unit[i][j] = key[j] * norm;
+  }
+  return unit;
+}
+
+class LightVlmMerge : public TokenReducer {
+ public:
+  explicit LightVlmMerge(const ReducerOptions& options) : TokenReducer(options) {}
+
+ protected:
+  std::vector<ReductionStage> Plan(int64_t image_tokens, int64_t num_layers) const override {
+    return GeometricPlan(StageLayers(options().stages, num_layers), image_tokens, num_layers,
+                         options().budget);
+  }
+
+  void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+              const LayerAttention* attention) override {
+    const std::vector<double> weight = AttentionReceived(*attention, image_rows);
+    const std::vector<int64_t> kept = TopIndices(weight, keep);
+    const std::vector<int64_t> group = NearestKept(*attention, image_rows, kept);
+    MergeGroups(tokens, image_rows, kept, group, weight);
+    KeepImageRows(tokens, image_rows, kept);
+  }
+
+ private:
+  // For each image token, the position in `kept` of the kept token it joins (itself if kept).
+  static std::vector<int64_t> NearestKept(const LayerAttention& attention,
+                                          const std::vector<int64_t>& image_rows,
+                                          const std::vector<int64_t>& kept) {
+    const auto unit = NormalizedKeys(attention.keys, image_rows);
+    std::vector<int64_t> group(image_rows.size(), -1);
+    for (size_t k = 0; k < kept.size(); ++k) group[kept[k]] = static_cast<int64_t>(k);
+    for (size_t i = 0; i < image_rows.size(); ++i) {
+      if (group[i] >= 0) continue;
+      double best = -2.0;
+      for (size_t k = 0; k < kept.size(); ++k) {
+        double similarity = 0;
+        for (size_t j = 0; j < unit[i].size(); ++j) similarity += unit[i][j] * unit[kept[k]][j];
+        if (similarity > best) {
+          best = similarity;
+          group[i] = static_cast<int64_t>(k);
+        }
+      }
+    }
+    return group;
+  }
+
+  // Replaces each kept token's hidden state by the weighted mean over its group.
+  static void MergeGroups(DecoderTokens& tokens, const std::vector<int64_t>& image_rows,
+                          const std::vector<int64_t>& kept, const std::vector<int64_t>& group,
+                          const std::vector<double>& weight) {
+    const int64_t width = tokens.hidden.dim(1);
+    std::vector<double> sum(kept.size() * width, 0.0), total(kept.size(), 0.0);
+    for (size_t i = 0; i < image_rows.size(); ++i) {
+      const float* h = tokens.hidden.f32() + image_rows[i] * width;
+      double* acc = sum.data() + group[i] * width;
+      for (int64_t j = 0; j < width; ++j) acc[j] += weight[i] * h[j];
+      total[group[i]] += weight[i];
+    }
+    for (size_t k = 0; k < kept.size(); ++k) {
+      if (total[k] <= 0) continue;  // all weights vanished: keep the token as it is
+      float* h = tokens.hidden.f32() + image_rows[kept[k]] * width;
+      for (int64_t j = 0; j < width; ++j) h[j] = static_cast<float>(sum[k * width + j] / total[k]);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<TokenReducer> MakeLightVlmMerge(const ReducerOptions& options) {
+  return std::make_unique<LightVlmMerge>(options);
+}
+
+}  // namespace lightvlm

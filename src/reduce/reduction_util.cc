@@ -1,0 +1,106 @@
+#include "reduce/reduction_util.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "base/error.h"
+
+namespace lightvlm {
+
+std::vector<double> AttentionReceived(const LayerAttention& attention,
+                                      const std::vector<int64_t>& image_rows) {
+  const Tensor& p = attention.probabilities;  // [queries, heads, n]
+  const int64_t groups = p.dim(0) * p.dim(1), n = p.dim(2);
+  std::vector<double> received(image_rows.size(), 0.0);
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* row = p.f32() + g * n;
+    for (size_t i = 0; i < image_rows.size(); ++i) received[i] += row[image_rows[i]];
+  }
+  for (double& value : received) value /= static_cast<double>(groups);
+  return received;
+}
+
+std::vector<int64_t> TopIndices(const std::vector<double>& scores, int64_t count) {
+  std::vector<int64_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  count = std::clamp<int64_t>(count, 0, static_cast<int64_t>(order.size()));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  order.resize(count);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows,
+                   const std::vector<int64_t>& kept) {
+  std::vector<bool> drop(tokens.size(), false);
+  for (int64_t row : image_rows) drop[row] = true;
+  for (int64_t index : kept) drop[image_rows[index]] = false;
+  std::vector<int64_t> rows;
+  for (int64_t row = 0; row < tokens.size(); ++row) {
+    if (!drop[row]) rows.push_back(row);
+  }
+  tokens.Keep(rows);
+}
+
+double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,
+                    int64_t num_layers) {
+  double total = 0;
+  int64_t live = image_tokens, layer = 0;
+  for (const ReductionStage& stage : plan) {
+    total += static_cast<double>(stage.layer - layer) * live;
+    layer = stage.layer;
+    live = stage.image_tokens;
+  }
+  total += static_cast<double>(num_layers - layer) * live;
+  return total / (static_cast<double>(num_layers) * image_tokens);
+}
+
+namespace {
+
+std::vector<ReductionStage> StagesForRatio(const std::vector<int64_t>& layers, double ratio,
+                                           int64_t image_tokens) {
+  std::vector<ReductionStage> plan;
+  double fraction = 1.0;
+  for (int64_t layer : layers) {
+    fraction *= ratio;
+    plan.push_back({layer, static_cast<int64_t>(std::llround(fraction * image_tokens))});
+  }
+  return plan;
+}
+
+}  // namespace
+
+std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t image_tokens,
+                                          int64_t num_layers, const ReductionBudget& budget) {
+  Check(!layers.empty(), "a reduction plan needs at least one stage");
+  if (budget.final_tokens >= 0) {
+    const double ratio = std::pow(static_cast<double>(budget.final_tokens) / image_tokens,
+                                  1.0 / static_cast<double>(layers.size()));
+    auto plan = StagesForRatio(layers, ratio, image_tokens);
+    plan.back().image_tokens = budget.final_tokens;
+    return plan;
+  }
+  if (budget.keep >= 1.0) return {};
+  // Layers before the first stage always see every image token; move it up until the budget
+  // becomes reachable (layer 1 at the least).
+  const auto reachable = [&] {
+    return static_cast<double>(layers.front()) / num_layers <= budget.keep;
+  };
+  while (!reachable() && layers.front() > 1) {
+    for (int64_t& layer : layers) layer = std::max<int64_t>(1, layer - 1);
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  }
+  // The average share grows with the ratio: bisect.
+  double low = 0.0, high = 1.0;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = (low + high) / 2;
+    const double share =
+        AverageShare(StagesForRatio(layers, mid, image_tokens), image_tokens, num_layers);
+    (share < budget.keep ? low : high) = mid;
+  }
+  return StagesForRatio(layers, low, image_tokens);
+}
+
+}  // namespace lightvlm

@@ -1,0 +1,71 @@
+#include "reduce/token_reducer.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace lightvlm {
+
+void TokenReducer::Begin(const std::vector<ImageRun>& images, int64_t num_layers) {
+  const ReductionBudget& budget = options_.budget;
+  Check(budget.final_tokens >= 0 || (budget.keep > 0 && budget.keep <= 1),
+        "--keep must be in (0, 1], got ", budget.keep);
+  images_ = images;
+  num_layers_ = num_layers;
+  total_image_tokens_ = 0;
+  for (const ImageRun& run : images) total_image_tokens_ += run.size();
+  Check(budget.final_tokens <= total_image_tokens_, "--final-tokens ", budget.final_tokens,
+        " exceeds the ", total_image_tokens_, " image tokens of the prompt");
+  plan_ = total_image_tokens_ > 0 ? Plan(total_image_tokens_, num_layers)
+                                  : std::vector<ReductionStage>{};
+}
+
+std::vector<int64_t> TokenReducer::ImageTokensPerLayer() const {
+  std::vector<int64_t> live(num_layers_, total_image_tokens_);
+  for (const ReductionStage& stage : plan_) {
+    std::fill(live.begin() + stage.layer, live.end(), stage.image_tokens);
+  }
+  return live;
+}
+
+double TokenReducer::AverageKeep() const {
+  if (total_image_tokens_ == 0 || num_layers_ == 0) return 1.0;
+  double total = 0;
+  for (int64_t live : ImageTokensPerLayer()) total += live;
+  return total / (static_cast<double>(num_layers_) * total_image_tokens_);
+}
+
+bool TokenReducer::IsImageToken(int64_t token_index) const {
+  for (const ImageRun& run : images_) {
+    if (token_index >= run.start && token_index < run.start + run.size()) return true;
+  }
+  return false;
+}
+
+std::vector<int64_t> TokenReducer::ScoreRows(int64_t layer, const DecoderTokens& tokens) {
+  const bool stage_next = std::any_of(
+      plan_.begin(), plan_.end(), [&](const ReductionStage& s) { return s.layer == layer + 1; });
+  if (!stage_next || !NeedsAttention()) return {};
+  // The last prompt tokens (the instruction's end) are the queries; they are text, never reduced.
+  const int64_t count = std::min(options_.query_tokens, tokens.size());
+  std::vector<int64_t> rows(count);
+  for (int64_t i = 0; i < count; ++i) rows[i] = tokens.size() - count + i;
+  return rows;
+}
+
+void TokenReducer::BeforeLayer(int64_t layer, DecoderTokens& tokens,
+                               const LayerAttention* previous) {
+  for (const ReductionStage& stage : plan_) {
+    if (stage.layer != layer) continue;
+    std::vector<int64_t> image_rows;
+    for (int64_t row = 0; row < tokens.size(); ++row) {
+      if (IsImageToken(tokens.token_index[row])) image_rows.push_back(row);
+    }
+    if (static_cast<int64_t>(image_rows.size()) <= stage.image_tokens) return;
+    Check(!NeedsAttention() || previous != nullptr, "reducer: no attention recorded before layer ",
+          layer);
+    Reduce(tokens, image_rows, stage.image_tokens, previous);
+  }
+}
+
+}  // namespace lightvlm

@@ -1,0 +1,91 @@
+// Prefill token reducers: the method (lightvlm, pyramid token merging) and the baselines (fastv,
+// pdrop, random, uniform, none), each one file in this folder, selected by name. A reducer is a
+// PrefillHook: the decoder calls it before every layer, and at the layers of its plan it removes
+// image tokens (and, for lightvlm, merges them into the kept ones). Text tokens are never
+// touched; kept tokens keep their original positions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/prefill_hook.h"
+
+namespace lightvlm {
+
+// The image-token budget, either as the average share of image tokens over all LLM layers
+// (`keep`, 1 = no reduction), or as the count left after the last stage (`final_tokens`).
+struct ReductionBudget {
+  double keep = 1.0;
+  int64_t final_tokens = -1;  // -1: use `keep`
+};
+
+struct ReducerOptions {
+  ReductionBudget budget;
+  int64_t query_tokens = 1;  // the last prompt tokens whose attention scores image tokens
+  uint64_t seed = 0;         // for `random`
+  int64_t stages = 4;        // lightvlm: number of merging stages
+  int64_t fastv_layer = 2;   // fastv: K, the layer before which tokens are pruned
+};
+
+// A run of image tokens in the prompt: token indices [start, start + height * width).
+struct ImageRun {
+  int64_t start = 0;
+  int64_t grid_height = 0;
+  int64_t grid_width = 0;
+  int64_t size() const { return grid_height * grid_width; }
+};
+
+// One reduction: before `layer`, keep `image_tokens` image tokens in all.
+struct ReductionStage {
+  int64_t layer = 0;
+  int64_t image_tokens = 0;
+};
+
+class TokenReducer : public PrefillHook {
+ public:
+  // Prepares for one prefill of a prompt with these image runs through `num_layers` layers:
+  // fixes the plan (stages and counts) from the budget. Fails on a budget out of range.
+  void Begin(const std::vector<ImageRun>& images, int64_t num_layers);
+
+  const std::vector<ReductionStage>& plan() const { return plan_; }
+  // Live image tokens at each layer of the last prefill, as planned.
+  std::vector<int64_t> ImageTokensPerLayer() const;
+  // The average share of image tokens over the layers that the plan gives.
+  double AverageKeep() const;
+
+  std::vector<int64_t> ScoreRows(int64_t layer, const DecoderTokens& tokens) override;
+  void BeforeLayer(int64_t layer, DecoderTokens& tokens, const LayerAttention* previous) override;
+
+ protected:
+  explicit TokenReducer(const ReducerOptions& options) : options_(options) {}
+
+  // The stages for `image_tokens` image tokens in `num_layers` layers under the budget.
+  virtual std::vector<ReductionStage> Plan(int64_t image_tokens, int64_t num_layers) const = 0;
+  // Whether the stage needs the previous layer's attention (scores and keys).
+  virtual bool NeedsAttention() const { return true; }
+  // Reduces the image tokens among `tokens` to `keep` of them. `image_rows` are the rows of
+  // `tokens` that hold image tokens, ascending; `attention` is null unless NeedsAttention().
+  virtual void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+                      const LayerAttention* attention) = 0;
+
+  const ReducerOptions& options() const { return options_; }
+  const std::vector<ImageRun>& images() const { return images_; }
+  bool IsImageToken(int64_t token_index) const;
+
+ private:
+  ReducerOptions options_;
+  std::vector<ImageRun> images_;
+  int64_t num_layers_ = 0;
+  int64_t total_image_tokens_ = 0;
+  std::vector<ReductionStage> plan_;
+};
+
+// The reducer registered under `name` (lightvlm, fastv, pdrop, random, uniform, none); fails
+// listing the names when it is unknown.
+std::unique_ptr<TokenReducer> MakeTokenReducer(const std::string& name,
+                                               const ReducerOptions& options);
+std::vector<std::string> TokenReducerNames();
+
+}  // namespace lightvlm
