@@ -8,6 +8,7 @@
 #include "engine/model.h"
 #include "engine/session.h"
 #include "io/image.h"
+#include "reduce/token_reducer.h"
 
 namespace lightvlm {
 namespace {
@@ -23,7 +24,18 @@ struct RunOptions {
   bool truncate = false;
   int threads = 0;
   bool verbose = false;
+  std::string reducer = "none";
+  ReducerOptions reduction;
 };
+
+void LogPlan(const TokenReducer& reducer, const std::string& name) {
+  std::string stages;
+  for (const ReductionStage& stage : reducer.plan()) {
+    stages += StrCat(" [layer ", stage.layer, ": ", stage.image_tokens, " image tokens]");
+  }
+  LogVerbose("reduce: ", name, stages.empty() ? " (no stages)" : stages,
+             "; average image-token share over layers ", reducer.AverageKeep());
+}
 
 void Run(const RunOptions& options) {
   SetVerbose(options.verbose);
@@ -49,6 +61,8 @@ void Run(const RunOptions& options) {
   }
   const Prompt prompt = AssemblePrompt(ids, images, model.language_model->image_token_id());
   Session session(model.decoder(), pool, context);
+  const auto reducer = MakeTokenReducer(options.reducer, options.reduction);
+  session.SetTokenReducer(reducer.get());
   GenerationOptions generation = options.generation;
   generation.stop_token_ids = model.stop_token_ids;
 
@@ -58,6 +72,7 @@ void Run(const RunOptions& options) {
     return true;
   });
   std::cout << stream.Finish() << std::endl;
+  if (!images.empty()) LogPlan(*reducer, options.reducer);
   LogVerbose("prompt: ", result.prompt_tokens, " tokens, prefill ", result.prefill_ms, " ms; ",
              result.tokens.size(), " generated in ", result.decode_ms, " ms (",
              result.tokens.size() * 1000.0 / std::max(result.decode_ms, 1e-9),
@@ -96,6 +111,19 @@ void AddRunCommand(CLI::App& app) {
                   "Tokens the KV cache holds (default: max_position_embeddings)");
   run->add_flag("--truncate", options->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
+  run->add_option("--reduce", options->reducer,
+                  "Image-token reducer in prefill: lightvlm, fastv, pdrop, random, uniform, none")
+      ->capture_default_str();
+  run->add_option("--keep", options->reduction.budget.keep,
+                  "Budget: average share of image tokens over the LLM layers, in (0, 1]")
+      ->capture_default_str();
+  run->add_option("--final-tokens", options->reduction.budget.final_tokens,
+                  "Budget as the image tokens left after the last stage (instead of --keep)");
+  run->add_option("--query-tokens", options->reduction.query_tokens,
+                  "Last prompt tokens whose attention scores the image tokens")
+      ->capture_default_str();
+  run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
+      ->capture_default_str();
   run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");
   run->callback([options] { Run(*options); });

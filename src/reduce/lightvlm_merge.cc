@@ -11,6 +11,7 @@
 //            the scoring layer) is most similar by cosine: the kept token's hidden state becomes
 //            the attention-weighted mean of itself and the tokens merged into it.
 // Text tokens are never touched; kept tokens keep their positions.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -27,8 +28,9 @@ std::vector<int64_t> StageLayers(int64_t stages, int64_t num_layers) {
   fractions.push_back(stages == 1 ? 0.5 : 0.75);
   std::vector<int64_t> layers;
   for (double fraction : fractions) {
-    const auto layer = std::max<int64_t>(1, std::llround(fraction * num_layers));
-    if (layers.empty() || layer > layers.back()) layers.push_back(std::min(layer, num_layers - 1));
+    const int64_t layer =
+        std::clamp<int64_t>(std::llround(fraction * num_layers), 1, num_layers - 1);
+    if (layers.empty() || layer > layers.back()) layers.push_back(layer);
   }
   return layers;
 }
@@ -62,6 +64,7 @@ class LightVlmMerge : public TokenReducer {
               const LayerAttention* attention) override {
     const std::vector<double> weight = AttentionReceived(*attention, image_rows);
     const std::vector<int64_t> kept = TopIndices(weight, keep);
+    if (kept.empty()) return KeepImageRows(tokens, image_rows, kept);  // nothing to merge into
     const std::vector<int64_t> group = NearestKept(*attention, image_rows, kept);
     MergeGroups(tokens, image_rows, kept, group, weight);
     KeepImageRows(tokens, image_rows, kept);

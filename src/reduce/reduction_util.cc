@@ -75,6 +75,10 @@ std::vector<ReductionStage> StagesForRatio(const std::vector<int64_t>& layers, d
 std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t image_tokens,
                                           int64_t num_layers, const ReductionBudget& budget) {
   Check(!layers.empty(), "a reduction plan needs at least one stage");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Check(layers[i] >= 1 && layers[i] < num_layers && (i == 0 || layers[i] > layers[i - 1]),
+          "reduction stages must sit at ascending layers in 1..", num_layers - 1);
+  }
   if (budget.final_tokens >= 0) {
     const double ratio = std::pow(static_cast<double>(budget.final_tokens) / image_tokens,
                                   1.0 / static_cast<double>(layers.size()));
