@@ -4,7 +4,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config clang-format
-  libopenblas-dev      # GEMM
+  libopenblas-dev      # float32 GEMM
+  libdnnl-dev          # bf16 GEMM on the matrix units (oneDNN)
   libhwy-dev           # SIMD kernels with runtime dispatch
   libstb-dev           # image decoding
   nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers

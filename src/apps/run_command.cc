@@ -25,6 +25,7 @@ struct RunOptions {
   int threads = 0;
   bool verbose = false;
   std::string reducer = "none";
+  std::string weight_dtype = "f32";
   ReducerOptions reduction;
 };
 
@@ -39,7 +40,7 @@ void LogPlan(const TokenReducer& reducer, const std::string& name) {
 
 void Run(const RunOptions& options) {
   SetVerbose(options.verbose);
-  Model model = LoadModel(options.model_dir);
+  Model model = LoadModel(options.model_dir, ParseWeightDType(options.weight_dtype));
   const LlmConfig& config = model.config();
   const int64_t context = options.context ? options.context : config.max_position_embeddings;
 
@@ -123,6 +124,11 @@ void AddRunCommand(CLI::App& app) {
                   "Last prompt tokens whose attention scores the image tokens")
       ->capture_default_str();
   run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
+      ->capture_default_str();
+  run->add_option("--dtype", options->weight_dtype,
+                  "Weights in memory: f32, or bf16 (half the bytes; bf16 matrix units where the "
+                  "CPU has them)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
   run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");

@@ -87,4 +87,23 @@ void ConvertToF32(const void* src, DType dtype, float* dst, size_t count) {
   Fail("unknown dtype");
 }
 
+void ConvertFromF32(const float* src, DType dtype, void* dst, size_t count) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, count * sizeof(float));
+      return;
+    case DType::kF16: {
+      auto* out = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < count; ++i) out[i] = F32ToF16(src[i]);
+      return;
+    }
+    case DType::kBF16: {
+      auto* out = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < count; ++i) out[i] = F32ToBF16(src[i]);
+      return;
+    }
+  }
+  Fail("unknown dtype");
+}
+
 }  // namespace lightvlm

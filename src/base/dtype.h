@@ -19,5 +19,7 @@ uint16_t F32ToF16(float value);  // round to nearest even, overflow to infinity
 
 // Converts `count` elements of `dtype` at `src` to float32 at `dst`.
 void ConvertToF32(const void* src, DType dtype, float* dst, size_t count);
+// Converts `count` float32 values at `src` to `dtype` at `dst` (rounding to nearest even).
+void ConvertFromF32(const float* src, DType dtype, void* dst, size_t count);
 
 }  // namespace lightvlm

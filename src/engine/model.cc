@@ -17,11 +17,11 @@ void AddUnique(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
 
 }  // namespace
 
-Model LoadModel(const std::string& directory) {
+Model LoadModel(const std::string& directory, DType weight_dtype) {
   namespace fs = std::filesystem;
   Model model;
   model.directory = directory;
-  model.language_model = LoadLanguageModel(directory);
+  model.language_model = LoadLanguageModel(directory, weight_dtype);
   const LlmConfig& config = model.config();
   model.tokenizer = Tokenizer::Load((fs::path(directory) / "tokenizer.json").string());
   Check(model.tokenizer->vocab_size() <= config.vocab_size, directory,

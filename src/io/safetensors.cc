@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -323,14 +324,29 @@ std::vector<const StoredTensor*> Checkpoint::All() const {
   return tensors;
 }
 
-Tensor Checkpoint::LoadF32(const std::string& name, const Shape& expected_shape) const {
+Tensor Checkpoint::Load(const std::string& name, const Shape& expected_shape, DType dtype) const {
   const StoredTensor& stored = Get(name);
   Check(stored.is_float, stored.file, ": tensor '", name, "' has dtype ", stored.dtype_name,
         ", expected F32, F16 or BF16");
   Check(stored.shape == expected_shape, stored.file, ": tensor '", name, "' has shape ",
         ShapeToString(stored.shape), ", expected ", ShapeToString(expected_shape));
-  Tensor tensor(DType::kF32, stored.shape);
-  ConvertStoredToF32(stored.data, stored.dtype, tensor.f32(), tensor.num_elements());
+  Tensor tensor(dtype, stored.shape);
+  if (stored.dtype == dtype) {
+    std::memcpy(tensor.view().raw(), stored.data, stored.num_bytes);
+  } else if (dtype == DType::kF32) {
+    ConvertStoredToF32(stored.data, stored.dtype, tensor.f32(), tensor.num_elements());
+  } else {
+    // Through float32 a chunk at a time, so that no full float32 copy is ever held.
+    constexpr int64_t kChunk = 1 << 16;
+    std::vector<float> staging(kChunk);
+    auto* out = static_cast<std::byte*>(tensor.view().raw());
+    const size_t element_size = DTypeSize(stored.dtype), out_size = DTypeSize(dtype);
+    for (int64_t done = 0; done < tensor.num_elements(); done += kChunk) {
+      const int64_t n = std::min(kChunk, tensor.num_elements() - done);
+      ConvertStoredToF32(stored.data + done * element_size, stored.dtype, staging.data(), n);
+      ConvertFromF32(staging.data(), dtype, out + done * out_size, n);
+    }
+  }
   return tensor;
 }
 

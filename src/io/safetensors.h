@@ -69,7 +69,11 @@ class Checkpoint {
 
   // The tensor converted to float32, after checking that its shape is `expected_shape`; errors
   // name the file, the tensor, the expected and the found shape.
-  Tensor LoadF32(const std::string& name, const Shape& expected_shape) const;
+  Tensor LoadF32(const std::string& name, const Shape& expected_shape) const {
+    return Load(name, expected_shape, DType::kF32);
+  }
+  // The same, converted to `dtype` (a tensor already stored in it is copied as it is).
+  Tensor Load(const std::string& name, const Shape& expected_shape, DType dtype) const;
 
  private:
   std::string directory_;

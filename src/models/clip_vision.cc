@@ -14,19 +14,19 @@ Tensor LoadVector(const Checkpoint& checkpoint, const std::string& name, int64_t
 }
 
 ClipEncoderLayer LoadLayer(const ClipVisionConfig& c, const Checkpoint& checkpoint,
-                           const std::string& prefix) {
+                           const std::string& prefix, DType dtype) {
   const int64_t d = c.hidden_size;
   ClipEncoderLayer layer;
   layer.layer_norm1_weight = LoadVector(checkpoint, prefix + "layer_norm1.weight", d);
   layer.layer_norm1_bias = LoadVector(checkpoint, prefix + "layer_norm1.bias", d);
-  layer.q_proj = LoadLinear(checkpoint, prefix + "self_attn.q_proj", d, d, true);
-  layer.k_proj = LoadLinear(checkpoint, prefix + "self_attn.k_proj", d, d, true);
-  layer.v_proj = LoadLinear(checkpoint, prefix + "self_attn.v_proj", d, d, true);
-  layer.out_proj = LoadLinear(checkpoint, prefix + "self_attn.out_proj", d, d, true);
+  layer.q_proj = LoadLinear(checkpoint, prefix + "self_attn.q_proj", d, d, true, dtype);
+  layer.k_proj = LoadLinear(checkpoint, prefix + "self_attn.k_proj", d, d, true, dtype);
+  layer.v_proj = LoadLinear(checkpoint, prefix + "self_attn.v_proj", d, d, true, dtype);
+  layer.out_proj = LoadLinear(checkpoint, prefix + "self_attn.out_proj", d, d, true, dtype);
   layer.layer_norm2_weight = LoadVector(checkpoint, prefix + "layer_norm2.weight", d);
   layer.layer_norm2_bias = LoadVector(checkpoint, prefix + "layer_norm2.bias", d);
-  layer.fc1 = LoadLinear(checkpoint, prefix + "mlp.fc1", c.intermediate_size, d, true);
-  layer.fc2 = LoadLinear(checkpoint, prefix + "mlp.fc2", d, c.intermediate_size, true);
+  layer.fc1 = LoadLinear(checkpoint, prefix + "mlp.fc1", c.intermediate_size, d, true, dtype);
+  layer.fc2 = LoadLinear(checkpoint, prefix + "mlp.fc2", d, c.intermediate_size, true, dtype);
   return layer;
 }
 
@@ -71,7 +71,7 @@ ClipVisionConfig ReadClipVisionConfig(const JsonFile& config, const std::string&
 }
 
 ClipVisionTower::ClipVisionTower(const ClipVisionConfig& config, const Checkpoint& checkpoint,
-                                 const std::string& prefix, int64_t layers_used)
+                                 const std::string& prefix, int64_t layers_used, DType weight_dtype)
     : config_(config) {
   const ClipVisionConfig& c = config_;
   Check(layers_used >= 0 && layers_used <= c.num_layers, "vision tower: cannot use ", layers_used,
@@ -88,7 +88,8 @@ ClipVisionTower::ClipVisionTower(const ClipVisionConfig& config, const Checkpoin
   pre_norm_weight_ = LoadVector(checkpoint, prefix + "pre_layrnorm.weight", c.hidden_size);
   pre_norm_bias_ = LoadVector(checkpoint, prefix + "pre_layrnorm.bias", c.hidden_size);
   for (int64_t i = 0; i < layers_used; ++i) {
-    layers_.push_back(LoadLayer(c, checkpoint, StrCat(prefix, "encoder.layers.", i, ".")));
+    layers_.push_back(
+        LoadLayer(c, checkpoint, StrCat(prefix, "encoder.layers.", i, "."), weight_dtype));
   }
 }
 

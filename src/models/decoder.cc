@@ -10,26 +10,26 @@
 namespace lightvlm {
 namespace {
 
-DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint,
-                       const std::string& prefix) {
+DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint, const std::string& prefix,
+                       DType dtype) {
   DecoderLayer layer;
   layer.input_norm = checkpoint.LoadF32(prefix + "input_layernorm.weight", {c.hidden_size});
-  layer.q_proj =
-      LoadLinear(checkpoint, prefix + "self_attn.q_proj", c.q_dim(), c.hidden_size, c.qkv_bias);
-  layer.k_proj =
-      LoadLinear(checkpoint, prefix + "self_attn.k_proj", c.kv_dim(), c.hidden_size, c.qkv_bias);
-  layer.v_proj =
-      LoadLinear(checkpoint, prefix + "self_attn.v_proj", c.kv_dim(), c.hidden_size, c.qkv_bias);
-  layer.o_proj =
-      LoadLinear(checkpoint, prefix + "self_attn.o_proj", c.hidden_size, c.q_dim(), c.o_bias);
+  layer.q_proj = LoadLinear(checkpoint, prefix + "self_attn.q_proj", c.q_dim(), c.hidden_size,
+                            c.qkv_bias, dtype);
+  layer.k_proj = LoadLinear(checkpoint, prefix + "self_attn.k_proj", c.kv_dim(), c.hidden_size,
+                            c.qkv_bias, dtype);
+  layer.v_proj = LoadLinear(checkpoint, prefix + "self_attn.v_proj", c.kv_dim(), c.hidden_size,
+                            c.qkv_bias, dtype);
+  layer.o_proj = LoadLinear(checkpoint, prefix + "self_attn.o_proj", c.hidden_size, c.q_dim(),
+                            c.o_bias, dtype);
   layer.post_attention_norm =
       checkpoint.LoadF32(prefix + "post_attention_layernorm.weight", {c.hidden_size});
   layer.gate_proj = LoadLinear(checkpoint, prefix + "mlp.gate_proj", c.intermediate_size,
-                               c.hidden_size, c.mlp_bias);
+                               c.hidden_size, c.mlp_bias, dtype);
   layer.up_proj = LoadLinear(checkpoint, prefix + "mlp.up_proj", c.intermediate_size, c.hidden_size,
-                             c.mlp_bias);
+                             c.mlp_bias, dtype);
   layer.down_proj = LoadLinear(checkpoint, prefix + "mlp.down_proj", c.hidden_size,
-                               c.intermediate_size, c.mlp_bias);
+                               c.intermediate_size, c.mlp_bias, dtype);
   return layer;
 }
 
@@ -48,18 +48,22 @@ Tensor LastColumns(const Tensor& scores, int64_t columns) {
 }  // namespace
 
 Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
-                 const DecoderTensorNames& names)
+                 const DecoderTensorNames& names, DType weight_dtype)
     : config_(config), inv_freq_(RopeInverseFrequencies(config)) {
   const LlmConfig& c = config_;
   embed_tokens_ =
       checkpoint.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    layers_.push_back(LoadLayer(c, checkpoint, StrCat(names.prefix, "layers.", i, ".")));
+    layers_.push_back(
+        LoadLayer(c, checkpoint, StrCat(names.prefix, "layers.", i, "."), weight_dtype));
   }
   final_norm_ = checkpoint.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
   // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.
   if (!c.tie_word_embeddings || checkpoint.Contains(names.lm_head)) {
-    lm_head_ = checkpoint.LoadF32(names.lm_head, {c.vocab_size, c.hidden_size});
+    lm_head_.weight = checkpoint.Load(names.lm_head, {c.vocab_size, c.hidden_size}, weight_dtype);
+  } else if (weight_dtype != DType::kF32) {
+    lm_head_.weight = checkpoint.Load(names.prefix + "embed_tokens.weight",
+                                      {c.vocab_size, c.hidden_size}, weight_dtype);
   }
 }
 
@@ -158,9 +162,9 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
 }
 
 void Decoder::Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const {
-  const Tensor& head = lm_head_.num_elements() ? lm_head_ : embed_tokens_;
-  ops::Linear(pool, hidden, rows, config_.hidden_size, head.f32(), config_.vocab_size, nullptr,
-              logits);
+  if (lm_head_.weight.num_elements()) return lm_head_.Forward(pool, hidden, rows, logits);
+  ops::Linear(pool, hidden, rows, config_.hidden_size, embed_tokens_.f32(), config_.vocab_size,
+              nullptr, logits);
 }
 
 }  // namespace lightvlm

@@ -52,9 +52,10 @@ struct DecoderLayer {
 
 class Decoder {
  public:
-  // Loads and shape-checks every tensor the config implies; errors name the tensor.
+  // Loads and shape-checks every tensor the config implies; errors name the tensor. Matrices are
+  // held in `weight_dtype` (F32 or BF16); embeddings and norms in float32.
   Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
-          const DecoderTensorNames& names = {});
+          const DecoderTensorNames& names = {}, DType weight_dtype = DType::kF32);
 
   const LlmConfig& config() const { return config_; }
   KvCache NewCache(int64_t capacity) const;
@@ -79,8 +80,8 @@ class Decoder {
   LlmConfig config_;
   Tensor embed_tokens_;  // [vocab_size, hidden_size]
   std::vector<DecoderLayer> layers_;
-  Tensor final_norm_;            // [hidden_size]
-  Tensor lm_head_;               // [vocab_size, hidden_size], empty when tied to embed_tokens
+  Tensor final_norm_;  // [hidden_size]
+  Linear lm_head_;     // [vocab_size, hidden_size]; empty when tied to embed_tokens in float32
   std::vector<float> inv_freq_;  // [head_dim / 2]
 };
 

@@ -37,14 +37,15 @@ std::string DescribeModelConfig(const JsonFile& config) {
                 c.image_token_id, "\n", DescribeDecoder(c.text));
 }
 
-std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory) {
+std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory, DType weight_dtype) {
   namespace fs = std::filesystem;
   Check(fs::is_directory(directory), directory, ": not a model directory");
   const JsonFile config = JsonFile::Load((fs::path(directory) / "config.json").string());
   const std::string model_type = config.Get<std::string>("model_type");
-  if (model_type == "llava") return std::make_unique<LlavaModel>(config, directory);
+  CheckWeightDType(weight_dtype);
+  if (model_type == "llava") return std::make_unique<LlavaModel>(config, directory, weight_dtype);
   if (model_type == "llama" || model_type == "qwen2") {
-    return std::make_unique<TextModel>(config, directory);
+    return std::make_unique<TextModel>(config, directory, weight_dtype);
   }
   Fail(config.path(), ": model_type '", model_type,
        "' is not supported (supported: llama, qwen2, llava)");

@@ -44,6 +44,8 @@ std::string DescribeModelConfig(const JsonFile& config);
 
 // Builds the family that config.json's model_type names (llama, qwen2, llava) from a checkpoint
 // directory. Errors name the file and the problem.
-std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory);
+// Weight matrices are held in `weight_dtype` (F32 or BF16), converted at load time.
+std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
+                                                 DType weight_dtype = DType::kF32);
 
 }  // namespace lightvlm

@@ -11,7 +11,7 @@
 namespace lightvlm {
 
 struct Linear {
-  Tensor weight;  // [out_features, in_features]
+  Tensor weight;  // [out_features, in_features], F32 or BF16
   Tensor bias;    // [out_features], or empty
 
   int64_t out_features() const { return weight.dim(0); }
@@ -20,8 +20,14 @@ struct Linear {
   void Forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;
 };
 
-// Loads `<prefix>.weight` (and `<prefix>.bias` when has_bias), checking their shapes.
+// Loads `<prefix>.weight` (and `<prefix>.bias` when has_bias), checking their shapes; the
+// weight is held in `weight_dtype` (F32 or BF16), the bias in float32.
 Linear LoadLinear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out_features,
-                  int64_t in_features, bool has_bias);
+                  int64_t in_features, bool has_bias, DType weight_dtype = DType::kF32);
+
+// Fails unless `dtype` is one a Linear can compute with.
+void CheckWeightDType(DType dtype);
+// "f32" or "bf16" (as users write it) to the dtype; fails naming the accepted values.
+DType ParseWeightDType(const std::string& name);
 
 }  // namespace lightvlm

@@ -90,20 +90,20 @@ LlavaConfig ReadLlavaConfig(const JsonFile& config) {
   return c;
 }
 
-LlavaModel::LlavaModel(const JsonFile& config, const std::string& directory)
+LlavaModel::LlavaModel(const JsonFile& config, const std::string& directory, DType weight_dtype)
     : config_(ReadLlavaConfig(config)),
       processor_(LoadClipImageProcessorConfig(
           (std::filesystem::path(directory) / "preprocessor_config.json").string())) {
   const Checkpoint checkpoint = Checkpoint::Open(directory);
   const LlavaTensorNames names = FindTensorNames(checkpoint);
   vision_ = std::make_unique<ClipVisionTower>(config_.vision, checkpoint, names.vision,
-                                              config_.vision_layers_used());
+                                              config_.vision_layers_used(), weight_dtype);
   const int64_t vision_hidden = config_.vision.hidden_size, text_hidden = config_.text.hidden_size;
   projector_in_ = LoadLinear(checkpoint, names.projector + "linear_1", text_hidden, vision_hidden,
-                             config_.projector_bias);
+                             config_.projector_bias, weight_dtype);
   projector_out_ = LoadLinear(checkpoint, names.projector + "linear_2", text_hidden, text_hidden,
-                              config_.projector_bias);
-  decoder_ = std::make_unique<Decoder>(config_.text, checkpoint, names.decoder);
+                              config_.projector_bias, weight_dtype);
+  decoder_ = std::make_unique<Decoder>(config_.text, checkpoint, names.decoder, weight_dtype);
   Check(!processor_.do_center_crop || (processor_.crop_height == config_.vision.image_size &&
                                        processor_.crop_width == config_.vision.image_size),
         directory, "/preprocessor_config.json: crop_size ", processor_.crop_height, "x",

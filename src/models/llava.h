@@ -32,7 +32,8 @@ LlavaConfig ReadLlavaConfig(const JsonFile& config);
 
 class LlavaModel : public LanguageModel {
  public:
-  LlavaModel(const JsonFile& config, const std::string& directory);
+  LlavaModel(const JsonFile& config, const std::string& directory,
+             DType weight_dtype = DType::kF32);
 
   const Decoder& decoder() const override { return *decoder_; }
   std::string family() const override { return "llava"; }

@@ -4,8 +4,8 @@
 
 namespace lightvlm {
 
-TextModel::TextModel(const JsonFile& config, const std::string& directory)
-    : decoder_(ReadLlmConfig(config), Checkpoint::Open(directory)) {}
+TextModel::TextModel(const JsonFile& config, const std::string& directory, DType weight_dtype)
+    : decoder_(ReadLlmConfig(config), Checkpoint::Open(directory), {}, weight_dtype) {}
 
 std::string TextModel::FormatPrompt(const std::string& question, int64_t num_images) const {
   Check(num_images == 0, family(), " is a text model and takes no images");

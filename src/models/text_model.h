@@ -10,7 +10,7 @@ namespace lightvlm {
 
 class TextModel : public LanguageModel {
  public:
-  TextModel(const JsonFile& config, const std::string& directory);
+  TextModel(const JsonFile& config, const std::string& directory, DType weight_dtype = DType::kF32);
 
   const Decoder& decoder() const override { return decoder_; }
   std::string family() const override { return decoder_.config().model_type; }

@@ -16,6 +16,11 @@ namespace lightvlm::ops {
 void Linear(ThreadPool& pool, const float* x, int64_t m, int64_t k, const float* w, int64_t n,
             const float* bias, float* y);
 
+// The same product with bfloat16 weights w [n, k] (the bits of each value); x is rounded to
+// bf16 for the product, accumulation and y stay float32.
+void LinearBf16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint16_t* w,
+                int64_t n, const float* bias, float* y);
+
 // y = x / sqrt(mean(x^2) + eps) * weight, per row of `dim`. y may alias x.
 void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows, int64_t dim,
              float eps, float* y);

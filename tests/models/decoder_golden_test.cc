@@ -41,6 +41,35 @@ TEST_P(DecoderGoldenTest, PromptLogitsMatchTransformers) {
             1e-3);
 }
 
+// With bf16 weights (and activations rounded to bf16 in each product) the logits move by about
+// bf16's precision relative to their spread; greedy agreement is not expected of a random model.
+TEST_P(DecoderGoldenTest, Bf16WeightsStayCloseToTransformers) {
+  const testing::Golden golden(GetParam());
+  const LlmConfig config =
+      ReadLlmConfig(JsonFile::Load((golden.model_dir() / "config.json").string()));
+  const Decoder decoder(config, Checkpoint::Open(golden.model_dir().string()), {}, DType::kBF16);
+  const std::vector<int32_t> ids = golden.Ids("input_ids");
+  const auto n = static_cast<int64_t>(ids.size());
+  ThreadPool pool(2);
+  KvCache cache = decoder.NewCache(n);
+  DecoderTokens tokens;
+  tokens.hidden = Tensor(DType::kF32, {n, config.hidden_size});
+  decoder.Embed(ids, tokens.hidden.f32());
+  for (int64_t i = 0; i < n; ++i) {
+    tokens.token_index.push_back(i);
+    tokens.position.push_back(i);
+  }
+  decoder.Forward(pool, tokens, cache);
+  std::vector<float> logits(config.vocab_size);
+  decoder.Logits(pool, tokens.hidden.f32() + (n - 1) * config.hidden_size, 1, logits.data());
+  const std::vector<float> expected = golden.Floats("logits_last");
+  double spread = 0;
+  for (float value : expected) spread = std::max(spread, double(std::abs(value)));
+  const double error = testing::MaxAbsDifference(logits.data(), expected.data(), expected.size());
+  EXPECT_LT(error, 0.05 * spread) << "spread " << spread;
+  EXPECT_GT(error, 0.0) << "bf16 weights should not reproduce float32 exactly";
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, DecoderGoldenTest,
                          ::testing::Values("llama", "llama/llama3", "qwen2"), [](const auto& info) {
                            std::string name = info.param;
