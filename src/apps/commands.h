@@ -8,5 +8,7 @@ namespace lightvlm {
 
 void AddRunCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
+void AddEvalCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace lightvlm

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   lightvlm::AddRunCommand(app);
   lightvlm::AddInspectCommand(app);
+  lightvlm::AddEvalCommand(app);
+  lightvlm::AddBenchCommand(app);
   try {
     app.parse(argc, argv);
     return 0;

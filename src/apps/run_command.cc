@@ -125,6 +125,11 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
       ->capture_default_str();
+  run->add_option("--fastv-layer", options->reduction.fastv_layer,
+                  "fastv, random, uniform: the layer before which tokens are pruned")
+      ->capture_default_str();
+  run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
+      ->capture_default_str();
   run->add_option("--dtype", options->weight_dtype,
                   "Weights in memory: f32, or bf16 (half the bytes; bf16 matrix units where the "
                   "CPU has them)")

@@ -8,9 +8,9 @@
 //
 // Known differences from PIL: JPEG pixels differ by a few units (stb_image and libjpeg upsample
 // chroma and round the IDCT differently); 16-bit PNGs keep their high byte (PIL saturates 16-bit
-// gray to 255 when converting to RGB); EXIF orientation is not applied (nor is it by
-// PIL's Image.open); GIF pixels under the transparent index come out black (PIL gives the
-// palette colour).
+// gray to 255 when converting to RGB); EXIF orientation is not applied (nor is it by PIL's
+// Image.open); GIF pixels under the transparent index come out black (PIL gives the palette
+// colour). 16-bit PNM files are refused: stb_image 2.27 decodes them wrongly.
 #pragma once
 
 #include <cstdint>

@@ -1,18 +1,19 @@
-// Facts about Pillow's resize (libImaging/Resample.c and Geometry.c, Pillow 11 to 13) that this
-// file reproduces; each one changes output bytes:
+// Facts about Pillow's resize (libImaging/Resample.c and Geometry.c; the fixtures are Pillow
+// 13.0's output) that this file reproduces; each one changes output bytes:
 // * Two separable passes, horizontal first, each only when the size changes along its axis. Each
 //   pass rounds and clips to uint8, so the vertical pass reads 8-bit values.
 // * Per axis: scale = in / out; filter_scale = max(scale, 1); support = filter support x
 //   filter_scale (downscaling widens the filter); output pixel i is centred at (i + 0.5) x scale;
 //   its taps run from trunc(centre - support + 0.5) to trunc(centre + support + 0.5), clamped to
-//   the image; tap j weighs filter((j - centre + 0.5) / filter_scale), and the weights are divided
-//   by their sum (all in double).
+//   the image; tap j weighs filter((j - centre + 0.5) x (1 / filter_scale)), and the weights are
+//   divided by their sum (all in double).
 // * Weights become fixed point with 22 fractional bits, rounded half away from zero; a pixel is
 //   (2^21 + sum of value x weight) >> 22, clamped to [0, 255].
 // * NEAREST is not a convolution: Pillow scales by an affine map whose source coordinate starts at
 //   scale / 2 and is advanced by adding scale (the accumulated double), truncated to an index.
-// The arithmetic must stay in double without fused multiply-adds; this file relies on the ISO C++
-// mode (-std=c++20, not gnu++20) in which GCC does not contract floating-point expressions.
+// Pillow's wheels are built for baseline x86-64, without fused multiply-adds, and one rounding
+// less in the filters changes some weights; so contraction is switched off below (GCC contracts
+// a * b + c into an FMA whenever the target has one, e.g. with -march=native, even in ISO mode).
 #include "io/image_resize.h"
 
 #include <algorithm>
@@ -22,6 +23,12 @@
 #include <vector>
 
 #include "base/error.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace lightvlm {
 namespace {

@@ -103,7 +103,7 @@ void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
   LayerAttention recorded;
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     if (hook != nullptr) {
-      hook->BeforeLayer(i, tokens, recorded.layer == i - 1 ? &recorded : nullptr);
+      hook->BeforeLayer(i, tokens, i > 0 && recorded.layer == i - 1 ? &recorded : nullptr);
       recorded.query_rows = hook->ScoreRows(i, tokens);
     }
     const bool record = !recorded.query_rows.empty();

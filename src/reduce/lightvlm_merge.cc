@@ -15,6 +15,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/error.h"
 #include "reduce/reducer_factories.h"
 #include "reduce/reduction_util.h"
 
@@ -22,17 +23,13 @@ namespace lightvlm {
 namespace {
 
 std::vector<int64_t> StageLayers(int64_t stages, int64_t num_layers) {
+  Check(stages >= 1, "--stages must be at least 1, got ", stages);
   std::vector<double> fractions;
-  for (int64_t i = stages - 1; i >= 1; --i)
+  for (int64_t i = stages - 1; i >= 1; --i) {
     fractions.push_back(std::ldexp(1.0, -static_cast<int>(i)));
-  fractions.push_back(stages == 1 ? 0.5 : 0.75);
-  std::vector<int64_t> layers;
-  for (double fraction : fractions) {
-    const int64_t layer =
-        std::clamp<int64_t>(std::llround(fraction * num_layers), 1, num_layers - 1);
-    if (layers.empty() || layer > layers.back()) layers.push_back(layer);
   }
-  return layers;
+  fractions.push_back(stages == 1 ? 0.5 : 0.75);
+  return LayersAtDepths(fractions, num_layers);
 }
 
 // Unit-length copies of the key rows of `rows`.

@@ -44,6 +44,11 @@ void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows
   tokens.Keep(rows);
 }
 
+void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+                      const LayerAttention& attention) {
+  KeepImageRows(tokens, image_rows, TopIndices(AttentionReceived(attention, image_rows), keep));
+}
+
 double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,
                     int64_t num_layers) {
   double total = 0;
@@ -59,6 +64,12 @@ double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_token
 
 namespace {
 
+// Layer 0 has no earlier layer to score by, so a stage needs at least layers 0 and 1.
+void CheckReducible(int64_t num_layers) {
+  Check(num_layers >= 2, "image tokens can be reduced only in decoders of 2 or more layers, ",
+        "this one has ", num_layers);
+}
+
 std::vector<ReductionStage> StagesForRatio(const std::vector<int64_t>& layers, double ratio,
                                            int64_t image_tokens) {
   std::vector<ReductionStage> plan;
@@ -71,6 +82,18 @@ std::vector<ReductionStage> StagesForRatio(const std::vector<int64_t>& layers, d
 }
 
 }  // namespace
+
+std::vector<int64_t> LayersAtDepths(const std::vector<double>& depth_fractions,
+                                    int64_t num_layers) {
+  CheckReducible(num_layers);
+  std::vector<int64_t> layers;
+  for (double fraction : depth_fractions) {
+    const int64_t rounded = std::llround(fraction * static_cast<double>(num_layers));
+    const int64_t layer = std::min(std::max<int64_t>(rounded, 1), num_layers - 1);
+    if (layers.empty() || layer > layers.back()) layers.push_back(layer);
+  }
+  return layers;
+}
 
 std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t image_tokens,
                                           int64_t num_layers, const ReductionBudget& budget) {
@@ -102,9 +125,18 @@ std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t i
     const double mid = (low + high) / 2;
     const double share =
         AverageShare(StagesForRatio(layers, mid, image_tokens), image_tokens, num_layers);
-    (share < budget.keep ? low : high) = mid;
+    (share <= budget.keep ? low : high) = mid;
   }
   return StagesForRatio(layers, low, image_tokens);
+}
+
+std::vector<ReductionStage> SingleStagePlan(int64_t layer, int64_t image_tokens, int64_t num_layers,
+                                            const ReductionBudget& budget) {
+  Check(layer >= 1, "the pruning layer K (fastv_layer) must be at least 1, got ", layer);
+  CheckReducible(num_layers);
+  // With one stage the geometric ratio is R itself, and the bisection solves
+  // keep * L = K + (L - K) * R in whole tokens.
+  return GeometricPlan({std::min(layer, num_layers - 1)}, image_tokens, num_layers, budget);
 }
 
 }  // namespace lightvlm

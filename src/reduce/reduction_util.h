@@ -23,16 +23,34 @@ std::vector<int64_t> TopIndices(const std::vector<double>& scores, int64_t count
 void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows,
                    const std::vector<int64_t>& kept);
 
+// Keeps the `keep` of `image_rows` that receive the most attention, dropping the others without
+// merging (FastV, PDrop).
+void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+                      const LayerAttention& attention);
+
 // The share of image tokens averaged over `num_layers` layers when `image_tokens` tokens go
 // through the stages of `plan`.
 double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,
                     int64_t num_layers);
 
-// Stages at `layers` keeping cumulative fractions ratio^1, ratio^2, ... of `image_tokens`, with
-// `ratio` chosen so that the average share meets `budget` (or the final count does). When the
-// first stage is too deep for the budget it moves toward layer 1; the result's average is the
-// closest reachable.
+// Stage layers at `depth_fractions` of `num_layers` (rounded, at least 1, below num_layers),
+// duplicates that shallow models produce dropped: {1/4, 1/2, 3/4} of 32 layers is {8, 16, 24},
+// of 2 layers {1}.
+std::vector<int64_t> LayersAtDepths(const std::vector<double>& depth_fractions, int64_t num_layers);
+
+// Stages at `layers` keeping cumulative fractions ratio^1, ratio^2, ... of `image_tokens` (each
+// count rounded), with `ratio` the largest whose plan does not exceed the average share
+// budget.keep (or the ratio whose last stage leaves budget.final_tokens). When the first stage is
+// too deep for the budget, all stages move toward layer 1; the result's average is the closest
+// reachable.
 std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t image_tokens,
                                           int64_t num_layers, const ReductionBudget& budget);
+
+// The plan of the one-stage reducers (fastv, random, uniform): one stage before `layer` (K,
+// lowered to num_layers - 1 on shallower models) keeping R of the image tokens, with
+// keep * L = K + (L - K) * R, or R = final_tokens / N. When keep * L < K the stage moves earlier
+// (to layer 1 at the least), as in GeometricPlan; below 1 / L it keeps nothing at layer 1.
+std::vector<ReductionStage> SingleStagePlan(int64_t layer, int64_t image_tokens, int64_t num_layers,
+                                            const ReductionBudget& budget);
 
 }  // namespace lightvlm

@@ -12,7 +12,12 @@ using Factory = std::function<std::unique_ptr<TokenReducer>(const ReducerOptions
 
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> registry = {
-      {"lightvlm", MakeLightVlmMerge},
+      {"lightvlm", MakeLightVlmMerge},  // the method: pyramid token merging
+      {"fastv", MakeFastV},             // prune once by attention
+      {"pdrop", MakePyramidDrop},       // prune by attention at 1/4, 1/2, 3/4 of depth
+      {"random", MakeRandomPrune},      // prune once, a random subset
+      {"uniform", MakeUniformPrune},    // prune once, a spatial lattice
+      {"none", MakeNoReduction},        // every token through every layer
   };
   return registry;
 }

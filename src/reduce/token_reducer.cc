@@ -8,8 +8,11 @@ namespace lightvlm {
 
 void TokenReducer::Begin(const std::vector<ImageRun>& images, int64_t num_layers) {
   const ReductionBudget& budget = options_.budget;
+  Check(budget.final_tokens >= -1, "--final-tokens must be >= 0, got ", budget.final_tokens);
   Check(budget.final_tokens >= 0 || (budget.keep > 0 && budget.keep <= 1),
         "--keep must be in (0, 1], got ", budget.keep);
+  Check(options_.query_tokens >= 1, "--query-tokens must be at least 1, got ",
+        options_.query_tokens);
   images_ = images;
   num_layers_ = num_layers;
   total_image_tokens_ = 0;
@@ -61,7 +64,7 @@ void TokenReducer::BeforeLayer(int64_t layer, DecoderTokens& tokens,
     for (int64_t row = 0; row < tokens.size(); ++row) {
       if (IsImageToken(tokens.token_index[row])) image_rows.push_back(row);
     }
-    if (static_cast<int64_t>(image_rows.size()) <= stage.image_tokens) return;
+    if (static_cast<int64_t>(image_rows.size()) <= stage.image_tokens) continue;
     Check(!NeedsAttention() || previous != nullptr, "reducer: no attention recorded before layer ",
           layer);
     Reduce(tokens, image_rows, stage.image_tokens, previous);

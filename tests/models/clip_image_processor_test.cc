@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -21,8 +22,9 @@ namespace fs = std::filesystem;
 // Written by tools/make_image_fixtures.py: inputs are PNGs, so that the decoder is exact (JPEG
 // decoders differ between stb_image and libjpeg by a few units), and the expected pixel_values
 // come from transformers 4.46's CLIPImageProcessor reading the same config files.
-const fs::path kClipDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures/images/clip";
-const fs::path kLlavaDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures/llava";
+const fs::path kFixturesDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures";
+const fs::path kClipDir = kFixturesDir / "images/clip";
+const fs::path kLlavaDir = kFixturesDir / "llava";
 
 std::string ErrorOf(auto&& action) {
   try {
@@ -63,7 +65,7 @@ TEST(ClipImageProcessorTest, MatchesTransformersPixelValues) {
     SCOPED_TRACE(name);
     const auto config =
         LoadClipImageProcessorConfig((kClipDir / c.at("config").get<std::string>()).string());
-    const Image image = LoadImage((kClipDir / c.at("image").get<std::string>()).string());
+    const Image image = LoadImage((kFixturesDir / c.at("image").get<std::string>()).string());
     const Tensor pixels = ClipPixelValues(image, config);
     const StoredTensor& reference = expected->tensors().at(name);
     ASSERT_EQ(pixels.shape(), reference.shape);
@@ -72,23 +74,39 @@ TEST(ClipImageProcessorTest, MatchesTransformersPixelValues) {
   }
 }
 
-TEST(ClipImageProcessorTest, JpegInputIsCloseToTheLlavaFixture) {
-  // The llava fixture's pixel_values come from Pillow's libjpeg decode of image.jpg; stb_image
-  // decodes JPEG a few units differently, so only closeness is expected here.
-  const auto config = LoadClipImageProcessorConfig(
-      (kLlavaDir / "model/preprocessor_config.json").string());
-  const Tensor pixels = ClipPixelValues(LoadImage((kLlavaDir / "image.jpg").string()), config);
+// tests/fixtures/llava: llava-1.5's processor on a 512x387 photograph, as transformers ran it.
+ClipImageProcessorConfig LlavaConfig() {
+  return LoadClipImageProcessorConfig((kLlavaDir / "model/preprocessor_config.json").string());
+}
+
+std::vector<float> LlavaGoldenPixelValues() {
   const auto golden = SafetensorsFile::Open((kLlavaDir / "golden.safetensors").string());
-  const std::vector<float> expected = ValuesOf(golden->tensors().at("pixel_values"));
+  return ValuesOf(golden->tensors().at("pixel_values"));  // [1, 3, 336, 336]
+}
+
+TEST(ClipImageProcessorTest, MatchesTheLlavaFixture) {
+  // 512x387 -> bicubic 444x336 -> crop at x = 54.
+  const Tensor pixels =
+      ClipPixelValues(LoadImage((kLlavaDir / "image.png").string()), LlavaConfig());
+  ASSERT_EQ(pixels.shape(), (Shape{3, 336, 336}));
+  EXPECT_LT(MaxAbsDifference(pixels, LlavaGoldenPixelValues()), 1e-6f);
+}
+
+TEST(ClipImageProcessorTest, JpegInputIsCloseToTheLlavaFixture) {
+  // The fixture's image.png is Pillow's (libjpeg's) decode of this JPEG; stb_image decodes JPEG a
+  // few units differently, so only closeness is expected.
+  const fs::path jpeg = fs::path(LIGHTVLM_SHARED_DIR) / "images/mmbench_2399.jpg";
+  const Tensor pixels = ClipPixelValues(LoadImage(jpeg.string()), LlavaConfig());
+  const std::vector<float> expected = LlavaGoldenPixelValues();
   ASSERT_EQ(pixels.shape(), (Shape{3, 336, 336}));
   double total = 0;
   for (size_t i = 0; i < expected.size(); ++i) total += std::fabs(pixels.f32()[i] - expected[i]);
-  EXPECT_LT(total / expected.size(), 0.02);  // ~1 unit of 255, normalized by std ~0.27
+  EXPECT_LT(total / expected.size(), 0.02);  // ~1 unit of 255, divided by std ~0.27
   EXPECT_LT(MaxAbsDifference(pixels, expected), 0.5f);
 }
 
 TEST(ClipImageProcessorTest, ReadsLlava15Config) {
-  const auto config = LoadClipImageProcessorConfig((kClipDir / "llava15.json").string());
+  const auto config = LlavaConfig();
   EXPECT_EQ(config.size_shortest_edge, 336);
   EXPECT_EQ(config.resample, ResampleFilter::kBicubic);
   EXPECT_EQ(config.crop_height, 336);
@@ -128,7 +146,7 @@ TEST(ClipImageProcessorTest, ResizedSizeFollowsTransformersArithmetic) {
 }
 
 TEST(ClipImageProcessorTest, CenterCropOffsetsAndPadding) {
-  // A 3x2 image whose bytes count up: pixel (x, y) is 3 * (2 * y + x) + channel... in row order.
+  // A 3 wide, 2 tall image whose bytes are 1, 2, ..., 18 in memory order.
   Image image{3, 2, {}};
   for (int i = 0; i < 18; ++i) image.rgb.push_back(static_cast<uint8_t>(i + 1));
   // 2x1 crop of width 3: left = floor(1 / 2) = 0, top = floor(1 / 2) = 0.
@@ -140,7 +158,8 @@ TEST(ClipImageProcessorTest, CenterCropOffsetsAndPadding) {
   std::vector<uint8_t> expected(75, 0);
   for (int y = 0; y < 2; ++y) {
     for (int x = 0; x < 3; ++x) {
-      for (int c = 0; c < 3; ++c) expected[3 * ((y + 2) * 5 + x + 1) + c] = image.rgb[3 * (y * 3 + x) + c];
+      for (int c = 0; c < 3; ++c)
+        expected[3 * ((y + 2) * 5 + x + 1) + c] = image.rgb[3 * (y * 3 + x) + c];
     }
   }
   EXPECT_EQ(padded.rgb, expected);

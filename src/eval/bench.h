@@ -1,0 +1,59 @@
+// `lightvlm bench`, prefill part: times the LLM prefill of one image prompt with a reducer at
+// several budgets against no reduction, in one run, and sets each time beside its FLOP count so
+// that the measured speedup can be read against the theoretical one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/dtype.h"
+#include "eval/cost_model.h"
+#include "reduce/token_reducer.h"
+
+namespace lightvlm {
+
+struct BenchOptions {
+  std::string model_dir;
+  std::string image_path;  // empty: a synthetic image at the vision tower's size
+  std::string question = "Describe the image in detail.";
+  std::string reducer = "lightvlm";
+  ReducerOptions reduction;                                    // budget.keep is set per row
+  std::vector<double> budgets = {1.0, 0.5, 0.35, 0.11, 0.03};  // 1.0 runs `none`
+  int repeats = 3;
+  int warmup = 1;
+  DType weight_dtype = DType::kBF16;
+  int threads = 0;
+  bool measure_ceilings = true;
+};
+
+struct BenchRow {
+  std::string method;
+  double keep = 1.0;            // the budget asked for
+  double average_keep = 1.0;    // what the plan gives
+  double mean_live_tokens = 0;  // per layer, text included
+  double prefill_ms = 0;        // median of the repeats
+  double flops = 0;             // of the LLM prefill
+  double gflops_per_s = 0;
+  double theoretical_speedup = 1.0;  // FLOPs of the first row / FLOPs of this one
+  double measured_speedup = 1.0;     // time of the first row / time of this one
+};
+
+struct BenchReport {
+  std::string model_dir;
+  std::string dtype;
+  int threads = 0;
+  int64_t prompt_tokens = 0;
+  int64_t image_tokens = 0;
+  double vision_ms = 0;  // median time to encode the image (vision tower and projector)
+  MachineCeilings ceilings;
+  std::vector<BenchRow> rows;
+};
+
+BenchReport RunPrefillBench(const BenchOptions& options);
+std::string FormatBenchReport(const BenchReport& report);
+nlohmann::json BenchReportJson(const BenchReport& report);
+
+}  // namespace lightvlm

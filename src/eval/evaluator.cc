@@ -1,0 +1,154 @@
+#include "eval/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <numeric>
+#include <span>
+#include <utility>
+
+#include "base/log.h"
+#include "engine/session.h"
+#include "eval/answer_match.h"
+
+namespace lightvlm {
+namespace {
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+double Mean(const std::vector<double>& values) {
+  return values.empty() ? 0 : std::accumulate(values.begin(), values.end(), 0.0) / values.size();
+}
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// A fresh session generating greedily the answer to item `index`.
+GenerationResult Answer(const Model& model, ThreadPool& pool, const EncodedDataset& data,
+                        size_t index, TokenReducer* reducer, int64_t max_new_tokens) {
+  const Prompt prompt =
+      AssemblePrompt(data.prompt_ids[index], std::span(&data.images[data.image_of_item[index]], 1),
+                     model.language_model->image_token_id());
+  Session session(model.decoder(), pool, model.config().max_position_embeddings);
+  session.SetTokenReducer(reducer);
+  GenerationOptions generation;
+  generation.max_new_tokens = max_new_tokens;
+  generation.stop_token_ids = model.stop_token_ids;
+  return session.Generate(prompt, generation, [](int32_t) { return true; });
+}
+
+std::string BudgetName(const ReductionBudget& budget) {
+  return budget.final_tokens >= 0 ? StrCat("final tokens ", budget.final_tokens)
+                                  : StrCat("keep ", budget.keep);
+}
+
+MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedDataset& data,
+                            const MethodSpec& spec, int64_t max_new_tokens) {
+  const auto reducer = MakeTokenReducer(spec.method, spec.options);
+  MethodResult result;
+  result.method = spec.method;
+  result.budget = spec.options.budget;
+  result.items = static_cast<int64_t>(data.items.size());
+  result.vision_ms = data.vision_ms;
+  std::vector<double> prefill_ms;
+  std::map<std::string, std::pair<int64_t, int64_t>> right_of_kind;  // kind -> (right, items)
+  int64_t right = 0;
+  double image_tokens_per_layer = 0, average_keep = 0;
+  for (size_t i = 0; i < data.items.size(); ++i) {
+    const EvalItem& item = data.items[i];
+    const GenerationResult answer = Answer(model, pool, data, i, reducer.get(), max_new_tokens);
+    const std::string prediction = model.tokenizer->Decode(answer.tokens, /*skip_special=*/true);
+    const bool correct = IsCorrectAnswer(prediction, item);
+    LogVerbose("eval: ", spec.method, " ", BudgetName(result.budget), ", item ", i + 1, ": \"",
+               prediction, "\" (expected \"", item.answer, "\") ", correct ? "right" : "wrong",
+               ", prefill ", answer.prefill_ms, " ms");
+    result.predictions.push_back(prediction);
+    result.correct.push_back(correct);
+    right += correct;
+    if (!item.kind.empty()) {
+      right_of_kind[item.kind].first += correct;
+      right_of_kind[item.kind].second += 1;
+    }
+    prefill_ms.push_back(answer.prefill_ms);
+    const std::vector<int64_t> live = reducer->ImageTokensPerLayer();
+    image_tokens_per_layer += Mean(std::vector<double>(live.begin(), live.end()));
+    average_keep += reducer->AverageKeep();
+    if (i == 0) result.plan = reducer->plan();
+  }
+  const double items = static_cast<double>(data.items.size());
+  result.accuracy = right / items;
+  for (const auto& [kind, counts] : right_of_kind) {
+    result.accuracy_by_kind[kind] = static_cast<double>(counts.first) / counts.second;
+  }
+  result.mean_image_tokens_per_layer = image_tokens_per_layer / items;
+  result.average_keep = average_keep / items;
+  result.prefill_ms_median = Median(prefill_ms);
+  result.prefill_ms_mean = Mean(prefill_ms);
+  return result;
+}
+
+}  // namespace
+
+EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<EvalItem> items,
+                             const ImageLimits& image_limits) {
+  Check(model.language_model->image_token_id() >= 0, model.directory,
+        ": the model takes no images, so it cannot answer an evaluation set");
+  EncodedDataset data;
+  std::map<std::string, size_t> image_of_path;
+  std::vector<double> vision_ms;
+  for (const EvalItem& item : items) {
+    auto [found, inserted] = image_of_path.try_emplace(item.image_path, data.images.size());
+    if (inserted) {
+      const Image image = LoadImage(item.image_path, image_limits);
+      const auto start = std::chrono::steady_clock::now();
+      data.images.push_back(model.language_model->EncodeImage(pool, image));
+      vision_ms.push_back(MillisecondsSince(start));
+    }
+    data.image_of_item.push_back(found->second);
+    const std::string text = model.language_model->FormatPrompt(QuestionText(item), 1);
+    data.prompt_ids.push_back(model.tokenizer->Encode(text, /*add_special=*/true));
+  }
+  data.items = std::move(items);
+  data.vision_ms = Median(vision_ms);
+  return data;
+}
+
+std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
+                                          const EncodedDataset& data,
+                                          const std::vector<MethodSpec>& methods,
+                                          int64_t max_new_tokens) {
+  Check(!data.items.empty(), "eval: no items to evaluate");
+  // The first prefills of a process run slower (fresh activation and cache memory is faulted in,
+  // caches are cold); untimed ones first keep that out of whichever method runs first.
+  constexpr size_t kWarmUpPrefills = 3;
+  for (size_t i = 0; i < kWarmUpPrefills; ++i) {
+    Answer(model, pool, data, i % data.items.size(), nullptr, 1);
+  }
+  std::vector<MethodResult> results;
+  for (const MethodSpec& spec : methods) {
+    results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens));
+  }
+  const auto baseline = std::find_if(results.begin(), results.end(),
+                                     [](const MethodResult& r) { return r.method == "none"; });
+  if (baseline == results.end()) return results;
+  const double baseline_accuracy = baseline->accuracy;
+  for (MethodResult& result : results) {
+    result.baseline_accuracy = baseline_accuracy;
+    if (baseline_accuracy > 0) result.retention = result.accuracy / baseline_accuracy;
+  }
+  return results;
+}
+
+bool IsCorrectAnswer(const std::string& prediction, const EvalItem& item) {
+  return item.multiple_choice() ? ChosenLetter(prediction, item.choices) == item.answer
+                                : OpenAnswerMatches(prediction, item.answer);
+}
+
+}  // namespace lightvlm

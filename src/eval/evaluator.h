@@ -1,0 +1,72 @@
+// Accuracy and prefill cost of token reducers on an evaluation set. Every image goes through the
+// vision encoder once; then each method answers every item greedily in a fresh session, so the
+// methods differ only in the reducer the LLM prefill runs with.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "engine/model.h"
+#include "eval/dataset.h"
+#include "reduce/token_reducer.h"
+
+namespace lightvlm {
+
+// The items with their prompts tokenised and their images encoded, ready for any number of runs.
+struct EncodedDataset {
+  std::vector<EvalItem> items;
+  std::vector<ImageEmbeddings> images;           // one per distinct image file
+  std::vector<size_t> image_of_item;             // [items] index into `images`
+  std::vector<std::vector<int32_t>> prompt_ids;  // [items] the chat-formatted question
+  double vision_ms = 0;  // median time of the vision encoder and projector per image
+};
+
+// Loads and encodes the image of every item (once per file) and tokenises its question in the
+// model's chat format. Image errors name the file.
+EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<EvalItem> items,
+                             const ImageLimits& image_limits = {});
+
+// One reducer at one budget.
+struct MethodSpec {
+  std::string method;  // a name of TokenReducerNames()
+  ReducerOptions options;
+};
+
+struct MethodResult {
+  std::string method;
+  ReductionBudget budget;  // as requested
+  int64_t items = 0;
+  double accuracy = 0;
+  std::map<std::string, double> accuracy_by_kind;  // over the items that name a kind
+  std::optional<double> baseline_accuracy;         // of `none` on the same items, when it ran
+  std::optional<double> retention;  // accuracy / baseline_accuracy, when that is positive
+  // Live image tokens per LLM layer, averaged over layers and items, as the reducer planned them.
+  double mean_image_tokens_per_layer = 0;
+  double average_keep = 0;       // achieved share of image tokens over the layers, mean over items
+  double prefill_ms_median = 0;  // LLM prefill only; the vision encoder is in vision_ms
+  double prefill_ms_mean = 0;
+  double vision_ms = 0;
+  // The stages of the first item's prefill (items with as many image tokens share it).
+  std::vector<ReductionStage> plan;
+  std::vector<std::string> predictions;  // [items] the decoded answers
+  std::vector<bool> correct;             // [items]
+};
+
+// Runs every method of `methods` on every item, in order, generating up to `max_new_tokens` per
+// answer greedily. A few untimed prefills first warm the machine up, so that no method pays for
+// coming first. When a `none` method is among them, its accuracy is every result's
+// baseline.
+std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
+                                          const EncodedDataset& data,
+                                          const std::vector<MethodSpec>& methods,
+                                          int64_t max_new_tokens);
+
+// Whether `prediction` answers `item`: its chosen letter for multiple choice, else an exact
+// match after normalisation.
+bool IsCorrectAnswer(const std::string& prediction, const EvalItem& item);
+
+}  // namespace lightvlm

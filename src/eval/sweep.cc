@@ -1,0 +1,94 @@
+#include "eval/sweep.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "base/error.h"
+#include "eval/report.h"
+#include "eval/svg_plot.h"
+
+namespace lightvlm {
+namespace {
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  Check(out.good(), path, ": cannot write");
+}
+
+// One line per method through (achieved share, value of `measure`).
+LinePlot MethodPlot(const std::vector<MethodResult>& results, const std::string& title,
+                    const std::string& y_label, double (*measure)(const MethodResult&)) {
+  LinePlot plot{title,
+                "average share of image tokens over LLM layers (achieved)",
+                y_label,
+                /*log_x=*/true,
+                {}};
+  std::map<std::string, size_t> series_of_method;
+  for (const MethodResult& result : results) {
+    const auto [found, inserted] = series_of_method.try_emplace(result.method, plot.series.size());
+    if (inserted) plot.series.push_back({result.method, {}});
+    plot.series[found->second].points.push_back({result.average_keep, measure(result)});
+  }
+  return plot;
+}
+
+std::string ShellQuote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Converts `svg` to `png` with rsvg-convert when it is installed; PNGs are a convenience, so a
+// missing or failing converter is a warning, not an error.
+bool ConvertToPng(const std::string& svg, const std::string& png) {
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0) return false;
+  const std::string command = "rsvg-convert -o " + ShellQuote(png) + " " + ShellQuote(svg);
+  if (std::system(command.c_str()) == 0) return true;
+  std::cerr << "lightvlm: warning: rsvg-convert could not convert " << svg << '\n';
+  return false;
+}
+
+}  // namespace
+
+std::vector<MethodSpec> SweepMethods(const ReducerOptions& base) {
+  std::vector<MethodSpec> methods;
+  ReducerOptions full = base;
+  full.budget = {.keep = 1.0, .final_tokens = -1};
+  methods.push_back({"none", full});
+  for (const std::string& name : TokenReducerNames()) {
+    if (name == "none") continue;
+    for (double keep : kSweepBudgets) {
+      ReducerOptions options = base;
+      options.budget = {.keep = keep, .final_tokens = -1};
+      methods.push_back({name, options});
+    }
+  }
+  return methods;
+}
+
+std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
+                                    const std::string& prefix) {
+  const std::filesystem::path directory = std::filesystem::path(prefix).parent_path();
+  if (!directory.empty()) std::filesystem::create_directories(directory);
+  std::vector<std::string> written = {prefix + ".csv", prefix + ".json"};
+  WriteText(written[0], ResultsCsv(results));
+  WriteText(written[1], ResultsJson(results).dump(2) + "\n");
+  const std::vector<std::pair<std::string, LinePlot>> plots = {
+      {prefix + "_accuracy", MethodPlot(results, "Accuracy under image-token reduction", "accuracy",
+                                        [](const MethodResult& r) { return r.accuracy; })},
+      {prefix + "_prefill", MethodPlot(results, "LLM prefill time under image-token reduction",
+                                       "prefill time per item, median (ms)",
+                                       [](const MethodResult& r) { return r.prefill_ms_median; })}};
+  for (const auto& [stem, plot] : plots) {
+    WriteLinePlot(plot, stem + ".svg");
+    written.push_back(stem + ".svg");
+    if (ConvertToPng(stem + ".svg", stem + ".png")) written.push_back(stem + ".png");
+  }
+  return written;
+}
+
+}  // namespace lightvlm

@@ -1,0 +1,130 @@
+// Runs `lightvlm eval` as a user would, on the tiny LLaVA fixture and the evaluation set of
+// tests/fixtures/eval (whose answers without reduction are half right, see its README).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(LIGHTVLM_SOURCE_DIR) / "tests" / "fixtures";
+const std::string kModel = (kFixtures / "llava" / "model").string();
+const std::string kData = (kFixtures / "eval" / "questions.jsonl").string();
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+CliResult RunEval(const std::vector<std::string>& args) {
+  const fs::path dir = testing::FreshTempDir("cli");
+  const fs::path out = dir / "cli_stdout", err = dir / "cli_stderr";
+  std::string command = std::string(LIGHTVLM_BINARY) + " eval -m " + Quote(kModel) + " -t 2";
+  for (const auto& arg : args) command.append(" ").append(Quote(arg));
+  command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const int status = std::system(command.c_str());
+  CliResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = testing::ReadFile(out);
+  result.err = testing::ReadFile(err);
+  return result;
+}
+
+TEST(EvalCliTest, JsonHasTheNamedFields) {
+  const CliResult result =
+      RunEval({"--data", kData, "--reduce", "lightvlm", "--keep", "0.5", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = nlohmann::json::parse(result.out);
+  for (const char* field :
+       {"method", "keep", "final_tokens", "items", "accuracy", "accuracy_by_kind", "retention",
+        "baseline_accuracy", "mean_image_tokens_per_layer", "average_keep", "prefill_ms",
+        "prefill_ms_mean", "vision_ms", "plan"}) {
+    EXPECT_TRUE(json.contains(field)) << field << " in " << result.out;
+  }
+  EXPECT_EQ(json["method"], "lightvlm");
+  EXPECT_EQ(json["keep"], 0.5);
+  EXPECT_TRUE(json["final_tokens"].is_null());
+  EXPECT_EQ(json["items"], 4);
+  EXPECT_EQ(json["baseline_accuracy"], 0.5);
+  EXPECT_LT(json["mean_image_tokens_per_layer"].get<double>(), 576);
+  ASSERT_TRUE(json["plan"].is_array());
+  ASSERT_FALSE(json["plan"].empty());
+  EXPECT_TRUE(json["plan"][0].contains("layer"));
+  EXPECT_TRUE(json["plan"][0].contains("image_tokens"));
+}
+
+TEST(EvalCliTest, NoReductionTable) {
+  const CliResult result = RunEval({"--data", kData, "--reduce", "none"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("none            1.00      4    0.5000     1.0000         576.0"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("colour=0.0000;object=1.0000"), std::string::npos) << result.out;
+}
+
+TEST(EvalCliTest, BadLineNamesTheFileAndLine) {
+  const fs::path data = testing::FreshTempDir() / "broken.jsonl";
+  testing::WriteFile(data,
+                     "{\"image\": \"a.png\", \"question\": \"Q?\", \"answer\": \"x\"}\n"
+                     "{\"image\": \"a.png\", \"question\": \"Q?\"}\n");
+  const CliResult result = RunEval({"--data", data.string()});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find(data.string() + ", line 2"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("answer"), std::string::npos) << result.err;
+}
+
+TEST(EvalCliTest, MissingImageIsNamed) {
+  const fs::path data = testing::FreshTempDir() / "data.jsonl";
+  testing::WriteFile(data,
+                     "{\"image\": \"nowhere.png\", \"question\": \"Q?\", \"answer\": \"x\"}\n");
+  const CliResult result = RunEval({"--data", data.string()});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("nowhere.png"), std::string::npos) << result.err;
+}
+
+TEST(EvalCliTest, SweepWritesItsFiles) {
+  const fs::path prefix = testing::FreshTempDir() / "sweep";
+  const CliResult result =
+      RunEval({"--data", kData, "--sweep", "--out", prefix.string(), "--limit", "2", "-n", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* suffix : {".csv", ".json", "_accuracy.svg", "_prefill.svg"}) {
+    EXPECT_TRUE(fs::exists(prefix.string() + suffix)) << suffix;
+    EXPECT_NE(result.out.find("wrote " + prefix.string() + suffix), std::string::npos)
+        << result.out;
+  }
+  const nlohmann::json rows = nlohmann::json::parse(testing::ReadFile(prefix.string() + ".json"));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0]["method"], "none");
+  EXPECT_EQ(rows[0]["items"], 2);
+}
+
+TEST(EvalCliTest, UsageErrors) {
+  const CliResult no_out = RunEval({"--data", kData, "--sweep"});
+  EXPECT_EQ(no_out.exit_code, 1);
+  EXPECT_NE(no_out.err.find("--out"), std::string::npos) << no_out.err;
+  const CliResult both = RunEval({"--data", kData, "--keep", "0.5", "--final-tokens", "16"});
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_LT(both.exit_code, 128);
+  const CliResult bad_keep = RunEval({"--data", kData, "--keep", "1.5"});
+  EXPECT_EQ(bad_keep.exit_code, 1);
+  EXPECT_NE(bad_keep.err.find("--keep"), std::string::npos) << bad_keep.err;
+}
+
+}  // namespace
+}  // namespace lightvlm

@@ -1,0 +1,99 @@
+#include "eval/svg_plot.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "base/error.h"
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+int Count(const std::string& text, const std::string& part) {
+  int count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+// The texts of the <text class="..."> elements of `svg` with that class, in order.
+std::vector<std::string> Texts(const std::string& svg, const std::string& css_class) {
+  const std::regex element("<text class=\"" + css_class + "\"[^>]*>([^<]*)</text>");
+  std::vector<std::string> texts;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), element);
+       it != std::sregex_iterator(); ++it) {
+    texts.push_back((*it)[1]);
+  }
+  return texts;
+}
+
+LinePlot AccuracyPlot() {
+  return {"Accuracy & budget",
+          "image-token share",
+          "accuracy",
+          /*log_x=*/true,
+          {{"lightvlm", {{1.0, 0.9}, {0.03, 0.5}, {0.35, 0.85}}}, {"none", {{1.0, 0.9}}}}};
+}
+
+TEST(SvgPlotTest, HasAxesTicksLabelsAndLegend) {
+  const std::string svg = RenderLinePlot(AccuracyPlot());
+  EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_EQ(Texts(svg, "title"), std::vector<std::string>{"Accuracy &amp; budget"});
+  EXPECT_EQ(Texts(svg, "x-label"), std::vector<std::string>{"image-token share"});
+  EXPECT_EQ(Texts(svg, "y-label"), std::vector<std::string>{"accuracy"});
+  EXPECT_NE(svg.find("rotate(-90)"), std::string::npos);  // the y label runs upwards
+  // Log ticks at 1, 2 and 5 times powers of ten within [0.03 / 1.2, 1 * 1.2].
+  EXPECT_EQ(Texts(svg, "x-tick"), (std::vector<std::string>{"0.05", "0.1", "0.2", "0.5", "1"}));
+  EXPECT_EQ(Texts(svg, "y-tick"), (std::vector<std::string>{"0", "0.2", "0.4", "0.6", "0.8", "1"}));
+  EXPECT_EQ(Count(svg, "<g class=\"series\""), 2);
+  EXPECT_EQ(Count(svg, "<polyline"), 1);  // a series of one point is only marked
+  EXPECT_EQ(Count(svg, "<circle"), 4);
+  EXPECT_EQ(Count(svg, "<g class=\"legend\""), 2);
+  EXPECT_NE(svg.find(">lightvlm</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">none</text>"), std::string::npos);
+}
+
+TEST(SvgPlotTest, PointsAreDrawnInOrderOfX) {
+  const std::string svg = RenderLinePlot(AccuracyPlot());
+  const std::regex polyline("<polyline[^>]*points=\"([^\"]*)\"");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(svg, match, polyline));
+  std::istringstream points(match[1]);
+  double previous_x = -1;
+  int count = 0;
+  for (std::string point; points >> point; ++count) {
+    const double x = std::stod(point.substr(0, point.find(',')));
+    EXPECT_GT(x, previous_x);
+    previous_x = x;
+  }
+  EXPECT_EQ(count, 3);
+}
+
+TEST(SvgPlotTest, LinearAxisAndSkippedPoints) {
+  const LinePlot plot{"Prefill",
+                      "keep",
+                      "ms",
+                      /*log_x=*/false,
+                      {{"a", {{0.0, 12.0}, {0.5, std::nan("")}, {1.0, 37.0}}}}};
+  const std::string svg = RenderLinePlot(plot);
+  EXPECT_EQ(Texts(svg, "x-tick"), (std::vector<std::string>{"0", "0.2", "0.4", "0.6", "0.8", "1"}));
+  EXPECT_EQ(Texts(svg, "y-tick"), (std::vector<std::string>{"0", "10", "20", "30", "40"}));
+  EXPECT_EQ(Count(svg, "<circle"), 2);  // the NaN point is left out
+}
+
+TEST(SvgPlotTest, LogAxisRefusesNonPositiveX) {
+  LinePlot plot = AccuracyPlot();
+  plot.series[0].points.push_back({0.0, 0.1});
+  EXPECT_THROW(RenderLinePlot(plot), Error);
+}
+
+TEST(SvgPlotTest, WritesTheFile) {
+  const auto dir = testing::FreshTempDir();
+  WriteLinePlot(AccuracyPlot(), (dir / "plot.svg").string());
+  EXPECT_EQ(testing::ReadFile(dir / "plot.svg"), RenderLinePlot(AccuracyPlot()));
+  EXPECT_THROW(WriteLinePlot(AccuracyPlot(), (dir / "missing" / "plot.svg").string()), Error);
+}
+
+}  // namespace
+}  // namespace lightvlm

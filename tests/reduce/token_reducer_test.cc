@@ -1,0 +1,199 @@
+// The TokenReducer base: the plan from Begin, which rows are scored and when, how BeforeLayer
+// finds the image rows, budget validation, the registry, and every registered reducer running
+// inside the real decoder with ragged per-layer caches.
+#include "reduce/token_reducer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "base/error.h"
+#include "reduce/reducer_harness.h"
+#include "reduce/reduction_util.h"
+#include "reduce/tiny_llava.h"
+
+namespace lightvlm {
+namespace {
+
+using testing::FinalTokensOptions;
+using testing::KeepOptions;
+
+// A reducer with a fixed plan that records what BeforeLayer hands it and keeps the first `keep`
+// image rows.
+class FixedPlanReducer : public TokenReducer {
+ public:
+  FixedPlanReducer(std::vector<ReductionStage> plan, bool needs_attention,
+                   const ReducerOptions& options = {})
+      : TokenReducer(options), fixed_plan_(std::move(plan)), needs_attention_(needs_attention) {}
+
+  struct Call {
+    std::vector<int64_t> image_rows;
+    int64_t keep;
+    const LayerAttention* attention;
+  };
+  std::vector<Call> calls;
+  mutable int plans_made = 0;
+
+ protected:
+  std::vector<ReductionStage> Plan(int64_t, int64_t) const override {
+    ++plans_made;
+    return fixed_plan_;
+  }
+  bool NeedsAttention() const override { return needs_attention_; }
+  void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+              const LayerAttention* attention) override {
+    calls.push_back({image_rows, keep, attention});
+    std::vector<int64_t> first(keep);
+    std::iota(first.begin(), first.end(), 0);
+    KeepImageRows(tokens, image_rows, first);
+  }
+
+ private:
+  std::vector<ReductionStage> fixed_plan_;
+  bool needs_attention_;
+};
+
+TEST(TokenReducerTest, BeginFixesThePlanAndItsPerLayerCounts) {
+  FixedPlanReducer reducer({{2, 20}, {5, 4}}, true);
+  reducer.Begin({{5, 6, 6}}, 8);
+  EXPECT_EQ(reducer.plan().size(), 2u);
+  EXPECT_EQ(reducer.ImageTokensPerLayer(), (std::vector<int64_t>{36, 36, 20, 20, 20, 4, 4, 4}));
+  EXPECT_DOUBLE_EQ(reducer.AverageKeep(), (2 * 36 + 3 * 20 + 3 * 4) / (8.0 * 36));
+}
+
+TEST(TokenReducerTest, APromptWithoutImagesGetsNoPlan) {
+  FixedPlanReducer reducer({{2, 20}}, true);
+  reducer.Begin({}, 8);
+  EXPECT_EQ(reducer.plans_made, 0);
+  EXPECT_TRUE(reducer.plan().empty());
+  EXPECT_DOUBLE_EQ(reducer.AverageKeep(), 1.0);
+}
+
+TEST(TokenReducerTest, ScoresTheLastPromptRowsOnlyBeforeAStage) {
+  ReducerOptions options;
+  options.query_tokens = 3;
+  FixedPlanReducer reducer({{2, 20}, {5, 4}}, true, options);
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  reducer.Begin(prompt.images, 8);
+  for (int64_t layer = 0; layer < 8; ++layer) {
+    const std::vector<int64_t> rows = reducer.ScoreRows(layer, prompt.tokens);
+    if (layer == 1 || layer == 4) {
+      EXPECT_EQ(rows, (std::vector<int64_t>{42, 43, 44})) << "layer " << layer;
+    } else {
+      EXPECT_TRUE(rows.empty()) << "layer " << layer;
+    }
+  }
+  FixedPlanReducer no_attention({{2, 20}}, false, options);
+  no_attention.Begin(prompt.images, 8);
+  EXPECT_TRUE(no_attention.ScoreRows(1, prompt.tokens).empty());
+}
+
+TEST(TokenReducerTest, BeforeLayerHandsOverTheImageRowsOfEveryImageAscending) {
+  FixedPlanReducer reducer({{1, 5}, {3, 2}}, true);
+  testing::SyntheticPrompt prompt =
+      testing::MakePrompt({testing::Text(2), testing::Image(2, 2), testing::Text(1),
+                           testing::Image(1, 3), testing::Text(2)});
+  testing::RunReducer(reducer, prompt, 4);
+  ASSERT_EQ(reducer.calls.size(), 2u);
+  EXPECT_EQ(reducer.calls[0].image_rows, (std::vector<int64_t>{2, 3, 4, 5, 7, 8, 9}));
+  EXPECT_EQ(reducer.calls[0].keep, 5);
+  ASSERT_NE(reducer.calls[0].attention, nullptr);
+  // The first 5 image tokens (2..5 and 7) are left; rows renumber, token indices do not.
+  EXPECT_EQ(reducer.calls[1].image_rows, (std::vector<int64_t>{2, 3, 4, 5, 7}));
+  EXPECT_EQ(reducer.calls[1].keep, 2);
+  EXPECT_EQ(testing::LiveImageTokens(prompt), (std::vector<int64_t>{2, 3}));
+  testing::ExpectOnlyImageTokensReduced(prompt, /*pruned_only=*/true);
+}
+
+TEST(TokenReducerTest, AStageWithNothingToRemoveIsSkipped) {
+  FixedPlanReducer reducer({{1, 36}}, true);
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  testing::RunReducer(reducer, prompt, 4);
+  EXPECT_TRUE(reducer.calls.empty());
+}
+
+TEST(TokenReducerTest, AMissingAttentionRecordIsAnError) {
+  FixedPlanReducer needs({{2, 4}}, true);
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  needs.Begin(prompt.images, 4);
+  EXPECT_THROW(needs.BeforeLayer(2, prompt.tokens, nullptr), Error);
+
+  FixedPlanReducer does_not({{2, 4}}, false);
+  does_not.Begin(prompt.images, 4);
+  does_not.BeforeLayer(2, prompt.tokens, nullptr);
+  EXPECT_EQ(testing::LiveImageTokens(prompt).size(), 4u);
+}
+
+TEST(TokenReducerTest, BudgetsOutOfRangeFail) {
+  const std::vector<ImageRun> image = {{5, 6, 6}};
+  for (const double keep : {0.0, -0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_THROW(MakeTokenReducer("lightvlm", KeepOptions(keep))->Begin(image, 8), Error)
+        << "keep " << keep;
+  }
+  try {
+    MakeTokenReducer("fastv", FinalTokensOptions(37))->Begin(image, 8);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("36 image tokens"), std::string::npos) << error.what();
+  }
+  EXPECT_NO_THROW(MakeTokenReducer("lightvlm", KeepOptions(1.0))->Begin(image, 8));
+  EXPECT_NO_THROW(MakeTokenReducer("pdrop", FinalTokensOptions(36))->Begin(image, 8));
+}
+
+TEST(TokenReducerRegistryTest, ListsEveryReducer) {
+  EXPECT_EQ(TokenReducerNames(),
+            (std::vector<std::string>{"fastv", "lightvlm", "none", "pdrop", "random", "uniform"}));
+  for (const std::string& name : TokenReducerNames()) {
+    EXPECT_NE(MakeTokenReducer(name, {}), nullptr) << name;
+  }
+}
+
+TEST(TokenReducerRegistryTest, AnUnknownNameFailsListingTheKnownOnes) {
+  try {
+    MakeTokenReducer("tome", {});
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("'tome'"), std::string::npos) << message;
+    for (const std::string& name : TokenReducerNames()) {
+      EXPECT_NE(message.find(name), std::string::npos) << message;
+    }
+  }
+}
+
+// Each reducer inside the 2-layer LLaVA decoder (stages therefore at layer 1): layer l's KV
+// cache holds the text tokens and exactly the image tokens planned for layer l.
+class ReducerInDecoderTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() { llava_ = new testing::TinyLlava(); }
+  static void TearDownTestSuite() { delete llava_; }
+  static testing::TinyLlava* llava_;
+};
+testing::TinyLlava* ReducerInDecoderTest::llava_ = nullptr;
+
+TEST_P(ReducerInDecoderTest, CachesAreRaggedAsPlanned) {
+  ThreadPool pool(2);
+  for (const ReducerOptions& options : {KeepOptions(0.75), FinalTokensOptions(16)}) {
+    const auto reducer = MakeTokenReducer(GetParam(), options);
+    KvCache cache = llava_->decoder().NewCache(llava_->prompt_tokens());
+    const std::vector<float> logits = llava_->Prefill(pool, cache, reducer.get());
+    EXPECT_TRUE(testing::AllFinite(logits));
+    const std::vector<int64_t> planned = reducer->ImageTokensPerLayer();
+    ASSERT_EQ(cache.num_layers(), 2);
+    for (int64_t layer = 0; layer < cache.num_layers(); ++layer) {
+      EXPECT_EQ(cache.layer(layer).size(), llava_->text_tokens() + planned[layer])
+          << GetParam() << ", layer " << layer;
+    }
+    if (GetParam() != "none") {
+      EXPECT_EQ(planned[1], options.budget.final_tokens >= 0 ? 16 : 288) << GetParam();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Reducers, ReducerInDecoderTest, ::testing::ValuesIn(TokenReducerNames()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace lightvlm
