@@ -10,9 +10,14 @@
 // stb_image's implementation lives in this file only. Only the formats the engine accepts are
 // compiled in: fewer decoders, less attack surface, and headerless formats such as TGA cannot
 // claim arbitrary bytes. STB_IMAGE_STATIC keeps its symbols private to this file; STBI_NO_STDIO
-// because files are read through MappedFile. stb_image 2.27 compiles cleanly under -Wall -Wextra
-// (GCC 12 and Clang, -O0 to -O3), so no warning is silenced here.
+// because files are read through MappedFile. Its allocations are zeroed: on corrupt input stb reads
+// memory it never wrote (a JPEG scan may use a Huffman table no segment defined, and its decoder
+// state is malloc'ed), which would make the output depend on stale heap contents. stb_image 2.27
+// compiles cleanly under -Wall -Wextra (GCC 12 and Clang, -O0 to -O3): no warning is silenced.
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(pointer, size) realloc(pointer, size)
+#define STBI_FREE(pointer) free(pointer)
 #define STB_IMAGE_STATIC
 #define STBI_NO_STDIO
 #define STBI_ONLY_JPEG
@@ -120,9 +125,9 @@ HeaderSize ReadHeaderSize(const stbi_uc* data, int size, const std::string& name
 
 // --- Guards for stb_image 2.27's PNM loader, which reads the header numbers into an int without
 // an overflow check, swaps the bytes of 16-bit samples (maxval above 255) and reads gray ones past
-// its buffer, and leaves whatever the heap held where a truncated file lacks pixels. So the header
-// is read here first, as stb reads it: "P5" (gray) or "P6" (RGB), then width, height and maxval
-// separated by whitespace and '#' comments, then one more character before the samples.
+// its buffer, and does not notice a truncated file (the missing pixels stay unwritten). So the
+// header is read here first, as stb reads it: "P5" (gray) or "P6" (RGB), then width, height and
+// maxval separated by whitespace and '#' comments, then one more character before the samples.
 struct PnmHeader {
   int channels = 0;           // 1 for P5, 3 for P6; 0 when the input is not a binary PNM
   int64_t maxval = 0;         // > 255 means 16-bit samples
