@@ -3,46 +3,21 @@
 // exit code 1 (not a crash, which the shell would report as 128 + signal).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "support/cli.h"
 #include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CliResult;
 using testing::CopyOfStories;
 using testing::ReadFile;
+using testing::RunCli;
 using testing::WriteFile;
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-CliResult RunCli(const std::vector<std::string>& args) {
-  // Per test and per process: ctest runs tests in parallel.
-  const fs::path dir = testing::FreshTempDir("cli");
-  const fs::path out = dir / "cli_stdout", err = dir / "cli_stderr";
-  std::string command = LIGHTVLM_BINARY;
-  for (const auto& arg : args) command.append(" ").append(Quote(arg));
-  command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int status = std::system(command.c_str());
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = ReadFile(out);
-  result.err = ReadFile(err);
-  return result;
-}
 
 // Expects a clean failure whose message contains every one of `parts`.
 void ExpectFailure(const CliResult& result, const std::vector<std::string>& parts) {

@@ -1,49 +1,30 @@
 // Runs `lightvlm eval` as a user would, on the tiny LLaVA fixture and the evaluation set of
 // tests/fixtures/eval (whose answers without reduction are half right, see its README).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "support/cli.h"
 #include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CliResult;
 
 const fs::path kFixtures = fs::path(LIGHTVLM_SOURCE_DIR) / "tests" / "fixtures";
 const std::string kModel = (kFixtures / "llava" / "model").string();
 const std::string kData = (kFixtures / "eval" / "questions.jsonl").string();
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
+// `lightvlm eval` on the LLaVA fixture with 2 threads, then `args`.
 CliResult RunEval(const std::vector<std::string>& args) {
-  const fs::path dir = testing::FreshTempDir("cli");
-  const fs::path out = dir / "cli_stdout", err = dir / "cli_stderr";
-  std::string command = std::string(LIGHTVLM_BINARY) + " eval -m " + Quote(kModel) + " -t 2";
-  for (const auto& arg : args) command.append(" ").append(Quote(arg));
-  command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int status = std::system(command.c_str());
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = testing::ReadFile(out);
-  result.err = testing::ReadFile(err);
-  return result;
+  std::vector<std::string> command = {"eval", "-m", kModel, "-t", "2"};
+  command.insert(command.end(), args.begin(), args.end());
+  return testing::RunCli(command);
 }
 
 TEST(EvalCliTest, JsonHasTheNamedFields) {

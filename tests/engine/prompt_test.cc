@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
@@ -59,13 +60,8 @@ TEST(PromptTest, MismatchesAreClearErrors) {
   const std::vector<int32_t> none = {4, 5};
   EXPECT_THROW(AssemblePrompt(none, one, kImage), Error);
   const std::vector<int32_t> wrong_run = {kImage, kImage};
-  try {
-    AssemblePrompt(wrong_run, one, kImage);
-    FAIL() << "expected an error";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("run of 2 image tokens"), std::string::npos)
-        << error.what();
-  }
+  const std::string error = testing::ErrorOf([&] { AssemblePrompt(wrong_run, one, kImage); });
+  EXPECT_NE(error.find("run of 2 image tokens"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -61,13 +61,8 @@ TEST_F(StoriesSessionTest, StopsWhenTheContextIsFull) {
 TEST_F(StoriesSessionTest, PromptLongerThanTheContextFailsClearly) {
   const std::vector<int32_t> prompt = Encode("Once upon a time there was a big dog.");
   Session session(model_->decoder(), pool_, 5);
-  try {
-    session.Generate(prompt, Greedy(4), Accept);
-    FAIL() << "expected an error";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("context of 5 tokens"), std::string::npos)
-        << error.what();
-  }
+  const std::string error = testing::ErrorOf([&] { session.Generate(prompt, Greedy(4), Accept); });
+  EXPECT_NE(error.find("context of 5 tokens"), std::string::npos) << error;
 }
 
 TEST_F(StoriesSessionTest, TruncationKeepsBosAndTheEnd) {

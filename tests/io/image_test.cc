@@ -19,19 +19,11 @@ namespace lightvlm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ErrorOf;
 
 // Written by tools/make_image_fixtures.py from a 64x48 copy of a real photograph.
 const fs::path kDecodeDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures/images/decode";
 const fs::path kPhotosDir = fs::path(LIGHTVLM_SHARED_DIR) / "images";
-
-std::string ErrorOf(auto&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 std::vector<uint8_t> ReadBytes(const fs::path& path) {
   const std::string text = testing::ReadFile(path);

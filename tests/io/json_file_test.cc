@@ -12,6 +12,8 @@
 namespace lightvlm {
 namespace {
 
+using testing::ErrorOf;
+
 const char* kConfig = R"({
   "model_type": "llava",
   "hidden_size": 64,
@@ -29,15 +31,6 @@ const char* kConfig = R"({
 })";
 
 const JsonFile Config() { return JsonFile::Parse(kConfig, "config.json"); }
-
-std::string ErrorOf(auto&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 TEST(JsonFileTest, LoadsFileAndNamesPath) {
   const auto path = testing::FreshTempDir() / "config.json";

@@ -11,12 +11,7 @@ namespace lightvlm {
 namespace {
 
 std::string OpenError(const std::string& path) {
-  try {
-    MappedFile::Open(path);
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return testing::ErrorOf([&] { MappedFile::Open(path); });
 }
 
 TEST(MappedFileTest, MapsContents) {

@@ -1,30 +1,22 @@
 #include "io/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "io/pretokenizer.h"
 #include "io/tokenizer_json.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
 
 using Ids = std::vector<int32_t>;
+using testing::ReadFile;
 
 const std::string kStoriesPath = LIGHTVLM_SHARED_DIR "/models/stories260k/tokenizer.json";
 const std::string kByteLevelPath =
     LIGHTVLM_SOURCE_DIR "/tests/fixtures/tokenizers/bytelevel_tiny.json";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // ---- SentencePiece style: stories260k ----
 //
@@ -49,7 +41,7 @@ std::string ReadFile(const std::string& path) {
 //   → ▁The(291) ▁do(400) g(428) ▁r(352) an(303) .(426) <0x0A>(13)
 //     I(442) t(413) ▁was(286) ▁happy(393) ▁(410) <0xF0>(243)
 //     <0x9F>(162) <0x99>(156) <0x82>(133)
-class TokenizerStories260k : public testing::Test {
+class TokenizerStories260k : public ::testing::Test {
  protected:
   void SetUp() override { tokenizer_ = Tokenizer::Load(kStoriesPath); }
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -161,7 +153,7 @@ TEST(TokenizerMetaspace, MatchesPrependNormalizerAtTextStart) {
 //   naÃ¯ve: rank 6 na, 7 Ã¯, 12 ve, 13 naÃ¯ → naÃ¯(269) ve(268)
 //   ĠcafÃ©: rank 3 Ġc, 4 af, 5 Ġcaf, 8 Ã©, 9 ĠcafÃ© → ĠcafÃ©(265)
 //   Ġ(32) 1(49) 2(50) 3(51) !(33)
-class TokenizerByteLevel : public testing::Test {
+class TokenizerByteLevel : public ::testing::Test {
  protected:
   void SetUp() override { tokenizer_ = Tokenizer::Load(kByteLevelPath); }
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -324,12 +316,7 @@ TEST(StreamDecoder, ByteLevelCharacterSplitAcrossTokens) {
 
 // The error message of loading `file` (written as JSON) under the name "broken.json".
 std::string LoadError(const std::string& text) {
-  try {
-    Tokenizer::FromJson(text, "broken.json");
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return testing::ErrorOf([&] { Tokenizer::FromJson(text, "broken.json"); });
 }
 
 std::string LoadError(const nlohmann::json& file) { return LoadError(file.dump()); }
@@ -400,22 +387,14 @@ TEST(TokenizerErrors, NameUnsupportedStepTypes) {
 }
 
 TEST(TokenizerErrors, MissingFileIsNamed) {
-  try {
-    Tokenizer::Load("/nonexistent/tokenizer.json");
-    FAIL() << "no error";
-  } catch (const Error& error) {
-    EXPECT_EQ(std::string(error.what()), "/nonexistent/tokenizer.json: cannot be opened");
-  }
+  EXPECT_EQ(testing::ErrorOf([] { Tokenizer::Load("/nonexistent/tokenizer.json"); }),
+            "/nonexistent/tokenizer.json: cannot be opened");
 }
 
 TEST(TokenizerErrors, InvalidUtf8PromptNamesTheByte) {
   const auto tokenizer = Tokenizer::Load(kByteLevelPath);
-  try {
-    tokenizer->Encode("abc\xFF", true);
-    FAIL() << "no error";
-  } catch (const Error& error) {
-    EXPECT_EQ(std::string(error.what()), "prompt is not valid UTF-8 at byte 3");
-  }
+  EXPECT_EQ(testing::ErrorOf([&] { tokenizer->Encode("abc\xFF", true); }),
+            "prompt is not valid UTF-8 at byte 3");
   EXPECT_THROW(tokenizer->Encode("ab\xE2\x82", false), Error);  // cut-off character
 }
 

@@ -13,11 +13,13 @@
 #include "io/image.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ErrorOf;
 
 // Written by tools/make_image_fixtures.py: inputs are PNGs, so that the decoder is exact (JPEG
 // decoders differ between stb_image and libjpeg by a few units), and the expected pixel_values
@@ -25,15 +27,6 @@ namespace fs = std::filesystem;
 const fs::path kFixturesDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures";
 const fs::path kClipDir = kFixturesDir / "images/clip";
 const fs::path kLlavaDir = kFixturesDir / "llava";
-
-std::string ErrorOf(auto&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 std::vector<float> ValuesOf(const StoredTensor& tensor) {
   EXPECT_EQ(tensor.dtype_name, "F32");

@@ -11,14 +11,15 @@ namespace {
 
 class DecoderGoldenTest : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(DecoderGoldenTest, PromptLogitsMatchTransformers) {
-  const testing::Golden golden(GetParam());
+// The logits [rows, vocab_size] of the last `rows` positions of the golden prompt "input_ids",
+// run at once through the decoder of `golden`'s model with its matrices in `weight_dtype`.
+std::vector<float> PromptLogits(const testing::Golden& golden, int64_t rows,
+                                DType weight_dtype = DType::kF32) {
   const LlmConfig config =
       ReadLlmConfig(JsonFile::Load((golden.model_dir() / "config.json").string()));
-  const Decoder decoder(config, Checkpoint::Open(golden.model_dir().string()));
+  const Decoder decoder(config, Checkpoint::Open(golden.model_dir().string()), {}, weight_dtype);
   const std::vector<int32_t> ids = golden.Ids("input_ids");
   const auto n = static_cast<int64_t>(ids.size());
-
   ThreadPool pool(2);
   KvCache cache = decoder.NewCache(n);
   DecoderTokens tokens;
@@ -29,39 +30,31 @@ TEST_P(DecoderGoldenTest, PromptLogitsMatchTransformers) {
     tokens.position.push_back(i);
   }
   decoder.Forward(pool, tokens, cache);
-  std::vector<float> logits(n * config.vocab_size);
-  decoder.Logits(pool, tokens.hidden.f32(), n, logits.data());
+  std::vector<float> logits(rows * config.vocab_size);
+  decoder.Logits(pool, tokens.hidden.f32() + (n - rows) * config.hidden_size, rows, logits.data());
+  return logits;
+}
+
+TEST_P(DecoderGoldenTest, PromptLogitsMatchTransformers) {
+  const testing::Golden golden(GetParam());
+  const auto n = static_cast<int64_t>(golden.Ids("input_ids").size());
+  const std::vector<float> logits = PromptLogits(golden, n);
+  const auto vocab_size = static_cast<int64_t>(logits.size()) / n;
 
   const std::vector<float> expected = golden.Floats("logits_all");
   ASSERT_EQ(expected.size(), logits.size());
   EXPECT_LT(testing::MaxAbsDifference(logits.data(), expected.data(), logits.size()), 1e-3);
   const std::vector<float> last = golden.Floats("logits_last");
-  EXPECT_LT(testing::MaxAbsDifference(logits.data() + (n - 1) * config.vocab_size, last.data(),
-                                      last.size()),
-            1e-3);
+  EXPECT_LT(
+      testing::MaxAbsDifference(logits.data() + (n - 1) * vocab_size, last.data(), last.size()),
+      1e-3);
 }
 
 // With bf16 weights (and activations rounded to bf16 in each product) the logits move by about
 // bf16's precision relative to their spread; greedy agreement is not expected of a random model.
 TEST_P(DecoderGoldenTest, Bf16WeightsStayCloseToTransformers) {
   const testing::Golden golden(GetParam());
-  const LlmConfig config =
-      ReadLlmConfig(JsonFile::Load((golden.model_dir() / "config.json").string()));
-  const Decoder decoder(config, Checkpoint::Open(golden.model_dir().string()), {}, DType::kBF16);
-  const std::vector<int32_t> ids = golden.Ids("input_ids");
-  const auto n = static_cast<int64_t>(ids.size());
-  ThreadPool pool(2);
-  KvCache cache = decoder.NewCache(n);
-  DecoderTokens tokens;
-  tokens.hidden = Tensor(DType::kF32, {n, config.hidden_size});
-  decoder.Embed(ids, tokens.hidden.f32());
-  for (int64_t i = 0; i < n; ++i) {
-    tokens.token_index.push_back(i);
-    tokens.position.push_back(i);
-  }
-  decoder.Forward(pool, tokens, cache);
-  std::vector<float> logits(config.vocab_size);
-  decoder.Logits(pool, tokens.hidden.f32() + (n - 1) * config.hidden_size, 1, logits.data());
+  const std::vector<float> logits = PromptLogits(golden, 1, DType::kBF16);
   const std::vector<float> expected = golden.Floats("logits_last");
   double spread = 0;
   for (float value : expected) spread = std::max(spread, double(std::abs(value)));

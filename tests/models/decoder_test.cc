@@ -151,12 +151,7 @@ TEST(DecoderTest, StoriesLogitsMatchDoublePrecisionReference) {
 std::string LoadErrorWith(const std::vector<testing::TensorToWrite>& tensors) {
   const auto dir = testing::FreshTempDir();
   testing::WriteFile(dir / "model.safetensors", testing::SafetensorsBytes(tensors));
-  try {
-    Decoder decoder(StoriesConfig(), Checkpoint::Open(dir));
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
+  return testing::ErrorOf([&] { Decoder decoder(StoriesConfig(), Checkpoint::Open(dir)); });
 }
 
 std::vector<testing::TensorToWrite> StoriesTensors() {

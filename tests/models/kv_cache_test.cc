@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
@@ -63,12 +64,8 @@ TEST(LayerKvCacheTest, RejectsUnorderedOrOutOfRangeRows) {
 TEST(LayerKvCacheTest, RefusesToGrowPastCapacity) {
   LayerKvCache cache(2, 8);
   AppendEntries(cache, 0, 8);
-  try {
-    AppendEntries(cache, 8, 1);
-    FAIL() << "expected an error";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("context of 8"), std::string::npos) << error.what();
-  }
+  const std::string error = testing::ErrorOf([&] { AppendEntries(cache, 8, 1); });
+  EXPECT_NE(error.find("context of 8"), std::string::npos) << error;
   EXPECT_EQ(cache.size(), 8);
 }
 

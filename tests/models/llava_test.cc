@@ -132,13 +132,9 @@ TEST_F(LlavaTest, MissingPreprocessorConfigIsNamed) {
       fs::copy_file(entry.path(), dir / entry.path().filename());
     }
   }
-  try {
-    LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string());
-    FAIL() << "expected an error";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("preprocessor_config.json"), std::string::npos)
-        << error.what();
-  }
+  const std::string error = testing::ErrorOf(
+      [&] { LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string()); });
+  EXPECT_NE(error.find("preprocessor_config.json"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
@@ -18,12 +19,7 @@ const char* kLlama = R"({
   "eos_token_id": 2, "bos_token_id": 1})";
 
 std::string ErrorOf(const std::string& json) {
-  try {
-    ReadLlmConfig(JsonFile::Parse(json, "config.json"));
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
+  return testing::ErrorOf([&] { ReadLlmConfig(JsonFile::Parse(json, "config.json")); });
 }
 
 std::string WithField(const std::string& field_and_value) {

@@ -37,16 +37,7 @@ TEST(RandomPruneTest, PlansAsFastVDoes) {
   }
 }
 
-TEST(RandomPruneTest, RecordsNoAttention) {
-  const auto reducer = MakeTokenReducer("random", FinalTokensOptions(9));
-  testing::SyntheticPrompt prompt = testing::StandardPrompt();
-  reducer->Begin(prompt.images, 4);
-  for (int64_t layer = 0; layer < 4; ++layer) {
-    reducer->BeforeLayer(layer, prompt.tokens, nullptr);
-    EXPECT_TRUE(reducer->ScoreRows(layer, prompt.tokens).empty()) << layer;
-  }
-  EXPECT_EQ(testing::LiveImageTokens(prompt).size(), 9u);
-}
+TEST(RandomPruneTest, RecordsNoAttention) { testing::ExpectRecordsNoAttention("random"); }
 
 TEST(RandomPruneTest, TheSeedFixesTheSubset) {
   EXPECT_EQ(Survivors(7), Survivors(7));

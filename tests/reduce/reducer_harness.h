@@ -270,6 +270,20 @@ inline void ExpectReducesAsPlanned(const std::string& name, const ReducerOptions
   }
 }
 
+// Reducer `name`, left 9 image tokens of the standard prompt over 4 layers, asks for no attention
+// at any layer (so it works with a null record) and still keeps exactly 9.
+inline void ExpectRecordsNoAttention(const std::string& name) {
+  SCOPED_TRACE(name);
+  const auto reducer = MakeTokenReducer(name, FinalTokensOptions(9));
+  SyntheticPrompt prompt = StandardPrompt();
+  reducer->Begin(prompt.images, 4);
+  for (int64_t layer = 0; layer < 4; ++layer) {
+    reducer->BeforeLayer(layer, prompt.tokens, nullptr);
+    EXPECT_TRUE(reducer->ScoreRows(layer, prompt.tokens).empty()) << layer;
+  }
+  EXPECT_EQ(LiveImageTokens(prompt).size(), 9u);
+}
+
 // ExpectReducesAsPlanned over budgets {0.5, 0.35, 0.11, 0.03} and final counts {0, 1, 16, N},
 // decoders of 2, 3, 8 and 32 layers, and a 6 x 6 and a 24 x 24 image.
 inline void ExpectReducerHonoursBudgets(const std::string& name, bool pruned_only) {

@@ -92,16 +92,7 @@ TEST(UniformPruneTest, SharesTheCountOverImagesByTheirSizes) {
   EXPECT_EQ(count_per_image(two_images(), 41), (std::vector<int64_t>{35, 6}));
 }
 
-TEST(UniformPruneTest, RecordsNoAttention) {
-  const auto reducer = MakeTokenReducer("uniform", FinalTokensOptions(9));
-  testing::SyntheticPrompt prompt = testing::StandardPrompt();
-  reducer->Begin(prompt.images, 4);
-  for (int64_t layer = 0; layer < 4; ++layer) {
-    reducer->BeforeLayer(layer, prompt.tokens, nullptr);
-    EXPECT_TRUE(reducer->ScoreRows(layer, prompt.tokens).empty()) << layer;
-  }
-  EXPECT_EQ(testing::LiveImageTokens(prompt).size(), 9u);
-}
+TEST(UniformPruneTest, RecordsNoAttention) { testing::ExpectRecordsNoAttention("uniform"); }
 
 }  // namespace
 }  // namespace lightvlm

@@ -1,5 +1,6 @@
 // Helpers for tests that write files: fresh temporary directories, safetensors files, and
-// copies of the real stories260k checkpoint to corrupt.
+// copies of the real stories260k checkpoint to corrupt; and ErrorOf, for the messages tests
+// expect of bad input.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,20 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+
 namespace lightvlm::testing {
+
+// The message of the lightvlm::Error that `action` throws, or "(no error)" when it throws none.
+// Other exceptions escape and fail the test.
+std::string ErrorOf(auto&& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
 
 inline const std::filesystem::path kStoriesDir =
     std::filesystem::path(LIGHTVLM_SHARED_DIR) / "models" / "stories260k";
