@@ -75,7 +75,12 @@ std::vector<float> Session::Prefill(const Prompt& prompt) {
     input.token_index.push_back(length_ + i);
     input.position.push_back(length_ + i);
   }
-  TokenReducer* reducer = prompt.images.empty() ? nullptr : reducer_;
+  // Reduction needs text after the images: the last prompt tokens are its queries, and the
+  // logits come from the last row, which must survive.
+  const bool ends_with_text =
+      prompt.images.empty() ||
+      prompt.images.back().start + prompt.images.back().embeddings->rows.dim(0) < count;
+  TokenReducer* reducer = prompt.images.empty() || !ends_with_text ? nullptr : reducer_;
   if (reducer != nullptr) {
     std::vector<ImageRun> runs;
     for (const PromptImage& image : prompt.images) {

@@ -7,6 +7,7 @@
 #include "engine/session.h"
 #include "io/image.h"
 #include "io/json_file.h"
+#include "reduce/token_reducer.h"
 #include "support/golden.h"
 
 namespace lightvlm {
@@ -81,6 +82,23 @@ TEST_F(LlavaSessionTest, AnswerMatchesTransformers) {
   options.max_new_tokens = 16;  // transformers ran with EOS disabled
   const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
   EXPECT_EQ(result.tokens, golden.Ids("greedy_tokens"));
+}
+
+// Regression: a prompt ending in an image gives the reducer no text queries and could lose its
+// last row; it is run unreduced.
+TEST_F(LlavaSessionTest, PromptsEndingWithAnImageAreNotReduced) {
+  std::vector<ImageEmbeddings> images;
+  images.push_back(Photo());
+  const Prompt prompt = AssemblePrompt(model_->tokenizer->Encode("USER: <image>", true), images,
+                                       model_->language_model->image_token_id());
+  ReducerOptions options;
+  options.budget.keep = 0.5;
+  const auto reducer = MakeTokenReducer("lightvlm", options);
+  Session reduced(model_->decoder(), pool_, 1024);
+  reduced.SetTokenReducer(reducer.get());
+  Session plain(model_->decoder(), pool_, 1024);
+  EXPECT_EQ(reduced.Prefill(prompt), plain.Prefill(prompt));
+  EXPECT_EQ(reduced.cache().layer(1).size(), prompt.size());
 }
 
 TEST_F(LlavaSessionTest, TwoImagesAndTextOnlyPromptsRun) {
