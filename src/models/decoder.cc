@@ -101,9 +101,14 @@ void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
             static_cast<int64_t>(tokens.position.size()) == tokens.size(),
         "decoder input: hidden, token_index and position disagree on the token count");
   LayerAttention recorded;
+  if (hook != nullptr) {
+    std::vector<int64_t> probe_rows = hook->ProbeRows(tokens);
+    if (!probe_rows.empty()) recorded = ProbeAttention(pool, tokens, std::move(probe_rows));
+  }
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     if (hook != nullptr) {
-      hook->BeforeLayer(i, tokens, i > 0 && recorded.layer == i - 1 ? &recorded : nullptr);
+      const bool has_record = !recorded.query_rows.empty() && recorded.layer == i - 1;
+      hook->BeforeLayer(i, tokens, has_record ? &recorded : nullptr);
       recorded.query_rows = hook->ScoreRows(i, tokens);
     }
     const bool record = !recorded.query_rows.empty();
@@ -112,6 +117,46 @@ void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
   }
   ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), tokens.size(), config_.hidden_size,
                static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
+}
+
+LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& tokens,
+                                       std::vector<int64_t> rows) const {
+  const LlmConfig& c = config_;
+  const DecoderLayer& layer = layers_.front();
+  const int64_t n = tokens.size(), r = static_cast<int64_t>(rows.size());
+  Tensor normed(DType::kF32, {n, c.hidden_size});
+  ops::RmsNorm(pool, tokens.hidden.f32(), layer.input_norm.f32(), n, c.hidden_size,
+               static_cast<float>(c.rms_norm_eps), normed.f32());
+  Tensor k(DType::kF32, {n, c.kv_dim()});
+  layer.k_proj.Forward(pool, normed.f32(), n, k.f32());
+  LayerAttention probe;
+  probe.layer = -1;  // before layer 0
+  probe.keys = k.Copy();
+  ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
+
+  Tensor picked(DType::kF32, {r, c.hidden_size});
+  std::vector<int64_t> query_index(r), query_position(r);
+  for (int64_t i = 0; i < r; ++i) {
+    Check(rows[i] >= 0 && rows[i] < n, "probe row ", rows[i], " is outside the ", n, " tokens");
+    std::memcpy(picked.f32() + i * c.hidden_size, normed.f32() + rows[i] * c.hidden_size,
+                c.hidden_size * sizeof(float));
+    query_index[i] = tokens.token_index[rows[i]];
+    query_position[i] = tokens.position[rows[i]];
+  }
+  Tensor q(DType::kF32, {r, c.q_dim()});
+  layer.q_proj.Forward(pool, picked.f32(), r, q.f32());
+  ops::ApplyRope(pool, q.f32(), r, c.num_heads, c.head_dim, query_position.data(), inv_freq_);
+  // Only the probabilities are wanted; the keys stand in for the values.
+  Tensor unused(DType::kF32, {r, c.q_dim()});
+  probe.probabilities = Tensor(DType::kF32, {r, c.num_heads, n});
+  std::vector<int64_t> all_rows(r);
+  for (int64_t i = 0; i < r; ++i) all_rows[i] = i;
+  const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  ops::Attention(pool, q.f32(), query_index.data(), r, k.f32(), k.f32(), tokens.token_index.data(),
+                 n, shape, /*causal=*/true, unused.f32(), all_rows, probe.probabilities.f32());
+  probe.query_rows = std::move(rows);
+  return probe;
 }
 
 void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,

@@ -73,6 +73,9 @@ class Decoder {
   void Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const;
 
  private:
+  // Layer 0's attention for `rows` of `tokens` without running the layer (see PrefillHook).
+  LayerAttention ProbeAttention(ThreadPool& pool, const DecoderTokens& tokens,
+                                std::vector<int64_t> rows) const;
   // Runs one layer; when `record` is given, its attention for record->query_rows is kept.
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
                     LayerKvCache& cache, LayerAttention* record) const;

@@ -24,12 +24,17 @@ class PrefillHook {
  public:
   virtual ~PrefillHook() = default;
 
+  // Rows of `tokens` whose attention at layer 0 the hook wants before layer 0 runs: a probe
+  // computes those rows' queries against every token's key at layer 0 without running the layer,
+  // so that a stage can reduce before layer 0. Empty for none.
+  virtual std::vector<int64_t> ProbeRows(const DecoderTokens& /*tokens*/) { return {}; }
+
   // Rows of `tokens` whose attention at `layer` the hook wants recorded; empty for none.
   virtual std::vector<int64_t> ScoreRows(int64_t layer, const DecoderTokens& tokens) = 0;
 
   // Called before `layer` runs (layer 0 included) with the attention recorded at the previous
-  // layer, if it was asked for (else null). May shrink `tokens`; layers from here on see only
-  // what is left, earlier layers' caches keep everything they saw.
+  // layer, or before layer 0 the probe's, if it was asked for (else null). May shrink `tokens`;
+  // layers from here on see only what is left, earlier layers' caches keep everything they saw.
   virtual void BeforeLayer(int64_t layer, DecoderTokens& tokens,
                            const LayerAttention* previous) = 0;
 };

@@ -99,8 +99,8 @@ std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t i
                                           int64_t num_layers, const ReductionBudget& budget) {
   Check(!layers.empty(), "a reduction plan needs at least one stage");
   for (size_t i = 0; i < layers.size(); ++i) {
-    Check(layers[i] >= 1 && layers[i] < num_layers && (i == 0 || layers[i] > layers[i - 1]),
-          "reduction stages must sit at ascending layers in 1..", num_layers - 1);
+    Check(layers[i] >= 0 && layers[i] < num_layers && (i == 0 || layers[i] > layers[i - 1]),
+          "reduction stages must sit at ascending layers in 0..", num_layers - 1);
   }
   if (budget.final_tokens >= 0) {
     const double ratio = std::pow(static_cast<double>(budget.final_tokens) / image_tokens,
@@ -110,13 +110,13 @@ std::vector<ReductionStage> GeometricPlan(std::vector<int64_t> layers, int64_t i
     return plan;
   }
   if (budget.keep >= 1.0) return {};
-  // Layers before the first stage always see every image token; move it up until the budget
-  // becomes reachable (layer 1 at the least).
+  // Layers before the first stage always see every image token; move the stages up together
+  // until the budget becomes reachable, down to layer 0 (scored by a probe of layer 0).
   const auto reachable = [&] {
     return static_cast<double>(layers.front()) / num_layers <= budget.keep;
   };
-  while (!reachable() && layers.front() > 1) {
-    for (int64_t& layer : layers) layer = std::max<int64_t>(1, layer - 1);
+  while (!reachable() && layers.front() > 0) {
+    for (int64_t& layer : layers) layer = std::max<int64_t>(0, layer - 1);
     layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
   }
   // The average share grows with the ratio: bisect.

@@ -45,15 +45,24 @@ bool TokenReducer::IsImageToken(int64_t token_index) const {
   return false;
 }
 
-std::vector<int64_t> TokenReducer::ScoreRows(int64_t layer, const DecoderTokens& tokens) {
-  const bool stage_next = std::any_of(
-      plan_.begin(), plan_.end(), [&](const ReductionStage& s) { return s.layer == layer + 1; });
-  if (!stage_next || !NeedsAttention()) return {};
-  // The last prompt tokens (the instruction's end) are the queries; they are text, never reduced.
+bool TokenReducer::HasStageAt(int64_t layer) const {
+  return std::any_of(plan_.begin(), plan_.end(),
+                     [&](const ReductionStage& stage) { return stage.layer == layer; });
+}
+
+std::vector<int64_t> TokenReducer::QueryRows(const DecoderTokens& tokens) const {
   const int64_t count = std::min(options_.query_tokens, tokens.size());
   std::vector<int64_t> rows(count);
   for (int64_t i = 0; i < count; ++i) rows[i] = tokens.size() - count + i;
   return rows;
+}
+
+std::vector<int64_t> TokenReducer::ProbeRows(const DecoderTokens& tokens) {
+  return HasStageAt(0) && NeedsAttention() ? QueryRows(tokens) : std::vector<int64_t>{};
+}
+
+std::vector<int64_t> TokenReducer::ScoreRows(int64_t layer, const DecoderTokens& tokens) {
+  return HasStageAt(layer + 1) && NeedsAttention() ? QueryRows(tokens) : std::vector<int64_t>{};
 }
 
 void TokenReducer::BeforeLayer(int64_t layer, DecoderTokens& tokens,

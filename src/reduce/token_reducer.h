@@ -55,6 +55,7 @@ class TokenReducer : public PrefillHook {
   // The average share of image tokens over the layers that the plan gives.
   double AverageKeep() const;
 
+  std::vector<int64_t> ProbeRows(const DecoderTokens& tokens) override;
   std::vector<int64_t> ScoreRows(int64_t layer, const DecoderTokens& tokens) override;
   void BeforeLayer(int64_t layer, DecoderTokens& tokens, const LayerAttention* previous) override;
 
@@ -73,6 +74,9 @@ class TokenReducer : public PrefillHook {
   const ReducerOptions& options() const { return options_; }
   const std::vector<ImageRun>& images() const { return images_; }
   bool IsImageToken(int64_t token_index) const;
+  bool HasStageAt(int64_t layer) const;
+  // The last `query_tokens` rows of `tokens`: the end of the instruction, text, never reduced.
+  std::vector<int64_t> QueryRows(const DecoderTokens& tokens) const;
 
  private:
   ReducerOptions options_;

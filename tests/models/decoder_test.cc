@@ -8,6 +8,8 @@
 #include "base/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "models/prefill_hook.h"
+#include "support/golden.h"
 #include "support/test_files.h"
 
 namespace lightvlm {
@@ -185,6 +187,43 @@ TEST(DecoderTest, WrongShapeIsNamedWithBothShapes) {
   EXPECT_NE(error.find("model.norm.weight"), std::string::npos) << error;
   EXPECT_NE(error.find("[32]"), std::string::npos) << error;
   EXPECT_NE(error.find("[64]"), std::string::npos) << error;
+}
+
+// Records what the decoder hands a hook: the probe before layer 0 and layer 0's own attention.
+class RecordingHook : public PrefillHook {
+ public:
+  std::vector<int64_t> ProbeRows(const DecoderTokens& tokens) override {
+    return {tokens.size() - 2, tokens.size() - 1};
+  }
+  std::vector<int64_t> ScoreRows(int64_t layer, const DecoderTokens& tokens) override {
+    return layer == 0 ? ProbeRows(tokens) : std::vector<int64_t>{};
+  }
+  void BeforeLayer(int64_t layer, DecoderTokens&, const LayerAttention* previous) override {
+    if (layer == 0 && previous) probe = {previous->probabilities.Copy(), previous->keys.Copy()};
+    if (layer == 1 && previous) layer0 = {previous->probabilities.Copy(), previous->keys.Copy()};
+  }
+  std::pair<Tensor, Tensor> probe, layer0;  // probabilities [2, heads, n], keys [n, kv_dim]
+};
+
+TEST(DecoderTest, ProbeOfLayerZeroEqualsItsRecordedAttention) {
+  const Decoder decoder(StoriesConfig(), Checkpoint::Open(kStoriesDir));
+  ThreadPool pool(2);
+  KvCache cache = decoder.NewCache(64);
+  DecoderTokens tokens;
+  tokens.hidden = Tensor(DType::kF32, {8, 64});
+  decoder.Embed(kPrompt, tokens.hidden.f32());
+  for (int64_t i = 0; i < 8; ++i) {
+    tokens.token_index.push_back(i);
+    tokens.position.push_back(i);
+  }
+  RecordingHook hook;
+  decoder.Forward(pool, tokens, cache, &hook);
+  ASSERT_EQ(hook.probe.first.shape(), (Shape{2, 8, 8}));
+  ASSERT_EQ(hook.layer0.first.shape(), hook.probe.first.shape());
+  EXPECT_LT(testing::MaxAbsDifference(hook.probe.first.f32(), hook.layer0.first.f32(), 2 * 8 * 8),
+            1e-6);
+  EXPECT_EQ(testing::MaxAbsDifference(hook.probe.second.f32(), hook.layer0.second.f32(), 8 * 32),
+            0.0);
 }
 
 TEST(DecoderTest, EmbedRejectsIdsOutsideVocabulary) {

@@ -40,11 +40,11 @@ TEST(FastVTest, PrunesOnceBeforeLayerKToTheBudgetedCount) {
 TEST(FastVTest, MovesKEarlierWhenTheBudgetIsBelowKOverL) {
   // 0.05 * 32 = 1.6 < 2: K = 1 and R = 0.6 / 31 of 576 = 11.15 -> 11.
   ExpectStage(OnlyStage(KeepOptions(0.05), 32), 1, 11);
-  // 0.02 * 32 < 1: nothing is left after layer 0, the closest reachable share, 1/32.
+  // 0.02 * 32 < 1: K = 0, scored by a probe of layer 0, R = 0.02 of 576 = 11.52 -> 11.
   const auto reducer = MakeTokenReducer("fastv", KeepOptions(0.02));
   reducer->Begin({{5, 24, 24}}, 32);
-  ExpectStage(reducer->plan().at(0), 1, 0);
-  EXPECT_DOUBLE_EQ(reducer->AverageKeep(), 1.0 / 32);
+  ExpectStage(reducer->plan().at(0), 0, 11);
+  EXPECT_DOUBLE_EQ(reducer->AverageKeep(), 11.0 / 576);
 }
 
 TEST(FastVTest, LowersKOnShallowDecodersAndRejectsLayerZero) {
