@@ -3,11 +3,13 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/kv_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "io/image.h"
+#include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
@@ -27,6 +29,8 @@ struct RunOptions {
   std::string reducer = "none";
   std::string weight_dtype = "f32";
   ReducerOptions reduction;
+  std::string kv_policy = "none";
+  KvPolicyOptions kv;
 };
 
 void LogPlan(const TokenReducer& reducer, const std::string& name) {
@@ -36,6 +40,16 @@ void LogPlan(const TokenReducer& reducer, const std::string& name) {
   }
   LogVerbose("reduce: ", name, stages.empty() ? " (no stages)" : stages,
              "; average image-token share over layers ", reducer.AverageKeep());
+}
+
+// Each layer's live entries and bytes (ragged after merging and eviction), and the peak.
+void LogCache(const Session& session) {
+  const KvCache& cache = session.cache();
+  for (int64_t l = 0; l < cache.num_layers(); ++l) {
+    LogVerbose("kv cache: layer ", l, ": ", cache.layer(l).size(), " entries, ",
+               cache.layer(l).bytes(), " bytes");
+  }
+  LogVerbose("kv cache: ", cache.bytes(), " bytes now, peak ", session.peak_kv_bytes(), " bytes");
 }
 
 void Run(const RunOptions& options) {
@@ -64,6 +78,8 @@ void Run(const RunOptions& options) {
   Session session(model.decoder(), pool, context);
   const auto reducer = MakeTokenReducer(options.reducer, options.reduction);
   session.SetTokenReducer(reducer.get());
+  const auto kv_policy = MakeKvPolicy(options.kv_policy, options.kv);
+  session.SetKvPolicy(kv_policy.get());
   GenerationOptions generation = options.generation;
   generation.stop_token_ids = model.stop_token_ids;
 
@@ -78,6 +94,12 @@ void Run(const RunOptions& options) {
              result.tokens.size(), " generated in ", result.decode_ms, " ms (",
              result.tokens.size() * 1000.0 / std::max(result.decode_ms, 1e-9),
              " tokens/s); stop: ", StopReasonName(result.stop_reason));
+  if (options.kv_policy != "none") {
+    LogVerbose("kv: ", options.kv_policy, ", budget ", kv_policy->Budget(session.length()),
+               " entries per layer, ", kv_policy->sinks(), " sinks, window ",
+               kv_policy->window(session.length()), ", every ", kv_policy->interval(), " steps");
+  }
+  LogCache(session);
 }
 
 }  // namespace
@@ -130,6 +152,10 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
       ->capture_default_str();
+  run->add_option("--kv", options->kv_policy,
+                  "KV cache policy in decode: lightvlm, streaming, h2o, snapkv, none")
+      ->capture_default_str();
+  AddKvPolicyKnobs(*run, options->kv);
   run->add_option("--dtype", options->weight_dtype,
                   "Weights in memory: f32, or bf16 (half the bytes; bf16 matrix units where the "
                   "CPU has them)")

@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstring>
 
+#include <random>
+
 #include "base/error.h"
+#include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
@@ -53,7 +56,48 @@ std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
   return Prefill(Prompt{{tokens.begin(), tokens.end()}, {}});
 }
 
-std::vector<float> Session::Prefill(const Prompt& prompt) {
+std::vector<float> Session::Prefill(const Prompt& prompt) { return Forward(prompt, true); }
+
+std::vector<float> Session::Decode(int32_t token) {
+  return Forward(Prompt{{token}, {}}, /*is_prompt=*/false);
+}
+
+void Session::BeginKvPolicy(const Prompt& prompt, const TokenReducer* reducer) {
+  int64_t image_tokens = 0;
+  for (const PromptImage& image : prompt.images) image_tokens += image.embeddings->rows.dim(0);
+  const std::vector<int64_t> live =
+      reducer != nullptr ? reducer->ImageTokensPerLayer() : std::vector<int64_t>{};
+  prompt_text_tokens_ += prompt.size() - image_tokens;
+  prompt_image_tokens_ += live.empty() ? image_tokens : live.back();
+  kv_policy_->Begin({prompt_text_tokens_, prompt_image_tokens_}, decoder_.config().num_layers,
+                    length_ + prompt.size());
+}
+
+void Session::PrefillSynthetic(int64_t tokens, uint64_t seed) {
+  Check(length_ + tokens <= context_, "synthetic prompt of ", tokens,
+        " tokens does not fit in the context of ", context_);
+  const int64_t kv_dim = decoder_.config().kv_dim();
+  std::mt19937_64 random(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> keys(tokens * kv_dim), values(tokens * kv_dim);
+  std::vector<int64_t> token_index(tokens);
+  for (int64_t i = 0; i < tokens; ++i) token_index[i] = length_ + i;
+  for (int64_t layer = 0; layer < cache_.num_layers(); ++layer) {
+    for (float& key : keys) key = uniform(random);
+    for (float& value : values) value = uniform(random);
+    cache_.layer(layer).Append(keys.data(), values.data(), token_index.data(), tokens);
+  }
+  length_ += tokens;
+  peak_kv_bytes_ = std::max(peak_kv_bytes_, cache_.bytes());
+  if (kv_policy_ != nullptr) {
+    prompt_text_tokens_ += tokens;
+    kv_policy_->Begin({prompt_text_tokens_, prompt_image_tokens_}, decoder_.config().num_layers,
+                      length_);
+    kv_policy_->AfterPass(cache_, length_);
+  }
+}
+
+std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
   const int64_t count = prompt.size();
   Check(count > 0, "nothing to prefill: the prompt has no tokens");
   Check(length_ + count <= context_, "prompt of ", count, " tokens does not fit: ", length_,
@@ -89,8 +133,11 @@ std::vector<float> Session::Prefill(const Prompt& prompt) {
     }
     reducer->Begin(runs, config.num_layers);
   }
-  decoder_.Forward(pool_, input, cache_, reducer);
+  if (kv_policy_ != nullptr && is_prompt) BeginKvPolicy(prompt, reducer);
+  decoder_.Forward(pool_, input, cache_, reducer, kv_policy_);
   length_ += count;
+  peak_kv_bytes_ = std::max(peak_kv_bytes_, cache_.bytes());
+  if (kv_policy_ != nullptr) kv_policy_->AfterPass(cache_, length_);
   std::vector<float> logits(config.vocab_size);
   decoder_.Logits(pool_, input.hidden.f32() + (input.size() - 1) * config.hidden_size, 1,
                   logits.data());
@@ -139,8 +186,7 @@ GenerationResult Session::Generate(const Prompt& prompt, const GenerationOptions
       result.stop_reason = StopReason::kContextFull;
       break;
     }
-    const int32_t next[] = {token};
-    logits = Prefill(next);
+    logits = Decode(token);
   }
   result.decode_ms = MillisecondsSince(start);
   return result;

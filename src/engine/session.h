@@ -15,6 +15,7 @@
 
 namespace lightvlm {
 
+class KvPolicy;
 class TokenReducer;
 
 struct GenerationOptions {
@@ -49,7 +50,16 @@ class Session {
   // Reduces the image tokens of later prompts in prefill with `reducer` (not owned; null for
   // none).
   void SetTokenReducer(TokenReducer* reducer) { reducer_ = reducer; }
+  // Compresses the KV cache with `policy` after later prompts' prefill and during decode (not
+  // owned; null for none). Set it before the first prompt: its scores follow the cache.
+  void SetKvPolicy(KvPolicy* policy) { kv_policy_ = policy; }
   std::vector<float> Prefill(std::span<const int32_t> tokens);  // a text-only prompt
+  // One decode step: appends `token` and returns the logits [vocab_size] of the next one.
+  std::vector<float> Decode(int32_t token);
+  // For benchmarks: fills every layer's cache with `tokens` entries of random keys and values, as
+  // if a text prompt of that length had been prefilled, without running the model; the KV policy
+  // then compresses it as after a prefill (no attention was seen: ties keep the earliest).
+  void PrefillSynthetic(int64_t tokens, uint64_t seed);
 
   // Prefills `prompt` and generates; `on_token` sees each new token and may return false to
   // stop. The prompt must leave room for at least one new token.
@@ -61,14 +71,26 @@ class Session {
   int64_t context() const { return context_; }
   int64_t length() const { return length_; }  // tokens in the conversation so far
   const KvCache& cache() const { return cache_; }
+  // The most bytes the cache's live entries held at once, measured after every forward pass
+  // (before compression: what attention read).
+  size_t peak_kv_bytes() const { return peak_kv_bytes_; }
 
  private:
+  // Runs `prompt` through the decoder: a prompt's prefill, or a decode step's one token.
+  std::vector<float> Forward(const Prompt& prompt, bool is_prompt);
+  // The prompts' tokens for the KV policy's budget, counting this one.
+  void BeginKvPolicy(const Prompt& prompt, const TokenReducer* reducer);
+
   const Decoder& decoder_;
   ThreadPool& pool_;
   int64_t context_;
   int64_t length_ = 0;
   KvCache cache_;
   TokenReducer* reducer_ = nullptr;
+  KvPolicy* kv_policy_ = nullptr;
+  int64_t prompt_text_tokens_ = 0;   // over the conversation's prompts
+  int64_t prompt_image_tokens_ = 0;  // left after prefill reduction, over the prompts
+  size_t peak_kv_bytes_ = 0;
 };
 
 }  // namespace lightvlm

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "models/cache_attention_hook.h"
 #include "models/prefill_hook.h"
 #include "ops/ops.h"
 
@@ -33,16 +34,18 @@ DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint, const s
   return layer;
 }
 
-// The last `columns` entries of each row of scores [rows, heads, n_kv]: the attention paid to
-// the tokens of this forward pass, leaving out earlier turns held in the cache.
-Tensor LastColumns(const Tensor& scores, int64_t columns) {
-  const int64_t groups = scores.dim(0) * scores.dim(1), n_kv = scores.dim(2);
-  Tensor last(DType::kF32, {scores.dim(0), scores.dim(1), columns});
-  for (int64_t g = 0; g < groups; ++g) {
-    std::memcpy(last.f32() + g * columns, scores.f32() + g * n_kv + (n_kv - columns),
+// Rows [first_row, first_row + rows) of scores [*, heads, n_kv], and of each of them the last
+// `columns` entries: with columns = n_kv the whole cache, with the pass's token count the
+// attention paid to the tokens of this forward pass, leaving out earlier turns in the cache.
+Tensor SliceScores(const Tensor& scores, int64_t first_row, int64_t rows, int64_t columns) {
+  const int64_t heads = scores.dim(1), n_kv = scores.dim(2);
+  Tensor slice(DType::kF32, {rows, heads, columns});
+  for (int64_t g = 0; g < rows * heads; ++g) {
+    std::memcpy(slice.f32() + g * columns,
+                scores.f32() + (first_row * heads + g) * n_kv + (n_kv - columns),
                 columns * sizeof(float));
   }
-  return last;
+  return slice;
 }
 
 }  // namespace
@@ -95,8 +98,8 @@ void DecoderTokens::Keep(const std::vector<int64_t>& rows) {
   position.resize(rows.size());
 }
 
-void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
-                      PrefillHook* hook) const {
+void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache, PrefillHook* hook,
+                      CacheAttentionHook* cache_hook) const {
   Check(tokens.hidden.dim(0) == tokens.size() &&
             static_cast<int64_t>(tokens.position.size()) == tokens.size(),
         "decoder input: hidden, token_index and position disagree on the token count");
@@ -113,7 +116,12 @@ void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
     }
     const bool record = !recorded.query_rows.empty();
     recorded.layer = record ? i : -1;
-    ForwardLayer(pool, layers_[i], tokens, cache.layer(i), record ? &recorded : nullptr);
+    const std::vector<int64_t> cache_rows =
+        cache_hook != nullptr ? cache_hook->CacheScoreRows(i, tokens) : std::vector<int64_t>{};
+    Tensor cache_scores;
+    ForwardLayer(pool, layers_[i], tokens, cache.layer(i), record ? &recorded : nullptr, cache_rows,
+                 cache_scores);
+    if (!cache_rows.empty()) cache_hook->AfterLayer(i, cache.layer(i), cache_scores);
   }
   ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), tokens.size(), config_.hidden_size,
                static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
@@ -160,7 +168,8 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
 }
 
 void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                           LayerKvCache& cache, LayerAttention* record) const {
+                           LayerKvCache& cache, LayerAttention* record,
+                           const std::vector<int64_t>& cache_rows, Tensor& cache_scores) const {
   const LlmConfig& c = config_;
   const int64_t n = tokens.size();
   const auto eps = static_cast<float>(c.rms_norm_eps);
@@ -183,16 +192,24 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
   const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
                                   1.0f / std::sqrt(static_cast<float>(c.head_dim))};
   const int64_t n_kv = cache.size();
+  // One attention call scores both: the record's rows first, then the cache hook's.
+  std::vector<int64_t> score_rows;
+  if (record != nullptr) score_rows = record->query_rows;
+  const auto record_rows = static_cast<int64_t>(score_rows.size());
+  score_rows.insert(score_rows.end(), cache_rows.begin(), cache_rows.end());
   Tensor scores;
-  if (record != nullptr)
-    scores =
-        Tensor(DType::kF32, {static_cast<int64_t>(record->query_rows.size()), c.num_heads, n_kv});
-  ops::Attention(
-      pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
-      cache.token_index(), n_kv, shape, /*causal=*/true, attention.f32(),
-      record != nullptr ? std::span<const int64_t>(record->query_rows) : std::span<const int64_t>(),
-      record != nullptr ? scores.f32() : nullptr);
-  if (record != nullptr) record->probabilities = LastColumns(scores, n);
+  if (!score_rows.empty()) {
+    scores = Tensor(DType::kF32, {static_cast<int64_t>(score_rows.size()), c.num_heads, n_kv});
+  }
+  ops::Attention(pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
+                 cache.token_index(), n_kv, shape, /*causal=*/true, attention.f32(), score_rows,
+                 score_rows.empty() ? nullptr : scores.f32());
+  if (record != nullptr) record->probabilities = SliceScores(scores, 0, record_rows, n);
+  if (!cache_rows.empty()) {
+    cache_scores = record_rows == 0 ? std::move(scores)
+                                    : SliceScores(scores, record_rows,
+                                                  static_cast<int64_t>(cache_rows.size()), n_kv);
+  }
   layer.o_proj.Forward(pool, attention.f32(), n, normed.f32());
   ops::Add(pool, x, normed.f32(), n * c.hidden_size);
 

@@ -26,6 +26,7 @@ struct DecoderTensorNames {
 // The live tokens of one sequence in one forward pass. Reduction may leave gaps in token_index;
 // positions stay those of the original prompt.
 class PrefillHook;
+class CacheAttentionHook;
 struct LayerAttention;
 
 struct DecoderTokens {
@@ -65,9 +66,11 @@ class Decoder {
 
   // Runs every layer over `tokens`, appending each layer's keys and values to `cache`. On return
   // tokens.hidden holds the final-normed hidden states. A `hook` is called before every layer and
-  // may shrink the tokens (see prefill_hook.h).
-  void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache,
-               PrefillHook* hook = nullptr) const;
+  // may shrink the tokens (see prefill_hook.h); a `cache_hook` sees, after every layer, the
+  // attention the layer's cache entries received from the rows it asks for
+  // (cache_attention_hook.h).
+  void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache, PrefillHook* hook = nullptr,
+               CacheAttentionHook* cache_hook = nullptr) const;
 
   // logits [rows, vocab_size] of final-normed hidden states [rows, hidden_size].
   void Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const;
@@ -76,9 +79,12 @@ class Decoder {
   // Layer 0's attention for `rows` of `tokens` without running the layer (see PrefillHook).
   LayerAttention ProbeAttention(ThreadPool& pool, const DecoderTokens& tokens,
                                 std::vector<int64_t> rows) const;
-  // Runs one layer; when `record` is given, its attention for record->query_rows is kept.
+  // Runs one layer; when `record` is given, its attention for record->query_rows over this pass's
+  // tokens is kept; for `cache_rows`, their attention over the whole cache goes to
+  // `cache_scores` [cache_rows, num_heads, cache entries].
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                    LayerKvCache& cache, LayerAttention* record) const;
+                    LayerKvCache& cache, LayerAttention* record,
+                    const std::vector<int64_t>& cache_rows, Tensor& cache_scores) const;
 
   LlmConfig config_;
   Tensor embed_tokens_;  // [vocab_size, hidden_size]
