@@ -2,6 +2,7 @@
 """Writes a random-weight checkpoint with the exact shapes of a real model, for speed tests.
 
     python3 tools/make_shaped_checkpoint.py --shape llava-1.5-7b --out /tmp/llava7b [--dtype bf16]
+    python3 tools/make_shaped_checkpoint.py --shape llava-smollm2-135m --out /tmp/smol
 
 The result is a Hugging Face LLaVA directory (config.json, model.safetensors, tokenizer and
 preprocessor files) that `lightvlm run`, `bench` and `eval` load like a downloaded one. Weights are
@@ -28,6 +29,17 @@ SHAPES = {
         "text": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                      num_attention_heads=32, num_key_value_heads=32, vocab_size=32064,
                      max_position_embeddings=4096),
+    },
+    # A small LLaVA for decode timings: the LLM has HuggingFaceTB/SmolLM2-135M's exact shape
+    # (30 layers, hidden 576, 9 heads, 3 KV heads, MLP 1536, vocab 49152, rope_theta 100000)
+    # except max_position_embeddings, raised from 8192 to 32768 so long caches can be timed; the
+    # vision tower is CLIP ViT-B/16 at 224 px (196 image tokens).
+    "llava-smollm2-135m": {
+        "vision": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                       num_attention_heads=12, image_size=224, patch_size=16),
+        "text": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                     num_attention_heads=9, num_key_value_heads=3, vocab_size=49152,
+                     max_position_embeddings=32768, rope_theta=100000.0),
     },
 }
 
@@ -115,9 +127,9 @@ def config_json(shape, dtype):
         "torch_dtype": "bfloat16" if dtype == "BF16" else "float32",
         "vision_config": dict(model_type="clip_vision_model", hidden_act="quick_gelu",
                               layer_norm_eps=1e-5, **v),
-        "text_config": dict(model_type="llama", rms_norm_eps=1e-5, rope_theta=10000.0,
-                            hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
-                            eos_token_id=2, **t),
+        "text_config": dict(dict(model_type="llama", rms_norm_eps=1e-5, rope_theta=10000.0,
+                                 hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
+                                 eos_token_id=2), **t),
     }
 
 
@@ -135,6 +147,12 @@ def main():
                  "preprocessor_config.json", "chat_template.json"):
         if (FIXTURE / name).exists():
             shutil.copy(FIXTURE / name, args.out / name)
+    # The fixture's image processor, at this shape's image size.
+    processor = json.loads((args.out / "preprocessor_config.json").read_text())
+    side = shape["vision"]["image_size"]
+    processor["crop_size"] = {"height": side, "width": side}
+    processor["size"] = {"shortest_edge": side}
+    (args.out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
     (args.out / "config.json").write_text(json.dumps(config_json(shape, dtype), indent=2) + "\n")
     size = write_safetensors(args.out / "model.safetensors", tensor_specs(shape), dtype, args.seed)
     print(f"wrote {args.out}: {size / 2**30:.2f} GiB of {dtype} weights")

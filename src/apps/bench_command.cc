@@ -1,9 +1,12 @@
 // `lightvlm bench`: prefill time at several image-token budgets beside the FLOPs they imply and
-// the machine's measured ceilings.
+// the machine's measured ceilings; with --decode-context or --answer-tokens, decode time with KV
+// cache policies beside the bytes they read.
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/kv_flags.h"
 #include "eval/bench.h"
+#include "eval/decode_bench.h"
 #include "models/linear.h"
 
 namespace lightvlm {
@@ -11,6 +14,7 @@ namespace {
 
 struct BenchCommandOptions {
   BenchOptions bench;
+  DecodeBenchOptions decode;
   std::string weight_dtype = "bf16";
   bool json = false;
 };
@@ -43,8 +47,30 @@ void AddBenchCommand(CLI::App& app) {
       "--no-ceilings", [&bench](int64_t) { bench.measure_ceilings = false; },
       "Skip measuring the GEMM and copy ceilings");
   command->add_flag("--json", options->json, "Print JSON");
+  DecodeBenchOptions& decode = options->decode;
+  command->add_option("--decode-context", decode.synthetic_context,
+                      "Time decode steps over a SYNTHETIC KV cache of N entries per layer");
+  command->add_option("--answer-tokens", decode.answer_tokens,
+                      "Time a whole answer of N tokens after the image prompt");
+  command->add_option("--kv", decode.policies, "KV policies to time beside none")
+      ->capture_default_str();
+  AddKvPolicyKnobs(*command, decode.kv);
+  command->add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
+      ->capture_default_str();
   command->callback([options] {
     options->bench.weight_dtype = ParseWeightDType(options->weight_dtype);
+    if (options->decode.synthetic_context > 0 || options->decode.answer_tokens > 0) {
+      DecodeBenchOptions decode = options->decode;
+      decode.model_dir = options->bench.model_dir;
+      decode.image_path = options->bench.image_path;
+      decode.question = options->bench.question;
+      decode.weight_dtype = options->bench.weight_dtype;
+      decode.threads = options->bench.threads;
+      const DecodeBenchReport report = RunDecodeBench(decode);
+      std::cout << (options->json ? DecodeBenchReportJson(report).dump(2) + "\n"
+                                  : FormatDecodeBenchReport(report));
+      return;
+    }
     const BenchReport report = RunPrefillBench(options->bench);
     if (options->json) {
       std::cout << BenchReportJson(report).dump(2) << std::endl;

@@ -9,16 +9,12 @@
 #include "engine/model.h"
 #include "engine/prompt.h"
 #include "engine/session.h"
+#include "eval/median.h"
+#include "eval/synthetic_image.h"
 #include "io/image.h"
 
 namespace lightvlm {
 namespace {
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
 
 template <class Work>
 double MedianMilliseconds(int warmup, int repeats, Work work) {
@@ -32,19 +28,6 @@ double MedianMilliseconds(int warmup, int repeats, Work work) {
             .count());
   }
   return Median(times);
-}
-
-// A smooth colour gradient with some structure, so a bench needs no image file.
-Image SyntheticImage(int size) {
-  Image image{size, size, std::vector<uint8_t>(size_t(size) * size * 3)};
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x) {
-      uint8_t* pixel = image.rgb.data() + (size_t(y) * size + x) * 3;
-      pixel[0] = static_cast<uint8_t>(255 * x / size);
-      pixel[1] = static_cast<uint8_t>(255 * y / size);
-      pixel[2] = static_cast<uint8_t>(((x / 16 + y / 16) % 2) * 200);
-    }
-  return image;
 }
 
 std::vector<int64_t> LiveTokensPerLayer(const TokenReducer& reducer, int64_t text_tokens,

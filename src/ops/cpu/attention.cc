@@ -64,10 +64,12 @@ void ComputeLogits(const AttentionArgs& args, int64_t row, const float* query, c
                    float* logits) {
   const int64_t head_dim = args.shape.head_dim;
   const int64_t kv_stride = args.shape.num_kv_heads * head_dim;
+  DotRows(query, keys, kv_stride, args.n_kv, head_dim, args.shape.scale, logits);
+  if (!args.causal) return;
   for (int64_t j = 0; j < args.n_kv; ++j) {
-    const bool visible = !args.causal || args.key_index[j] <= args.query_index[row];
-    logits[j] = visible ? args.shape.scale * Dot(query, keys + j * kv_stride, head_dim)
-                        : -std::numeric_limits<float>::infinity();
+    if (args.key_index[j] > args.query_index[row]) {
+      logits[j] = -std::numeric_limits<float>::infinity();
+    }
   }
 }
 
@@ -95,9 +97,7 @@ void AttendOneHead(const AttentionArgs& args, const ScoreSlots& slots, int64_t r
   const float sum = ExpLogits(logits, args.n_kv);
   const float inv_sum = sum > 0 ? 1.0f / sum : 0.0f;
   std::fill_n(output, shape.head_dim, 0.0f);
-  for (int64_t j = 0; j < args.n_kv; ++j) {
-    if (logits[j] != 0) AddScaled(values + j * kv_stride, logits[j], output, shape.head_dim);
-  }
+  AddScaledRows(values, kv_stride, logits, args.n_kv, shape.head_dim, output);
   Scale(output, inv_sum, shape.head_dim);
 
   const auto [first, last] =

@@ -74,6 +74,18 @@ void AddScaledImpl(const float* x, float scale, float* y, int64_t n) {
   }
 }
 
+void DotRowsImpl(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
+                 float scale, float* out) {
+  for (int64_t j = 0; j < count; ++j) out[j] = scale * DotImpl(a, rows + j * stride, n);
+}
+
+void AddScaledRowsImpl(const float* rows, int64_t stride, const float* weights, int64_t count,
+                       int64_t n, float* y) {
+  for (int64_t j = 0; j < count; ++j) {
+    if (weights[j] != 0) AddScaledImpl(rows + j * stride, weights[j], y, n);
+  }
+}
+
 void ScaleImpl(float* x, float scale, int64_t n) {
   const FloatTag d;
   const size_t lanes = hn::Lanes(d);
@@ -130,6 +142,8 @@ namespace lightvlm::ops {
 
 HWY_EXPORT(DotImpl);
 HWY_EXPORT(AddScaledImpl);
+HWY_EXPORT(DotRowsImpl);
+HWY_EXPORT(AddScaledRowsImpl);
 HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(MaxImpl);
 HWY_EXPORT(ExpShiftedSumImpl);
@@ -140,6 +154,16 @@ float Dot(const float* a, const float* b, int64_t n) {
 
 void AddScaled(const float* x, float scale, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AddScaledImpl)(x, scale, y, n);
+}
+
+void DotRows(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
+             float scale, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotRowsImpl)(a, rows, stride, count, n, scale, out);
+}
+
+void AddScaledRows(const float* rows, int64_t stride, const float* weights, int64_t count,
+                   int64_t n, float* y) {
+  HWY_DYNAMIC_DISPATCH(AddScaledRowsImpl)(rows, stride, weights, count, n, y);
 }
 
 void Scale(float* x, float scale, int64_t n) { HWY_DYNAMIC_DISPATCH(ScaleImpl)(x, scale, n); }

@@ -12,6 +12,16 @@ float Dot(const float* a, const float* b, int64_t n);
 // y[i] += scale * x[i].
 void AddScaled(const float* x, float scale, float* y, int64_t n);
 
+// out[j] = scale * Dot(a, rows + j * stride, n) for j < count: one dispatch for many short dot
+// products (attention's logits), which per-row calls would spend most of their time entering.
+void DotRows(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
+             float scale, float* out);
+
+// y[i] += sum over j < count of weights[j] * rows[j * stride + i], rows in order, skipping zero
+// weights (attention's weighted sum of values; masked keys weigh 0).
+void AddScaledRows(const float* rows, int64_t stride, const float* weights, int64_t count,
+                   int64_t n, float* y);
+
 // x[i] *= scale.
 void Scale(float* x, float scale, int64_t n);
 

@@ -1,0 +1,189 @@
+#include "eval/decode_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <sstream>
+
+#include "base/error.h"
+#include "engine/model.h"
+#include "engine/prompt.h"
+#include "engine/session.h"
+#include "eval/cost_model.h"
+#include "eval/median.h"
+#include "eval/synthetic_image.h"
+
+namespace lightvlm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MillisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+int32_t Greedy(const std::vector<float>& logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+// Decode steps over a synthetic cache of options.synthetic_context entries per layer, compressed
+// by `policy` as after a prefill; the step's bytes are the cache's before it plus the entry it
+// writes in every layer, all of which its attention reads.
+DecodeBenchRow TimeSyntheticSteps(const Model& model, ThreadPool& pool,
+                                  const DecodeBenchOptions& options, KvPolicy& policy) {
+  const int64_t total_steps = options.warmup + options.steps;
+  Session session(model.decoder(), pool, options.synthetic_context + total_steps + 1);
+  session.SetKvPolicy(&policy);
+  session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
+  const LlmConfig& config = model.config();
+  const double entry_bytes = 2.0 * config.kv_dim() * sizeof(float) + sizeof(int64_t);
+  DecodeBenchRow row;
+  std::vector<double> times;
+  double live = 0;
+  int32_t token = config.bos_token_id;
+  for (int64_t step = 0; step < total_steps; ++step) {
+    const double bytes_before = static_cast<double>(session.cache().bytes());
+    const auto start = Clock::now();
+    token = Greedy(session.Decode(token));
+    if (step < options.warmup) continue;
+    times.push_back(MillisecondsSince(start));
+    row.kv_bytes_per_step += bytes_before + entry_bytes * config.num_layers;
+    live += bytes_before / entry_bytes / config.num_layers + 1;
+  }
+  row.step_ms = Median(times);
+  row.kv_bytes_per_step /= static_cast<double>(options.steps);
+  row.mean_live_entries = live / static_cast<double>(options.steps);
+  row.peak_kv_bytes = session.peak_kv_bytes();
+  row.budget = policy.Budget(session.length());
+  return row;
+}
+
+// A whole answer of options.answer_tokens tokens (stop tokens ignored) after `prompt`.
+DecodeBenchRow TimeAnswer(const Model& model, ThreadPool& pool, const DecodeBenchOptions& options,
+                          const Prompt& prompt, KvPolicy& policy) {
+  Session session(model.decoder(), pool, prompt.size() + options.answer_tokens + 1);
+  session.SetKvPolicy(&policy);
+  GenerationOptions generation;
+  generation.max_new_tokens = options.answer_tokens;
+  const GenerationResult result =
+      session.Generate(prompt, generation, [](int32_t) { return true; });
+  Check(static_cast<int64_t>(result.tokens.size()) == options.answer_tokens,
+        "bench: the answer stopped after ", result.tokens.size(), " tokens");
+  DecodeBenchRow row;
+  row.decode_ms = result.decode_ms;
+  row.step_ms = result.decode_ms / static_cast<double>(options.answer_tokens);
+  row.peak_kv_bytes = session.peak_kv_bytes();
+  row.budget = policy.Budget(session.length());
+  return row;
+}
+
+}  // namespace
+
+DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
+  Check((options.synthetic_context > 0) != (options.answer_tokens > 0),
+        "bench: give one of --decode-context N or --answer-tokens N");
+  Check(options.steps > 0 && options.warmup >= 0, "bench: --steps must be positive");
+  const Model model = LoadModel(options.model_dir, options.weight_dtype);
+  ThreadPool pool(options.threads);
+  DecodeBenchReport report;
+  report.model_dir = options.model_dir;
+  report.dtype = std::string(DTypeName(options.weight_dtype));
+  report.threads = pool.num_threads();
+  report.synthetic = options.synthetic_context > 0;
+  report.answer_tokens = options.answer_tokens;
+  report.steps = report.synthetic ? options.steps : options.answer_tokens;
+  report.weight_bytes = DecoderWeightBytes(model.config(), options.weight_dtype);
+
+  std::vector<ImageEmbeddings> images;
+  Prompt prompt;
+  if (report.synthetic) {
+    report.context = options.synthetic_context;
+  } else {
+    if (model.language_model->image_token_id() >= 0) {
+      images.push_back(model.language_model->EncodeImage(
+          pool, options.image_path.empty() ? SyntheticImage(336) : LoadImage(options.image_path)));
+    }
+    const std::string text =
+        model.language_model->FormatPrompt(options.question, static_cast<int64_t>(images.size()));
+    prompt = AssemblePrompt(model.tokenizer->Encode(text, true), images,
+                            model.language_model->image_token_id());
+    report.context = prompt.size();
+  }
+  std::vector<std::string> policies = {"none"};
+  for (const std::string& name : options.policies) {
+    if (name != "none") policies.push_back(name);
+  }
+  for (const std::string& name : policies) {
+    const auto policy = MakeKvPolicy(name, options.kv);
+    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, pool, options, *policy)
+                                          : TimeAnswer(model, pool, options, prompt, *policy);
+    row.policy = name;
+    if (name == "none") row.budget = 0;
+    if (!report.rows.empty()) {
+      const DecodeBenchRow& full = report.rows.front();
+      row.measured_speedup = full.step_ms / row.step_ms;
+      if (report.synthetic) {
+        row.predicted_speedup = (report.weight_bytes + full.kv_bytes_per_step) /
+                                (report.weight_bytes + row.kv_bytes_per_step);
+      }
+    }
+    report.rows.push_back(row);
+  }
+  return report;
+}
+
+std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2);
+  out << "model " << report.model_dir << " (" << report.dtype << " weights, " << report.threads
+      << " threads): " << report.weight_bytes / 1e6 << " MB of weights read per step\n";
+  if (report.synthetic) {
+    out << "SYNTHETIC KV cache: " << report.context
+        << " entries per layer of random keys and values (no prefill was run); median of "
+        << report.steps << " decode steps\n";
+    out << "policy     budget  live/layer  KV MB/step  step_ms  peak_KV_MB  speedup  predicted\n";
+  } else {
+    out << "answer of " << report.answer_tokens << " tokens after a prompt of " << report.context
+        << " tokens (stop tokens ignored)\n";
+    out << "policy     budget   decode_ms  step_ms  tokens/s  peak_KV_MB  speedup\n";
+  }
+  for (const DecodeBenchRow& row : report.rows) {
+    out << std::left << std::setw(10) << row.policy << std::right << std::setw(7) << row.budget;
+    if (report.synthetic) {
+      out << std::setw(12) << row.mean_live_entries << std::setw(12) << row.kv_bytes_per_step / 1e6
+          << std::setw(9) << row.step_ms << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
+          << row.measured_speedup << std::setw(11) << row.predicted_speedup << '\n';
+    } else {
+      out << std::setw(12) << row.decode_ms << std::setw(9) << row.step_ms << std::setw(10)
+          << 1000.0 / row.step_ms << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
+          << row.measured_speedup << '\n';
+    }
+  }
+  return out.str();
+}
+
+nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const DecodeBenchRow& row : report.rows) {
+    rows.push_back({{"policy", row.policy},
+                    {"budget", row.budget},
+                    {"mean_live_entries", row.mean_live_entries},
+                    {"kv_bytes_per_step", row.kv_bytes_per_step},
+                    {"step_ms", row.step_ms},
+                    {"decode_ms", row.decode_ms},
+                    {"peak_kv_bytes", row.peak_kv_bytes},
+                    {"measured_speedup", row.measured_speedup},
+                    {"predicted_speedup", row.predicted_speedup}});
+  }
+  return {{"model", report.model_dir},
+          {"dtype", report.dtype},
+          {"threads", report.threads},
+          {"synthetic_cache", report.synthetic},
+          {"context", report.context},
+          {"answer_tokens", report.answer_tokens},
+          {"steps", report.steps},
+          {"weight_bytes", report.weight_bytes},
+          {"rows", rows}};
+}
+
+}  // namespace lightvlm

@@ -1,0 +1,62 @@
+// `lightvlm bench`, decode part: times decode steps with each KV cache policy against the full
+// cache, in one run, and sets each time beside the bytes a step reads (every weight plus every
+// live KV entry, once), so the measured speedup can be read against the one the bytes predict.
+// Two modes: decode steps over a synthetic cache of a given length (random keys and values, no
+// prefill, so long contexts cost no prefill time), or a whole answer of a given length after a
+// real image prompt.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/dtype.h"
+#include "reduce/kv_policy.h"
+
+namespace lightvlm {
+
+struct DecodeBenchOptions {
+  std::string model_dir;
+  std::vector<std::string> policies = {"lightvlm"};  // each timed beside `none`, which runs first
+  KvPolicyOptions kv;
+  int64_t synthetic_context = 0;  // > 0: entries per layer of the synthetic cache
+  int64_t answer_tokens = 0;      // > 0: tokens of a whole answer after an image prompt
+  std::string image_path;         // empty: a synthetic image at the vision tower's size
+  std::string question = "Describe the image in detail.";
+  int64_t steps = 64;  // synthetic mode: timed steps (the median is reported)
+  int64_t warmup = 8;  // synthetic mode: untimed steps first
+  DType weight_dtype = DType::kBF16;
+  int threads = 0;
+};
+
+struct DecodeBenchRow {
+  std::string policy;
+  int64_t budget = 0;            // per layer, as resolved (0 for none)
+  double mean_live_entries = 0;  // per layer, read by the timed steps
+  double kv_bytes_per_step = 0;  // live entries' keys, values and indices, all layers
+  double step_ms = 0;            // median of the timed steps (synthetic) or mean (answer)
+  double decode_ms = 0;          // answer mode: the whole answer's decode
+  size_t peak_kv_bytes = 0;
+  double predicted_speedup = 1;  // bytes per step of `none` / of this row (synthetic mode)
+  double measured_speedup = 1;   // time of `none` / of this row
+};
+
+struct DecodeBenchReport {
+  std::string model_dir;
+  std::string dtype;
+  int threads = 0;
+  bool synthetic = false;
+  int64_t context = 0;        // synthetic cache entries per layer, or the prompt's tokens
+  int64_t answer_tokens = 0;  // answer mode
+  int64_t steps = 0;          // timed steps per row
+  double weight_bytes = 0;    // the decoder's matrices, read once per step
+  std::vector<DecodeBenchRow> rows;
+};
+
+DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options);
+std::string FormatDecodeBenchReport(const DecodeBenchReport& report);
+nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report);
+
+}  // namespace lightvlm
