@@ -1,6 +1,7 @@
-// Attention with grouped KV heads and index-based causality, one (query row, head) pair at a
-// time: each pair streams its kv head's keys into a row of n_kv logits, softmaxes the row in
-// place, and accumulates the values weighted by it. No n_q x n_kv matrix is ever formed.
+// Attention with grouped KV heads and index-based causality, one (query row, kv head) pair at a
+// time: the pair streams its kv head's keys, block by block, into one row of n_kv logits per
+// query head of the group, softmaxes each row in place, and accumulates the values weighted by
+// it. No n_q x n_kv matrix is ever formed.
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -59,20 +60,6 @@ void CheckAttentionArgs(const AttentionArgs& args, std::span<const int64_t> scor
   }
 }
 
-// logits[j] = scale * q.k_j for the keys this query sees, -infinity for the others.
-void ComputeLogits(const AttentionArgs& args, int64_t row, const float* query, const float* keys,
-                   float* logits) {
-  const int64_t head_dim = args.shape.head_dim;
-  const int64_t kv_stride = args.shape.num_kv_heads * head_dim;
-  DotRows(query, keys, kv_stride, args.n_kv, head_dim, args.shape.scale, logits);
-  if (!args.causal) return;
-  for (int64_t j = 0; j < args.n_kv; ++j) {
-    if (args.key_index[j] > args.query_index[row]) {
-      logits[j] = -std::numeric_limits<float>::infinity();
-    }
-  }
-}
-
 // Turns logits into unnormalised probabilities in place; returns their sum, 0 when no key is
 // visible (the output of such a query is then zero).
 float ExpLogits(float* logits, int64_t n_kv) {
@@ -84,28 +71,61 @@ float ExpLogits(float* logits, int64_t n_kv) {
   return ExpShiftedSum(logits, max, n_kv);
 }
 
-void AttendOneHead(const AttentionArgs& args, const ScoreSlots& slots, int64_t row, int64_t head,
-                   float* logits) {
+// Key and value rows per block: a block of the kv head's rows stays in cache while every query
+// head of the group reads it, so grouped-query attention reads each cached row from memory once
+// rather than once per query head (decode is bound by those bytes).
+constexpr int64_t kKeyBlock = 256;
+
+// The heads of kv head `kv_head` for query `row`: logits [group, n_kv] is this task's scratch.
+void AttendOneGroup(const AttentionArgs& args, const ScoreSlots& slots, int64_t row,
+                    int64_t kv_head, float* logits) {
   const AttentionShape& shape = args.shape;
-  const int64_t kv_head = head / (shape.num_heads / shape.num_kv_heads);
-  const int64_t offset = (row * shape.num_heads + head) * shape.head_dim;
+  const int64_t group = shape.num_heads / shape.num_kv_heads, n_kv = args.n_kv;
   const int64_t kv_stride = shape.num_kv_heads * shape.head_dim;
+  const int64_t first_head = kv_head * group;
+  const float* keys = args.k + kv_head * shape.head_dim;
   const float* values = args.v + kv_head * shape.head_dim;
-  float* output = args.out + offset;
+  const auto query = [&](int64_t g) {
+    return (row * shape.num_heads + first_head + g) * shape.head_dim;
+  };
 
-  ComputeLogits(args, row, args.q + offset, args.k + kv_head * shape.head_dim, logits);
-  const float sum = ExpLogits(logits, args.n_kv);
-  const float inv_sum = sum > 0 ? 1.0f / sum : 0.0f;
-  std::fill_n(output, shape.head_dim, 0.0f);
-  AddScaledRows(values, kv_stride, logits, args.n_kv, shape.head_dim, output);
-  Scale(output, inv_sum, shape.head_dim);
-
+  for (int64_t start = 0; start < n_kv; start += kKeyBlock) {
+    const int64_t count = std::min(kKeyBlock, n_kv - start);
+    for (int64_t g = 0; g < group; ++g) {
+      DotRows(args.q + query(g), keys + start * kv_stride, kv_stride, count, shape.head_dim,
+              shape.scale, logits + g * n_kv + start);
+    }
+  }
+  std::vector<float> inv_sum(group);
+  for (int64_t g = 0; g < group; ++g) {
+    float* row_logits = logits + g * n_kv;
+    if (args.causal) {  // query i sees key j iff key_index[j] <= query_index[i]
+      for (int64_t j = 0; j < n_kv; ++j) {
+        if (args.key_index[j] > args.query_index[row]) {
+          row_logits[j] = -std::numeric_limits<float>::infinity();
+        }
+      }
+    }
+    const float sum = ExpLogits(row_logits, n_kv);
+    inv_sum[g] = sum > 0 ? 1.0f / sum : 0.0f;
+    std::fill_n(args.out + query(g), shape.head_dim, 0.0f);
+  }
+  for (int64_t start = 0; start < n_kv; start += kKeyBlock) {
+    const int64_t count = std::min(kKeyBlock, n_kv - start);
+    for (int64_t g = 0; g < group; ++g) {
+      AddScaledRows(values + start * kv_stride, kv_stride, logits + g * n_kv + start, count,
+                    shape.head_dim, args.out + query(g));
+    }
+  }
   const auto [first, last] =
       std::equal_range(slots.begin(), slots.end(), std::pair{row, int64_t{0}},
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto it = first; it != last; ++it) {
-    float* probabilities = args.scores + (it->second * shape.num_heads + head) * args.n_kv;
-    for (int64_t j = 0; j < args.n_kv; ++j) probabilities[j] = logits[j] * inv_sum;
+  for (int64_t g = 0; g < group; ++g) {
+    Scale(args.out + query(g), inv_sum[g], shape.head_dim);
+    for (auto it = first; it != last; ++it) {
+      float* probabilities = args.scores + (it->second * shape.num_heads + first_head + g) * n_kv;
+      for (int64_t j = 0; j < n_kv; ++j) probabilities[j] = logits[g * n_kv + j] * inv_sum[g];
+    }
   }
 }
 
@@ -118,14 +138,16 @@ void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int
   const AttentionArgs args{q, query_index, n_q, k, v, key_index, n_kv, shape, causal, out, scores};
   CheckAttentionArgs(args, score_rows);
   const ScoreSlots slots = SortScoreSlots(score_rows);
-  // Enough (row, head) pairs per task (about 32K multiply-adds) that waking a thread pays off.
-  const int64_t work_per_pair = std::max<int64_t>(1, n_kv * shape.head_dim);
+  // Enough (row, kv head) pairs per task (about 32K multiply-adds) that waking a thread pays off.
+  const int64_t group = shape.num_heads / shape.num_kv_heads;
+  const int64_t work_per_pair = std::max<int64_t>(1, n_kv * shape.head_dim * group);
   pool.ParallelFor(
-      n_q * shape.num_heads,
+      n_q * shape.num_kv_heads,
       [&](int64_t begin, int64_t end) {
-        std::vector<float> logits(n_kv);  // this task's scratch row
+        std::vector<float> logits(group * n_kv);  // this task's scratch rows
         for (int64_t pair = begin; pair < end; ++pair) {
-          AttendOneHead(args, slots, pair / shape.num_heads, pair % shape.num_heads, logits.data());
+          AttendOneGroup(args, slots, pair / shape.num_kv_heads, pair % shape.num_kv_heads,
+                         logits.data());
         }
       },
       std::max<int64_t>(1, 32768 / work_per_pair));
