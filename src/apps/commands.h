@@ -10,5 +10,6 @@ void AddRunCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddKvFidelityCommand(CLI::App& app);
 
 }  // namespace lightvlm

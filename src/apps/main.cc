@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   lightvlm::AddInspectCommand(app);
   lightvlm::AddEvalCommand(app);
   lightvlm::AddBenchCommand(app);
+  lightvlm::AddKvFidelityCommand(app);
   try {
     app.parse(argc, argv);
     return 0;
