@@ -3,6 +3,7 @@
 
     python3 tools/make_shaped_checkpoint.py --shape llava-1.5-7b --out /tmp/llava7b [--dtype bf16]
     python3 tools/make_shaped_checkpoint.py --shape llava-smollm2-135m --out /tmp/smol
+    python3 tools/make_shaped_checkpoint.py --shape llava-qwen2-1.5b --out /tmp/qwen15
 
 The result is a Hugging Face LLaVA directory (config.json, model.safetensors, tokenizer and
 preprocessor files) that `lightvlm run`, `bench` and `eval` load like a downloaded one. Weights are
@@ -40,6 +41,17 @@ SHAPES = {
         "text": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                      num_attention_heads=9, num_key_value_heads=3, vocab_size=49152,
                      max_position_embeddings=32768, rope_theta=100000.0),
+    },
+    # A LLaVA whose LLM has Qwen/Qwen2-1.5B's sizes (28 layers, hidden 1536, 12 heads, 2 KV heads,
+    # MLP 8960, vocab 151936; 1.54B parameters in the decoder's matrices, lm_head included) for
+    # issue 7's speed goals, written as a Llama (no q/k/v biases: 0.3% of the bytes); the vision
+    # tower is CLIP ViT-B/16 at 224 px (196 image tokens).
+    "llava-qwen2-1.5b": {
+        "vision": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                       num_attention_heads=12, image_size=224, patch_size=16),
+        "text": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                     num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
+                     max_position_embeddings=32768, rope_theta=1000000.0),
     },
 }
 

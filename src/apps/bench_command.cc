@@ -39,8 +39,10 @@ void AddBenchCommand(CLI::App& app) {
   command->add_option("--repeats", bench.repeats, "Timed runs per budget (median reported)")
       ->capture_default_str();
   command->add_option("--warmup", bench.warmup, "Untimed runs first")->capture_default_str();
-  command->add_option("--dtype", options->weight_dtype, "Weights in memory: f32 or bf16")
-      ->check(CLI::IsMember({"f32", "bf16"}))
+  command
+      ->add_option("--dtype", options->weight_dtype,
+                   "Weights in memory: f32, bf16 or int8 (per output channel)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
   command->add_option("-t,--threads", bench.threads, "Threads (default: all cores)");
   command->add_flag(
@@ -56,6 +58,10 @@ void AddBenchCommand(CLI::App& app) {
       ->capture_default_str();
   AddKvPolicyKnobs(*command, decode.kv);
   command->add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
+      ->capture_default_str();
+  command
+      ->add_option("--batch", decode.batch,
+                   "Sequences decoded together, each step reading the weights once for all")
       ->capture_default_str();
   command->callback([options] {
     options->bench.weight_dtype = ParseWeightDType(options->weight_dtype);

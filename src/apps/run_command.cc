@@ -157,9 +157,9 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   AddKvPolicyKnobs(*run, options->kv);
   run->add_option("--dtype", options->weight_dtype,
-                  "Weights in memory: f32, or bf16 (half the bytes; bf16 matrix units where the "
-                  "CPU has them)")
-      ->check(CLI::IsMember({"f32", "bf16"}))
+                  "Weights in memory: f32, bf16 (half the bytes; bf16 matrix units where the CPU "
+                  "has them) or int8 (a quarter, one scale per output channel)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
   run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");

@@ -15,6 +15,8 @@ size_t DTypeSize(DType dtype) {
     case DType::kF16:
     case DType::kBF16:
       return 2;
+    case DType::kI8:
+      return 1;
   }
   Fail("unknown dtype");
 }
@@ -27,6 +29,8 @@ std::string_view DTypeName(DType dtype) {
       return "F16";
     case DType::kBF16:
       return "BF16";
+    case DType::kI8:
+      return "I8";
   }
   Fail("unknown dtype");
 }
@@ -83,6 +87,11 @@ void ConvertToF32(const void* src, DType dtype, float* dst, size_t count) {
       for (size_t i = 0; i < count; ++i) dst[i] = BF16ToF32(in[i]);
       return;
     }
+    case DType::kI8: {
+      const auto* in = static_cast<const int8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = in[i];
+      return;
+    }
   }
   Fail("unknown dtype");
 }
@@ -102,6 +111,8 @@ void ConvertFromF32(const float* src, DType dtype, void* dst, size_t count) {
       for (size_t i = 0; i < count; ++i) out[i] = F32ToBF16(src[i]);
       return;
     }
+    case DType::kI8:
+      Fail("float32 to I8 needs scales: quantise with ops::QuantizeInt8");
   }
   Fail("unknown dtype");
 }

@@ -24,7 +24,7 @@ struct Model {
 
 // Reads config.json, the safetensors weights, tokenizer.json and generation_config.json (when
 // present) of `directory`. Errors name the file and the problem.
-// Weight matrices are held in `weight_dtype` (F32 or BF16).
+// Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
 Model LoadModel(const std::string& directory, DType weight_dtype = DType::kF32);
 
 }  // namespace lightvlm

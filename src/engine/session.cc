@@ -97,6 +97,47 @@ void Session::PrefillSynthetic(int64_t tokens, uint64_t seed) {
   }
 }
 
+std::vector<std::vector<float>> Session::DecodeBatch(std::span<Session* const> sessions,
+                                                     std::span<const int32_t> tokens) {
+  Check(!sessions.empty() && sessions.size() == tokens.size(), "decode batch: ", tokens.size(),
+        " tokens for ", sessions.size(), " sessions");
+  const Decoder& decoder = sessions.front()->decoder_;
+  ThreadPool& pool = sessions.front()->pool_;
+  const LlmConfig& config = decoder.config();
+  const auto batch = static_cast<int64_t>(sessions.size());
+  DecoderTokens input;
+  input.hidden = Tensor(DType::kF32, {batch, config.hidden_size});
+  decoder.Embed(tokens, input.hidden.f32());
+  std::vector<KvCache*> caches;
+  std::vector<CacheAttentionHook*> hooks;
+  for (Session* session : sessions) {
+    Check(&session->decoder_ == &decoder && &session->pool_ == &pool,
+          "decode batch: the sessions must share one decoder and one thread pool");
+    Check(session->length_ < session->context_, "decode batch: a session's context of ",
+          session->context_, " tokens is full");
+    input.token_index.push_back(session->length_);
+    input.position.push_back(session->length_);
+    caches.push_back(&session->cache_);
+    hooks.push_back(session->kv_policy_);
+  }
+  decoder.ForwardBatch(pool, input, caches, hooks);
+  for (Session* session : sessions) {
+    ++session->length_;
+    session->peak_kv_bytes_ = std::max(session->peak_kv_bytes_, session->cache_.bytes());
+    if (session->kv_policy_ != nullptr) {
+      session->kv_policy_->AfterPass(session->cache_, session->length_);
+    }
+  }
+  std::vector<float> all_logits(batch * config.vocab_size);
+  decoder.Logits(pool, input.hidden.f32(), batch, all_logits.data());
+  std::vector<std::vector<float>> logits(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    logits[b].assign(all_logits.begin() + b * config.vocab_size,
+                     all_logits.begin() + (b + 1) * config.vocab_size);
+  }
+  return logits;
+}
+
 std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
   const int64_t count = prompt.size();
   Check(count > 0, "nothing to prefill: the prompt has no tokens");

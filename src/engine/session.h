@@ -56,6 +56,12 @@ class Session {
   std::vector<float> Prefill(std::span<const int32_t> tokens);  // a text-only prompt
   // One decode step: appends `token` and returns the logits [vocab_size] of the next one.
   std::vector<float> Decode(int32_t token);
+  // One decode step of several sessions together (batching): sessions[b] appends tokens[b], and
+  // the result's row b holds its logits [vocab_size] of the next token. The sessions may be at
+  // different lengths, each with its own cache and KV policy; they must share one decoder and
+  // one pool. The weights are read once for the whole step, not once per session.
+  static std::vector<std::vector<float>> DecodeBatch(std::span<Session* const> sessions,
+                                                     std::span<const int32_t> tokens);
   // For benchmarks: fills every layer's cache with `tokens` entries of random keys and values, as
   // if a text prompt of that length had been prefilled, without running the model; the KV policy
   // then compresses it as after a prefill (no attention was seen: ties keep the earliest).

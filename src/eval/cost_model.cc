@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "base/tensor.h"
-#include "ops/ops.h"
+#include "models/linear.h"
 
 namespace lightvlm {
 namespace {
@@ -46,21 +46,31 @@ double PrefillFlops(const LlmConfig& c, const std::vector<int64_t>& live_tokens)
 
 double DecoderWeightBytes(const LlmConfig& c, DType dtype) {
   const double matrices = WeightsPerLayer(c) * c.num_layers + double(c.hidden_size) * c.vocab_size;
-  return matrices * DTypeSize(dtype);
+  // int8 matrices carry one float32 scale per output row.
+  const double rows_per_layer =
+      c.q_dim() + 2.0 * c.kv_dim() + 2.0 * c.hidden_size + 2.0 * c.intermediate_size;
+  const double scales = dtype == DType::kI8
+                            ? (rows_per_layer * c.num_layers + double(c.vocab_size)) * sizeof(float)
+                            : 0.0;
+  return matrices * DTypeSize(dtype) + scales;
+}
+
+double KvEntryBytes(const LlmConfig& c) {
+  return 2.0 * c.kv_dim() * sizeof(float) + sizeof(int64_t);
 }
 
 MachineCeilings MeasureCeilings(ThreadPool& pool, DType dtype, int repeats) {
   constexpr int64_t m = 1024, k = 4096, n = 4096;
   MachineCeilings ceilings;
-  Tensor x(DType::kF32, {m, k}), y(DType::kF32, {m, n}), w(dtype, {n, k});
-  const auto gemm = [&] {
-    if (dtype == DType::kBF16) {
-      ops::LinearBf16(pool, x.f32(), m, k, static_cast<const uint16_t*>(w.view().raw()), n, nullptr,
-                      y.f32());
-    } else {
-      ops::Linear(pool, x.f32(), m, k, w.f32(), n, nullptr, y.f32());
-    }
-  };
+  Tensor x(DType::kF32, {m, k}), y(DType::kF32, {m, n});
+  // Through the engine's own Linear, so the ceiling is the one its layers can reach.
+  Linear linear;
+  if (dtype == DType::kI8) {
+    linear = QuantizeLinearInt8(Tensor(DType::kF32, {n, k}));
+  } else {
+    linear.weight = Tensor(dtype, {n, k});
+  }
+  const auto gemm = [&] { linear.Forward(pool, x.f32(), m, y.f32()); };
   gemm();  // warm-up: first-touch pages, primitive creation
   ceilings.gemm_gflops = 2.0 * m * k * n / BestSeconds(repeats, gemm) / 1e9;
 

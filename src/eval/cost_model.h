@@ -23,6 +23,9 @@ double PrefillFlops(const LlmConfig& config, const std::vector<int64_t>& live_to
 // Bytes of the decoder's weight matrices in `dtype` (what every decode step reads).
 double DecoderWeightBytes(const LlmConfig& config, DType dtype);
 
+// Bytes of one KV cache entry in one layer: float32 key and value, and the token index.
+double KvEntryBytes(const LlmConfig& config);
+
 struct MachineCeilings {
   double gemm_gflops = 0;    // a 1024 x 4096 x 4096 product through ops::Linear in the dtype
   double copy_gbytes_s = 0;  // memcpy of 1 GiB, counting bytes read and written

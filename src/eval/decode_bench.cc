@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 
 #include "base/error.h"
@@ -26,54 +27,82 @@ int32_t Greedy(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
+// `batch` sessions of `context` tokens each, with a policy `name` of its own apiece.
+struct Sequences {
+  std::vector<std::unique_ptr<KvPolicy>> policies;
+  std::vector<Session> sessions;
+  std::vector<Session*> batch;
+
+  Sequences(const Model& model, ThreadPool& pool, const DecodeBenchOptions& options,
+            const std::string& name, int64_t context) {
+    sessions.reserve(options.batch);
+    for (int64_t b = 0; b < options.batch; ++b) {
+      policies.push_back(MakeKvPolicy(name, options.kv));
+      sessions.emplace_back(model.decoder(), pool, context);
+      sessions.back().SetKvPolicy(policies.back().get());
+    }
+    for (Session& session : sessions) batch.push_back(&session);
+  }
+
+  // One decode step of every sequence, from `tokens`; returns their greedy next tokens.
+  std::vector<int32_t> Step(const std::vector<int32_t>& tokens) {
+    std::vector<int32_t> next;
+    for (const std::vector<float>& logits : Session::DecodeBatch(batch, tokens)) {
+      next.push_back(Greedy(logits));
+    }
+    return next;
+  }
+};
+
 // Decode steps over a synthetic cache of options.synthetic_context entries per layer, compressed
-// by `policy` as after a prefill; the step's bytes are the cache's before it plus the entry it
-// writes in every layer, all of which its attention reads.
+// by `policy` as after a prefill; the step's bytes are the caches' before it plus the entry it
+// writes in every layer of every sequence, all of which its attention reads.
 DecodeBenchRow TimeSyntheticSteps(const Model& model, ThreadPool& pool,
-                                  const DecodeBenchOptions& options, KvPolicy& policy) {
+                                  const DecodeBenchOptions& options, const std::string& policy) {
   const int64_t total_steps = options.warmup + options.steps;
-  Session session(model.decoder(), pool, options.synthetic_context + total_steps + 1);
-  session.SetKvPolicy(&policy);
-  session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
+  Sequences sequences(model, pool, options, policy, options.synthetic_context + total_steps + 1);
+  for (Session& session : sequences.sessions) {
+    session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
+  }
   const LlmConfig& config = model.config();
-  const double entry_bytes = 2.0 * config.kv_dim() * sizeof(float) + sizeof(int64_t);
+  const double entry_bytes = KvEntryBytes(config);
+  const double written = entry_bytes * config.num_layers * static_cast<double>(options.batch);
   DecodeBenchRow row;
   std::vector<double> times;
   double live = 0;
-  int32_t token = config.bos_token_id;
+  std::vector<int32_t> tokens(options.batch, config.bos_token_id);
   for (int64_t step = 0; step < total_steps; ++step) {
-    const double bytes_before = static_cast<double>(session.cache().bytes());
+    double bytes_before = 0;
+    for (const Session& session : sequences.sessions) bytes_before += session.cache().bytes();
     const auto start = Clock::now();
-    token = Greedy(session.Decode(token));
+    tokens = sequences.Step(tokens);
     if (step < options.warmup) continue;
     times.push_back(MillisecondsSince(start));
-    row.kv_bytes_per_step += bytes_before + entry_bytes * config.num_layers;
-    live += bytes_before / entry_bytes / config.num_layers + 1;
+    row.kv_bytes_per_step += bytes_before + written;
+    live += (bytes_before + written) / written;
   }
   row.step_ms = Median(times);
   row.kv_bytes_per_step /= static_cast<double>(options.steps);
   row.mean_live_entries = live / static_cast<double>(options.steps);
-  row.peak_kv_bytes = session.peak_kv_bytes();
-  row.budget = policy.Budget(session.length());
+  row.peak_kv_bytes = sequences.sessions.front().peak_kv_bytes();
+  row.budget = sequences.policies.front()->Budget(sequences.sessions.front().length());
   return row;
 }
 
-// A whole answer of options.answer_tokens tokens (stop tokens ignored) after `prompt`.
+// A whole answer of options.answer_tokens tokens (stop tokens ignored) after `prompt`, for each
+// of the batch's sequences: every sequence prefills the prompt, then all decode together.
 DecodeBenchRow TimeAnswer(const Model& model, ThreadPool& pool, const DecodeBenchOptions& options,
-                          const Prompt& prompt, KvPolicy& policy) {
-  Session session(model.decoder(), pool, prompt.size() + options.answer_tokens + 1);
-  session.SetKvPolicy(&policy);
-  GenerationOptions generation;
-  generation.max_new_tokens = options.answer_tokens;
-  const GenerationResult result =
-      session.Generate(prompt, generation, [](int32_t) { return true; });
-  Check(static_cast<int64_t>(result.tokens.size()) == options.answer_tokens,
-        "bench: the answer stopped after ", result.tokens.size(), " tokens");
+                          const Prompt& prompt, const std::string& policy) {
+  Sequences sequences(model, pool, options, policy, prompt.size() + options.answer_tokens + 1);
+  std::vector<int32_t> tokens;
+  for (Session& session : sequences.sessions) tokens.push_back(Greedy(session.Prefill(prompt)));
+  const auto start = Clock::now();
+  for (int64_t token = 1; token < options.answer_tokens; ++token) tokens = sequences.Step(tokens);
   DecodeBenchRow row;
-  row.decode_ms = result.decode_ms;
-  row.step_ms = result.decode_ms / static_cast<double>(options.answer_tokens);
-  row.peak_kv_bytes = session.peak_kv_bytes();
-  row.budget = policy.Budget(session.length());
+  row.decode_ms = MillisecondsSince(start);
+  row.step_ms = row.decode_ms / static_cast<double>(options.answer_tokens);
+  row.peak_kv_bytes = sequences.sessions.front().peak_kv_bytes();
+  row.budget = sequences.policies.front()->Budget(sequences.sessions.front().length());
   return row;
 }
 
@@ -83,6 +112,7 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
   Check((options.synthetic_context > 0) != (options.answer_tokens > 0),
         "bench: give one of --decode-context N or --answer-tokens N");
   Check(options.steps > 0 && options.warmup >= 0, "bench: --steps must be positive");
+  Check(options.batch > 0, "bench: --batch must be positive, got ", options.batch);
   const Model model = LoadModel(options.model_dir, options.weight_dtype);
   ThreadPool pool(options.threads);
   DecodeBenchReport report;
@@ -92,6 +122,7 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
   report.synthetic = options.synthetic_context > 0;
   report.answer_tokens = options.answer_tokens;
   report.steps = report.synthetic ? options.steps : options.answer_tokens;
+  report.batch = options.batch;
   report.weight_bytes = DecoderWeightBytes(model.config(), options.weight_dtype);
 
   std::vector<ImageEmbeddings> images;
@@ -114,10 +145,10 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
     if (name != "none") policies.push_back(name);
   }
   for (const std::string& name : policies) {
-    const auto policy = MakeKvPolicy(name, options.kv);
-    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, pool, options, *policy)
-                                          : TimeAnswer(model, pool, options, prompt, *policy);
+    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, pool, options, name)
+                                          : TimeAnswer(model, pool, options, prompt, name);
     row.policy = name;
+    row.tokens_per_s = 1000.0 * static_cast<double>(options.batch) / row.step_ms;
     if (name == "none") row.budget = 0;
     if (!report.rows.empty()) {
       const DecodeBenchRow& full = report.rows.front();
@@ -136,12 +167,15 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(2);
   out << "model " << report.model_dir << " (" << report.dtype << " weights, " << report.threads
-      << " threads): " << report.weight_bytes / 1e6 << " MB of weights read per step\n";
+      << " threads): " << report.weight_bytes / 1e6 << " MB of weights read per step; "
+      << report.batch << " sequence" << (report.batch == 1 ? "" : "s") << " decoded together\n";
   if (report.synthetic) {
     out << "SYNTHETIC KV cache: " << report.context
         << " entries per layer of random keys and values (no prefill was run); median of "
         << report.steps << " decode steps\n";
-    out << "policy     budget  live/layer  KV MB/step  step_ms  peak_KV_MB  speedup  predicted\n";
+    out << "policy     budget  live/layer  KV MB/step  step_ms  tokens/s   GB/s  peak_KV_MB  "
+           "speedup"
+           "  predicted\n";
   } else {
     out << "answer of " << report.answer_tokens << " tokens after a prompt of " << report.context
         << " tokens (stop tokens ignored)\n";
@@ -151,11 +185,13 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
     out << std::left << std::setw(10) << row.policy << std::right << std::setw(7) << row.budget;
     if (report.synthetic) {
       out << std::setw(12) << row.mean_live_entries << std::setw(12) << row.kv_bytes_per_step / 1e6
-          << std::setw(9) << row.step_ms << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
-          << row.measured_speedup << std::setw(11) << row.predicted_speedup << '\n';
+          << std::setw(9) << row.step_ms << std::setw(10) << row.tokens_per_s << std::setw(7)
+          << (report.weight_bytes + row.kv_bytes_per_step) / (row.step_ms * 1e6) << std::setw(12)
+          << row.peak_kv_bytes / 1e6 << std::setw(9) << row.measured_speedup << std::setw(11)
+          << row.predicted_speedup << '\n';
     } else {
       out << std::setw(12) << row.decode_ms << std::setw(9) << row.step_ms << std::setw(10)
-          << 1000.0 / row.step_ms << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
+          << row.tokens_per_s << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
           << row.measured_speedup << '\n';
     }
   }
@@ -170,6 +206,7 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                     {"mean_live_entries", row.mean_live_entries},
                     {"kv_bytes_per_step", row.kv_bytes_per_step},
                     {"step_ms", row.step_ms},
+                    {"tokens_per_s", row.tokens_per_s},
                     {"decode_ms", row.decode_ms},
                     {"peak_kv_bytes", row.peak_kv_bytes},
                     {"measured_speedup", row.measured_speedup},
@@ -182,6 +219,7 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
           {"context", report.context},
           {"answer_tokens", report.answer_tokens},
           {"steps", report.steps},
+          {"batch", report.batch},
           {"weight_bytes", report.weight_bytes},
           {"rows", rows}};
 }

@@ -3,7 +3,8 @@
 // live KV entry, once), so the measured speedup can be read against the one the bytes predict.
 // Two modes: decode steps over a synthetic cache of a given length (random keys and values, no
 // prefill, so long contexts cost no prefill time), or a whole answer of a given length after a
-// real image prompt.
+// real image prompt. Either runs `batch` sequences at once (Session::DecodeBatch): each step
+// reads the weights once for all of them and every sequence's own cache.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ struct DecodeBenchOptions {
   int64_t answer_tokens = 0;      // > 0: tokens of a whole answer after an image prompt
   std::string image_path;         // empty: a synthetic image at the vision tower's size
   std::string question = "Describe the image in detail.";
+  int64_t batch = 1;   // sequences decoded together, each with its own cache and policy
   int64_t steps = 64;  // synthetic mode: timed steps (the median is reported)
   int64_t warmup = 8;  // synthetic mode: untimed steps first
   DType weight_dtype = DType::kBF16;
@@ -35,10 +37,11 @@ struct DecodeBenchRow {
   std::string policy;
   int64_t budget = 0;            // per layer, as resolved (0 for none)
   double mean_live_entries = 0;  // per layer, read by the timed steps
-  double kv_bytes_per_step = 0;  // live entries' keys, values and indices, all layers
+  double kv_bytes_per_step = 0;  // live entries' keys, values and indices, all layers and sequences
   double step_ms = 0;            // median of the timed steps (synthetic) or mean (answer)
+  double tokens_per_s = 0;       // batch tokens per step / step time
   double decode_ms = 0;          // answer mode: the whole answer's decode
-  size_t peak_kv_bytes = 0;
+  size_t peak_kv_bytes = 0;      // of the first sequence
   double predicted_speedup = 1;  // bytes per step of `none` / of this row (synthetic mode)
   double measured_speedup = 1;   // time of `none` / of this row
 };
@@ -51,7 +54,8 @@ struct DecodeBenchReport {
   int64_t context = 0;        // synthetic cache entries per layer, or the prompt's tokens
   int64_t answer_tokens = 0;  // answer mode
   int64_t steps = 0;          // timed steps per row
-  double weight_bytes = 0;    // the decoder's matrices, read once per step
+  int64_t batch = 1;
+  double weight_bytes = 0;  // the decoder's matrices, read once per step
   std::vector<DecodeBenchRow> rows;
 };
 

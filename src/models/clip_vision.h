@@ -46,7 +46,7 @@ class ClipVisionTower {
  public:
   // `prefix` names the vision model in the checkpoint, e.g. "vision_tower.vision_model.".
   // Only the first `layers_used` encoder layers are loaded and run; their matrices are held in
-  // `weight_dtype` (F32 or BF16).
+  // `weight_dtype` (F32, BF16 or I8).
   ClipVisionTower(const ClipVisionConfig& config, const Checkpoint& checkpoint,
                   const std::string& prefix, int64_t layers_used, DType weight_dtype = DType::kF32);
 

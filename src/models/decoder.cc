@@ -9,6 +9,17 @@
 #include "ops/ops.h"
 
 namespace lightvlm {
+
+// One sequence's share of a layer's pass: its rows of the pass's tokens and its layer cache.
+struct LayerSequence {
+  int64_t first_row = 0;
+  int64_t rows = 0;
+  LayerKvCache* cache = nullptr;
+  LayerAttention* record = nullptr;  // keeps its attention over this pass's rows, when set
+  std::vector<int64_t> cache_rows;   // rows (of the sequence) whose attention over the cache...
+  Tensor cache_scores;               // ...lands here: [cache_rows, num_heads, cache entries]
+};
+
 namespace {
 
 DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint, const std::string& prefix,
@@ -63,10 +74,11 @@ Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
   final_norm_ = checkpoint.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
   // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.
   if (!c.tie_word_embeddings || checkpoint.Contains(names.lm_head)) {
-    lm_head_.weight = checkpoint.Load(names.lm_head, {c.vocab_size, c.hidden_size}, weight_dtype);
+    lm_head_ =
+        LoadLinearWeight(checkpoint, names.lm_head, c.vocab_size, c.hidden_size, weight_dtype);
   } else if (weight_dtype != DType::kF32) {
-    lm_head_.weight = checkpoint.Load(names.prefix + "embed_tokens.weight",
-                                      {c.vocab_size, c.hidden_size}, weight_dtype);
+    lm_head_ = LoadLinearWeight(checkpoint, names.prefix + "embed_tokens.weight", c.vocab_size,
+                                c.hidden_size, weight_dtype);
   }
 }
 
@@ -116,14 +128,50 @@ void Decoder::Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache, P
     }
     const bool record = !recorded.query_rows.empty();
     recorded.layer = record ? i : -1;
-    const std::vector<int64_t> cache_rows =
-        cache_hook != nullptr ? cache_hook->CacheScoreRows(i, tokens) : std::vector<int64_t>{};
-    Tensor cache_scores;
-    ForwardLayer(pool, layers_[i], tokens, cache.layer(i), record ? &recorded : nullptr, cache_rows,
-                 cache_scores);
-    if (!cache_rows.empty()) cache_hook->AfterLayer(i, cache.layer(i), cache_scores);
+    LayerSequence sequence;
+    sequence.rows = tokens.size();
+    sequence.cache = &cache.layer(i);
+    sequence.record = record ? &recorded : nullptr;
+    if (cache_hook != nullptr) sequence.cache_rows = cache_hook->CacheScoreRows(i, tokens);
+    ForwardLayer(pool, layers_[i], tokens, std::span(&sequence, 1));
+    if (!sequence.cache_rows.empty()) {
+      cache_hook->AfterLayer(i, cache.layer(i), sequence.cache_scores);
+    }
   }
   ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), tokens.size(), config_.hidden_size,
+               static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
+}
+
+void Decoder::ForwardBatch(ThreadPool& pool, DecoderTokens& tokens,
+                           std::span<KvCache* const> caches,
+                           std::span<CacheAttentionHook* const> hooks) const {
+  const int64_t batch = tokens.size();
+  Check(static_cast<int64_t>(caches.size()) == batch && static_cast<int64_t>(hooks.size()) == batch,
+        "decoder batch: ", batch, " tokens for ", caches.size(), " caches and ", hooks.size(),
+        " hooks");
+  Check(tokens.hidden.dim(0) == batch && static_cast<int64_t>(tokens.position.size()) == batch,
+        "decoder input: hidden, token_index and position disagree on the token count");
+  std::vector<DecoderTokens> rows(batch);  // what each hook sees of its sequence
+  for (int64_t b = 0; b < batch; ++b) {
+    rows[b].token_index = {tokens.token_index[b]};
+    rows[b].position = {tokens.position[b]};
+  }
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    std::vector<LayerSequence> sequences(batch);
+    for (int64_t b = 0; b < batch; ++b) {
+      sequences[b].first_row = b;
+      sequences[b].rows = 1;
+      sequences[b].cache = &caches[b]->layer(i);
+      if (hooks[b] != nullptr) sequences[b].cache_rows = hooks[b]->CacheScoreRows(i, rows[b]);
+    }
+    ForwardLayer(pool, layers_[i], tokens, sequences);
+    for (int64_t b = 0; b < batch; ++b) {
+      if (!sequences[b].cache_rows.empty()) {
+        hooks[b]->AfterLayer(i, caches[b]->layer(i), sequences[b].cache_scores);
+      }
+    }
+  }
+  ops::RmsNorm(pool, tokens.hidden.f32(), final_norm_.f32(), batch, config_.hidden_size,
                static_cast<float>(config_.rms_norm_eps), tokens.hidden.f32());
 }
 
@@ -167,9 +215,43 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
   return probe;
 }
 
+void Decoder::AttendSequence(ThreadPool& pool, const DecoderTokens& tokens, const Tensor& q,
+                             const Tensor& k, const Tensor& v, LayerSequence& sequence,
+                             Tensor& attention) const {
+  const LlmConfig& c = config_;
+  const int64_t first = sequence.first_row, n = sequence.rows;
+  LayerKvCache& cache = *sequence.cache;
+  cache.Append(k.f32() + first * c.kv_dim(), v.f32() + first * c.kv_dim(),
+               tokens.token_index.data() + first, n);
+  const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const int64_t n_kv = cache.size();
+  // One attention call scores both: the record's rows first, then the cache hook's.
+  std::vector<int64_t> score_rows;
+  if (sequence.record != nullptr) score_rows = sequence.record->query_rows;
+  const auto record_rows = static_cast<int64_t>(score_rows.size());
+  score_rows.insert(score_rows.end(), sequence.cache_rows.begin(), sequence.cache_rows.end());
+  Tensor scores;
+  if (!score_rows.empty()) {
+    scores = Tensor(DType::kF32, {static_cast<int64_t>(score_rows.size()), c.num_heads, n_kv});
+  }
+  ops::Attention(pool, q.f32() + first * c.q_dim(), tokens.token_index.data() + first, n,
+                 cache.keys(), cache.values(), cache.token_index(), n_kv, shape, /*causal=*/true,
+                 attention.f32() + first * c.q_dim(), score_rows,
+                 score_rows.empty() ? nullptr : scores.f32());
+  if (sequence.record != nullptr) {
+    sequence.record->probabilities = SliceScores(scores, 0, record_rows, n);
+  }
+  if (!sequence.cache_rows.empty()) {
+    sequence.cache_scores =
+        record_rows == 0 ? std::move(scores)
+                         : SliceScores(scores, record_rows,
+                                       static_cast<int64_t>(sequence.cache_rows.size()), n_kv);
+  }
+}
+
 void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                           LayerKvCache& cache, LayerAttention* record,
-                           const std::vector<int64_t>& cache_rows, Tensor& cache_scores) const {
+                           std::span<LayerSequence> sequences) const {
   const LlmConfig& c = config_;
   const int64_t n = tokens.size();
   const auto eps = static_cast<float>(c.rms_norm_eps);
@@ -183,33 +265,17 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
   layer.q_proj.Forward(pool, normed.f32(), n, q.f32());
   layer.k_proj.Forward(pool, normed.f32(), n, k.f32());
   layer.v_proj.Forward(pool, normed.f32(), n, v.f32());
-  if (record != nullptr) record->keys = k.Copy();
+  for (LayerSequence& sequence : sequences) {
+    if (sequence.record == nullptr) continue;
+    sequence.record->keys = Tensor(DType::kF32, {sequence.rows, c.kv_dim()});
+    std::memcpy(sequence.record->keys.f32(), k.f32() + sequence.first_row * c.kv_dim(),
+                sequence.record->keys.num_bytes());
+  }
   ops::ApplyRope(pool, q.f32(), n, c.num_heads, c.head_dim, tokens.position.data(), inv_freq_);
   ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
-  cache.Append(k.f32(), v.f32(), tokens.token_index.data(), n);
-
   Tensor attention(DType::kF32, {n, c.q_dim()});
-  const ops::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
-                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
-  const int64_t n_kv = cache.size();
-  // One attention call scores both: the record's rows first, then the cache hook's.
-  std::vector<int64_t> score_rows;
-  if (record != nullptr) score_rows = record->query_rows;
-  const auto record_rows = static_cast<int64_t>(score_rows.size());
-  score_rows.insert(score_rows.end(), cache_rows.begin(), cache_rows.end());
-  Tensor scores;
-  if (!score_rows.empty()) {
-    scores = Tensor(DType::kF32, {static_cast<int64_t>(score_rows.size()), c.num_heads, n_kv});
-  }
-  ops::Attention(pool, q.f32(), tokens.token_index.data(), n, cache.keys(), cache.values(),
-                 cache.token_index(), n_kv, shape, /*causal=*/true, attention.f32(), score_rows,
-                 score_rows.empty() ? nullptr : scores.f32());
-  if (record != nullptr) record->probabilities = SliceScores(scores, 0, record_rows, n);
-  if (!cache_rows.empty()) {
-    cache_scores = record_rows == 0 ? std::move(scores)
-                                    : SliceScores(scores, record_rows,
-                                                  static_cast<int64_t>(cache_rows.size()), n_kv);
-  }
+  for (LayerSequence& sequence : sequences)
+    AttendSequence(pool, tokens, q, k, v, sequence, attention);
   layer.o_proj.Forward(pool, attention.f32(), n, normed.f32());
   ops::Add(pool, x, normed.f32(), n * c.hidden_size);
 

@@ -28,6 +28,7 @@ struct DecoderTensorNames {
 class PrefillHook;
 class CacheAttentionHook;
 struct LayerAttention;
+struct LayerSequence;
 
 struct DecoderTokens {
   Tensor hidden;                     // [n, hidden_size]
@@ -54,7 +55,7 @@ struct DecoderLayer {
 class Decoder {
  public:
   // Loads and shape-checks every tensor the config implies; errors name the tensor. Matrices are
-  // held in `weight_dtype` (F32 or BF16); embeddings and norms in float32.
+  // held in `weight_dtype` (F32, BF16 or I8); embeddings and norms in float32.
   Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
           const DecoderTensorNames& names = {}, DType weight_dtype = DType::kF32);
 
@@ -72,6 +73,15 @@ class Decoder {
   void Forward(ThreadPool& pool, DecoderTokens& tokens, KvCache& cache, PrefillHook* hook = nullptr,
                CacheAttentionHook* cache_hook = nullptr) const;
 
+  // One decode step of several sequences together: row b of `tokens` is the next token of
+  // sequence b, whose cache is caches[b] and whose cache hook is hooks[b] (null for none). The
+  // weight products run on all rows at once, so the step reads the weights once for the whole
+  // batch; attention stays per sequence, over that sequence's own (ragged) cache. A hook sees its
+  // sequence's row only (token_index and position; hidden is left empty). On return
+  // tokens.hidden holds the final-normed hidden states.
+  void ForwardBatch(ThreadPool& pool, DecoderTokens& tokens, std::span<KvCache* const> caches,
+                    std::span<CacheAttentionHook* const> hooks) const;
+
   // logits [rows, vocab_size] of final-normed hidden states [rows, hidden_size].
   void Logits(ThreadPool& pool, const float* hidden, int64_t rows, float* logits) const;
 
@@ -79,12 +89,15 @@ class Decoder {
   // Layer 0's attention for `rows` of `tokens` without running the layer (see PrefillHook).
   LayerAttention ProbeAttention(ThreadPool& pool, const DecoderTokens& tokens,
                                 std::vector<int64_t> rows) const;
-  // Runs one layer; when `record` is given, its attention for record->query_rows over this pass's
-  // tokens is kept; for `cache_rows`, their attention over the whole cache goes to
-  // `cache_scores` [cache_rows, num_heads, cache entries].
+  // Runs one layer over `tokens`, whose rows belong to `sequences` (each with its own cache);
+  // the weight products run on every row at once, attention per sequence.
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
-                    LayerKvCache& cache, LayerAttention* record,
-                    const std::vector<int64_t>& cache_rows, Tensor& cache_scores) const;
+                    std::span<LayerSequence> sequences) const;
+  // One sequence's attention in a layer: appends its keys and values to its cache and writes its
+  // rows of `attention` [rows, q_dim] from its rows of q, k, v (after RoPE).
+  void AttendSequence(ThreadPool& pool, const DecoderTokens& tokens, const Tensor& q,
+                      const Tensor& k, const Tensor& v, LayerSequence& sequence,
+                      Tensor& attention) const;
 
   LlmConfig config_;
   Tensor embed_tokens_;  // [vocab_size, hidden_size]

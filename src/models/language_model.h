@@ -44,7 +44,7 @@ std::string DescribeModelConfig(const JsonFile& config);
 
 // Builds the family that config.json's model_type names (llama, qwen2, llava) from a checkpoint
 // directory. Errors name the file and the problem.
-// Weight matrices are held in `weight_dtype` (F32 or BF16), converted at load time.
+// Weight matrices are held in `weight_dtype` (F32, BF16 or I8), converted at load time.
 std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
                                                  DType weight_dtype = DType::kF32);
 

@@ -7,30 +7,58 @@ namespace lightvlm {
 
 void Linear::Forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const {
   const float* bias_or_null = bias.num_elements() ? bias.f32() : nullptr;
-  if (weight.dtype() == DType::kBF16) {
-    ops::LinearBf16(pool, x, rows, in_features(), static_cast<const uint16_t*>(weight.view().raw()),
-                    out_features(), bias_or_null, y);
-  } else {
-    ops::Linear(pool, x, rows, in_features(), weight.f32(), out_features(), bias_or_null, y);
+  switch (weight.dtype()) {
+    case DType::kBF16:
+      return ops::LinearBf16(pool, x, rows, in_features(),
+                             static_cast<const uint16_t*>(weight.view().raw()), out_features(),
+                             bias_or_null, y);
+    case DType::kI8:
+      return ops::LinearInt8(pool, x, rows, in_features(),
+                             static_cast<const int8_t*>(weight.view().raw()), scales.f32(),
+                             in_features() / scales.dim(1), out_features(), bias_or_null, y);
+    default:
+      return ops::Linear(pool, x, rows, in_features(), weight.f32(), out_features(), bias_or_null,
+                         y);
   }
 }
 
 DType ParseWeightDType(const std::string& name) {
   if (name == "f32") return DType::kF32;
   if (name == "bf16") return DType::kBF16;
-  Fail("weight dtype '", name, "' is not supported (f32, bf16)");
+  if (name == "int8") return DType::kI8;
+  Fail("weight dtype '", name, "' is not supported (f32, bf16, int8)");
 }
 
 void CheckWeightDType(DType dtype) {
-  Check(dtype == DType::kF32 || dtype == DType::kBF16, "weights can be held as F32 or BF16, not ",
-        DTypeName(dtype));
+  Check(dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kI8,
+        "weights can be held as F32, BF16 or I8, not ", DTypeName(dtype));
+}
+
+Linear QuantizeLinearInt8(const Tensor& weight) {
+  const int64_t out = weight.dim(0), in = weight.dim(1);
+  Linear linear;
+  linear.weight = Tensor(DType::kI8, {out, in});
+  linear.scales = Tensor(DType::kF32, {out, 1});
+  ops::QuantizeInt8(weight.f32(), out, in, in, static_cast<int8_t*>(linear.weight.view().raw()),
+                    linear.scales.f32());
+  return linear;
+}
+
+Linear LoadLinearWeight(const Checkpoint& checkpoint, const std::string& name, int64_t out_features,
+                        int64_t in_features, DType weight_dtype) {
+  CheckWeightDType(weight_dtype);
+  if (weight_dtype == DType::kI8) {
+    return QuantizeLinearInt8(checkpoint.LoadF32(name, {out_features, in_features}));
+  }
+  Linear linear;
+  linear.weight = checkpoint.Load(name, {out_features, in_features}, weight_dtype);
+  return linear;
 }
 
 Linear LoadLinear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out_features,
                   int64_t in_features, bool has_bias, DType weight_dtype) {
-  CheckWeightDType(weight_dtype);
-  Linear linear;
-  linear.weight = checkpoint.Load(prefix + ".weight", {out_features, in_features}, weight_dtype);
+  Linear linear =
+      LoadLinearWeight(checkpoint, prefix + ".weight", out_features, in_features, weight_dtype);
   if (has_bias) linear.bias = checkpoint.LoadF32(prefix + ".bias", {out_features});
   return linear;
 }

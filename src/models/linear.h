@@ -1,4 +1,5 @@
-// A Hugging Face nn.Linear: weight [out, in] and an optional bias [out], held as float32.
+// A Hugging Face nn.Linear: weight [out, in] and an optional bias [out], with the weight held in
+// float32, bfloat16 or int8 (quantised at load time, one scale per output channel).
 #pragma once
 
 #include <cstdint>
@@ -11,23 +12,31 @@
 namespace lightvlm {
 
 struct Linear {
-  Tensor weight;  // [out_features, in_features], F32 or BF16
+  Tensor weight;  // [out_features, in_features], F32, BF16 or I8
+  Tensor scales;  // [out_features, in_features / group] float32 for I8 weights, else empty
   Tensor bias;    // [out_features], or empty
 
   int64_t out_features() const { return weight.dim(0); }
   int64_t in_features() const { return weight.dim(1); }
   // y[rows, out] = x[rows, in] * weight^T + bias
   void Forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;
+  // Bytes a product reads from the weight (scales included).
+  size_t weight_bytes() const { return weight.num_bytes() + scales.num_bytes(); }
 };
 
 // Loads `<prefix>.weight` (and `<prefix>.bias` when has_bias), checking their shapes; the
-// weight is held in `weight_dtype` (F32 or BF16), the bias in float32.
+// weight is held in `weight_dtype` (F32, BF16 or I8), the bias in float32.
 Linear LoadLinear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out_features,
                   int64_t in_features, bool has_bias, DType weight_dtype = DType::kF32);
+// The matrix `name` [out_features, in_features] as a Linear without bias, in `weight_dtype`.
+Linear LoadLinearWeight(const Checkpoint& checkpoint, const std::string& name, int64_t out_features,
+                        int64_t in_features, DType weight_dtype);
+// A float32 matrix [out, in] as I8 with one scale per output channel (symmetric, max |w| / 127).
+Linear QuantizeLinearInt8(const Tensor& weight);
 
 // Fails unless `dtype` is one a Linear can compute with.
 void CheckWeightDType(DType dtype);
-// "f32" or "bf16" (as users write it) to the dtype; fails naming the accepted values.
+// "f32", "bf16" or "int8" (as users write them) to the dtype; fails naming the accepted values.
 DType ParseWeightDType(const std::string& name);
 
 }  // namespace lightvlm

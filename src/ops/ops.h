@@ -21,6 +21,17 @@ void Linear(ThreadPool& pool, const float* x, int64_t m, int64_t k, const float*
 void LinearBf16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint16_t* w,
                 int64_t n, const float* bias, float* y);
 
+// The same product with int8 weights w [n, k] and float32 scales [n, k / group]: weight (i, c)
+// stands for w[i, c] * scales[i, c / group] (group = k: one scale per output channel). x and
+// the arithmetic stay float32; only the weights' storage is 8-bit.
+void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const int8_t* w,
+                const float* scales, int64_t group, int64_t n, const float* bias, float* y);
+
+// Symmetric int8 quantisation of w [n, k] for LinearInt8: for each row and each group of
+// `group` columns, scale = max |w| / 127 and q = round(w / scale). q: [n, k], scales:
+// [n, k / group]. Fails unless group divides k.
+void QuantizeInt8(const float* w, int64_t n, int64_t k, int64_t group, int8_t* q, float* scales);
+
 // y = x / sqrt(mean(x^2) + eps) * weight, per row of `dim`. y may alias x.
 void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows, int64_t dim,
              float eps, float* y);
@@ -54,7 +65,8 @@ void Softmax(float* x, int64_t rows, int64_t cols);
 
 struct AttentionShape {
   int64_t num_heads = 0;
-  int64_t num_kv_heads = 0;  // divides num_heads; query head h reads kv head h / (num_heads / num_kv_heads)
+  int64_t num_kv_heads =
+      0;  // divides num_heads; query head h reads kv head h / (num_heads / num_kv_heads)
   int64_t head_dim = 0;
   float scale = 0;  // usually 1 / sqrt(head_dim)
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/error.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "io/image.h"
@@ -57,6 +58,40 @@ TEST_F(StoriesKvTest, NoneIsBitIdenticalToThePlainEngine) {
     EXPECT_EQ(with_none.cache().layer(layer).size(), plain.cache().layer(layer).size());
   }
   EXPECT_EQ(with_none.peak_kv_bytes(), plain.cache().bytes());
+}
+
+// The bench's synthetic prompt: every layer gets `tokens` entries of seeded random keys and values
+// with consecutive token indices, the session's length moves on, and the policy compresses the
+// cache as after a real prefill.
+TEST_F(StoriesKvTest, PrefillSyntheticFillsEveryLayerAndLetsThePolicyCompress) {
+  Session plain(model_->decoder(), pool_, 64), same_seed(model_->decoder(), pool_, 64);
+  plain.PrefillSynthetic(20, /*seed=*/3);
+  same_seed.PrefillSynthetic(20, /*seed=*/3);
+  EXPECT_EQ(plain.length(), 20);
+  const int64_t kv_dim = model_->config().kv_dim();
+  for (int64_t l = 0; l < plain.cache().num_layers(); ++l) {
+    const LayerKvCache& cache = plain.cache().layer(l);
+    ASSERT_EQ(cache.size(), 20);
+    for (int64_t t = 0; t < 20; ++t) EXPECT_EQ(cache.token_index()[t], t);
+    const LayerKvCache& twin = same_seed.cache().layer(l);
+    EXPECT_TRUE(std::equal(cache.keys(), cache.keys() + 20 * kv_dim, twin.keys()));
+    EXPECT_NE(cache.keys()[0], cache.values()[0]);
+  }
+  EXPECT_EQ(plain.peak_kv_bytes(), plain.cache().bytes());
+  // A decode step runs on top of it, at the next position.
+  plain.Decode(1);
+  EXPECT_EQ(plain.length(), 21);
+  EXPECT_EQ(plain.cache().layer(0).token_index()[20], 20);
+
+  const auto streaming = MakeKvPolicy("streaming", {.budget = 8});
+  Session compressed(model_->decoder(), pool_, 64);
+  compressed.SetKvPolicy(streaming.get());
+  compressed.PrefillSynthetic(20, /*seed=*/3);
+  const LayerKvCache& layer = compressed.cache().layer(0);
+  ASSERT_EQ(layer.size(), 8);
+  EXPECT_EQ(std::vector<int64_t>(layer.token_index(), layer.token_index() + 8),
+            (std::vector<int64_t>{0, 1, 2, 3, 16, 17, 18, 19}));
+  EXPECT_THROW(compressed.PrefillSynthetic(60, 1), Error);
 }
 
 struct PolicyCase {

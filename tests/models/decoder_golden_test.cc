@@ -2,6 +2,8 @@
 // tiny random-weight checkpoints saved with save_pretrained: every prompt position must agree.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "io/json_file.h"
 #include "models/decoder.h"
 #include "support/golden.h"
@@ -61,6 +63,28 @@ TEST_P(DecoderGoldenTest, Bf16WeightsStayCloseToTransformers) {
   const double error = testing::MaxAbsDifference(logits.data(), expected.data(), expected.size());
   EXPECT_LT(error, 0.05 * spread) << "spread " << spread;
   EXPECT_GT(error, 0.0) << "bf16 weights should not reproduce float32 exactly";
+}
+
+// int8 weights (one scale per output channel) on the random-weight fixtures: the logits of every
+// prompt position within 4% of the float32 engine's, relative to their norm, and no logit off by
+// more than 8% of the largest (measured up to 6.4%). These random 2-layer models measure 2.6-2.9%,
+// above issue 7's 2% bar, with per-channel and with per-group scales down to 16 columns alike;
+// the bar is held on real trained weights (tests/engine/int8_weights_test.cc: 1.0%).
+TEST_P(DecoderGoldenTest, Int8WeightsStayCloseToFloat32) {
+  const testing::Golden golden(GetParam());
+  const auto n = static_cast<int64_t>(golden.Ids("input_ids").size());
+  const std::vector<float> f32 = PromptLogits(golden, n);
+  const std::vector<float> int8 = PromptLogits(golden, n, DType::kI8);
+  double difference = 0, norm = 0, spread = 0;
+  for (size_t i = 0; i < f32.size(); ++i) {
+    difference += (int8[i] - f32[i]) * double(int8[i] - f32[i]);
+    norm += f32[i] * double(f32[i]);
+    spread = std::max(spread, double(std::abs(f32[i])));
+  }
+  EXPECT_LT(std::sqrt(difference / norm), 0.04);
+  const double error = testing::MaxAbsDifference(int8.data(), f32.data(), f32.size());
+  EXPECT_LT(error, 0.08 * spread) << "spread " << spread;
+  EXPECT_GT(error, 0.0) << "int8 weights should not reproduce float32 exactly";
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, DecoderGoldenTest,

@@ -93,7 +93,7 @@ TEST(KvPolicyTest, AccumulatedScoresFollowTheCacheThroughCompaction) {
 }
 
 TEST(KvPolicyTest, StreamingKeepsSinksAndTheWindowAtEveryStep) {
-  const auto policy = MakeKvPolicy("streaming", {.budget = 6});
+  const auto policy = MakeKvPolicy("streaming", {.budget = 6, .interval = 1});
   KvCache cache(1, 1, 64);
   policy->Begin({3, 0}, 1, 3);
   AppendTokens(cache.layer(0), 0, 3);
@@ -112,6 +112,33 @@ TEST(KvPolicyTest, StreamingKeepsSinksAndTheWindowAtEveryStep) {
   }
   EXPECT_EQ(policy->sinks(), 4);
   EXPECT_EQ(policy->window(20), 2);
+}
+
+// By default streaming evicts 16 entries every 16 steps: between compressions the cache grows
+// to at most budget + 16 (the documented slack), and after each one it holds the sinks and the
+// newest budget - sinks entries exactly; the newest entry is never evicted.
+TEST(KvPolicyTest, StreamingEvictsInBatchesWithinTheSlack) {
+  const auto policy = MakeKvPolicy("streaming", {.budget = 6});
+  KvCache cache(1, 1, 128);
+  LayerKvCache& layer = cache.layer(0);
+  policy->Begin({3, 0}, 1, 3);
+  ASSERT_EQ(policy->interval(), 16);
+  AppendTokens(layer, 0, 3);
+  policy->AfterPass(cache, 3);
+  int64_t compressions = 0;
+  for (int64_t t = 3; t < 60; ++t) {
+    AppendTokens(layer, t, 1);
+    EXPECT_LE(layer.size(), 6 + policy->interval()) << t;
+    policy->AfterPass(cache, t + 1);
+    const std::vector<int64_t> tokens = TokensOf(layer);
+    EXPECT_EQ(tokens.back(), t);
+    for (int64_t sink = 0; sink < 4; ++sink) EXPECT_EQ(tokens[sink], sink) << t;
+    if ((t - 2) % 16 == 0) {  // the 16th, 32nd, ... decode step compressed
+      ++compressions;
+      EXPECT_EQ(tokens, (std::vector<int64_t>{0, 1, 2, 3, t - 1, t})) << t;
+    }
+  }
+  EXPECT_EQ(compressions, 3);
 }
 
 TEST(KvPolicyTest, SnapKvPoolsTheWindowsScoresOnceAfterPrefill) {
@@ -152,7 +179,8 @@ TEST(KvPolicyTest, DefaultsFollowEachMethod) {
   h2o->Begin({30, 0}, 2, 1000);
   EXPECT_EQ(h2o->Budget(1000), 200);
   EXPECT_EQ(h2o->window(1000), 100);
-  EXPECT_EQ(h2o->interval(), 1);
+  EXPECT_EQ(h2o->interval(), 16);
+  EXPECT_EQ(streaming->interval(), 16);
   const auto snapkv = MakeKvPolicy("snapkv", {});
   snapkv->Begin({30, 0}, 2, 1000);
   EXPECT_EQ(snapkv->Budget(1000), 2048);

@@ -1,9 +1,12 @@
 // Attention with grouped KV heads and index-based causality, one (query row, kv head) pair at a
 // time: the pair streams its kv head's keys, block by block, into one row of n_kv logits per
-// query head of the group, softmaxes each row in place, and accumulates the values weighted by
-// it. No n_q x n_kv matrix is ever formed.
+// query head of the group, exponentiates each row in place, and accumulates the values weighted
+// by it. No n_q x n_kv matrix is ever formed. A decode step (few pairs) also splits each pair's
+// keys into parts that run on all cores and are merged by their maxima and sums.
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -60,71 +63,106 @@ void CheckAttentionArgs(const AttentionArgs& args, std::span<const int64_t> scor
   }
 }
 
-// Turns logits into unnormalised probabilities in place; returns their sum, 0 when no key is
-// visible (the output of such a query is then zero).
-float ExpLogits(float* logits, int64_t n_kv) {
-  const float max = Max(logits, n_kv);
-  if (max == -std::numeric_limits<float>::infinity()) {
-    std::fill_n(logits, n_kv, 0.0f);
-    return 0.0f;
-  }
-  return ExpShiftedSum(logits, max, n_kv);
-}
-
 // Key and value rows per block: a block of the kv head's rows stays in cache while every query
 // head of the group reads it, so grouped-query attention reads each cached row from memory once
 // rather than once per query head (decode is bound by those bytes).
 constexpr int64_t kKeyBlock = 256;
 
-// The heads of kv head `kv_head` for query `row`: logits [group, n_kv] is this task's scratch.
-void AttendOneGroup(const AttentionArgs& args, const ScoreSlots& slots, int64_t row,
-                    int64_t kv_head, float* logits) {
+// A decode step has a handful of (query row, kv head) pairs, fewer than the cores: its keys are
+// then split into parts of this many keys, attended in parallel and merged (as flash-decoding
+// does), so that every core streams the cache. The split depends on the sizes only, never on the
+// thread count, so results do not change with it.
+constexpr int64_t kFewPairs = 8;
+constexpr int64_t kPartKeys = 1024;
+
+// One part of one pair: for each query head g of the group, the largest logit `max[g]` of keys
+// [begin, end), the sum of exp(logit - max[g]) and the values weighted by those exponentials.
+struct PartialAttention {
+  std::vector<float> max;  // [group]
+  std::vector<float> sum;  // [group]
+  std::vector<float> out;  // [group, head_dim], not yet divided by the sum
+};
+
+// Attends query `row`'s heads of kv head `kv_head` over keys [begin, end). logits [group, n_kv]
+// is the pair's row of logits; its [begin, end) columns end up as exp(logit - part max), 0 for
+// masked keys.
+void AttendKeys(const AttentionArgs& args, int64_t row, int64_t kv_head, int64_t begin, int64_t end,
+                float* logits, PartialAttention& part) {
   const AttentionShape& shape = args.shape;
   const int64_t group = shape.num_heads / shape.num_kv_heads, n_kv = args.n_kv;
   const int64_t kv_stride = shape.num_kv_heads * shape.head_dim;
-  const int64_t first_head = kv_head * group;
   const float* keys = args.k + kv_head * shape.head_dim;
   const float* values = args.v + kv_head * shape.head_dim;
   const auto query = [&](int64_t g) {
-    return (row * shape.num_heads + first_head + g) * shape.head_dim;
+    return args.q + (row * shape.num_heads + kv_head * group + g) * shape.head_dim;
   };
-
-  for (int64_t start = 0; start < n_kv; start += kKeyBlock) {
-    const int64_t count = std::min(kKeyBlock, n_kv - start);
+  part.max.assign(group, 0.0f);
+  part.sum.assign(group, 0.0f);
+  part.out.assign(group * shape.head_dim, 0.0f);
+  for (int64_t start = begin; start < end; start += kKeyBlock) {
+    const int64_t count = std::min(kKeyBlock, end - start);
     for (int64_t g = 0; g < group; ++g) {
-      DotRows(args.q + query(g), keys + start * kv_stride, kv_stride, count, shape.head_dim,
-              shape.scale, logits + g * n_kv + start);
+      DotRows(query(g), keys + start * kv_stride, kv_stride, count, shape.head_dim, shape.scale,
+              logits + g * n_kv + start);
     }
   }
-  std::vector<float> inv_sum(group);
+  const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t g = 0; g < group; ++g) {
-    float* row_logits = logits + g * n_kv;
+    float* row_logits = logits + g * n_kv + begin;
     if (args.causal) {  // query i sees key j iff key_index[j] <= query_index[i]
-      for (int64_t j = 0; j < n_kv; ++j) {
-        if (args.key_index[j] > args.query_index[row]) {
-          row_logits[j] = -std::numeric_limits<float>::infinity();
-        }
+      for (int64_t j = begin; j < end; ++j) {
+        if (args.key_index[j] > args.query_index[row]) row_logits[j - begin] = lowest;
       }
     }
-    const float sum = ExpLogits(row_logits, n_kv);
-    inv_sum[g] = sum > 0 ? 1.0f / sum : 0.0f;
-    std::fill_n(args.out + query(g), shape.head_dim, 0.0f);
-  }
-  for (int64_t start = 0; start < n_kv; start += kKeyBlock) {
-    const int64_t count = std::min(kKeyBlock, n_kv - start);
-    for (int64_t g = 0; g < group; ++g) {
-      AddScaledRows(values + start * kv_stride, kv_stride, logits + g * n_kv + start, count,
-                    shape.head_dim, args.out + query(g));
+    part.max[g] = Max(row_logits, end - begin);
+    if (part.max[g] == lowest) {  // no visible key in this part
+      std::fill_n(row_logits, end - begin, 0.0f);
+    } else {
+      part.sum[g] = ExpShiftedSum(row_logits, part.max[g], end - begin);
     }
   }
+  for (int64_t start = begin; start < end; start += kKeyBlock) {
+    const int64_t count = std::min(kKeyBlock, end - start);
+    for (int64_t g = 0; g < group; ++g) {
+      AddScaledRows(values + start * kv_stride, kv_stride, logits + g * n_kv + start, count,
+                    shape.head_dim, part.out.data() + g * shape.head_dim);
+    }
+  }
+}
+
+// Combines a pair's parts (parts[p] covers keys [p * part_keys, ...)) into its output rows and,
+// for requested score rows, its probabilities: each part's exponentials are rescaled from the
+// part's max to the overall max, and everything is divided by the overall sum.
+void MergeParts(const AttentionArgs& args, const ScoreSlots& slots, int64_t row, int64_t kv_head,
+                const float* logits, std::span<const PartialAttention> parts, int64_t part_keys) {
+  const AttentionShape& shape = args.shape;
+  const int64_t group = shape.num_heads / shape.num_kv_heads, n_kv = args.n_kv;
   const auto [first, last] =
       std::equal_range(slots.begin(), slots.end(), std::pair{row, int64_t{0}},
                        [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<float> factor(parts.size());
   for (int64_t g = 0; g < group; ++g) {
-    Scale(args.out + query(g), inv_sum[g], shape.head_dim);
+    const int64_t head = kv_head * group + g;
+    float max = -std::numeric_limits<float>::infinity();
+    for (const PartialAttention& part : parts) max = std::max(max, part.max[g]);
+    double sum = 0;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      factor[p] = parts[p].sum[g] > 0 ? std::exp(parts[p].max[g] - max) : 0.0f;
+      sum += static_cast<double>(parts[p].sum[g]) * factor[p];
+    }
+    const float inv_sum = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
+    float* out = args.out + (row * shape.num_heads + head) * shape.head_dim;
+    std::fill_n(out, shape.head_dim, 0.0f);
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (factor[p] > 0)
+        AddScaled(parts[p].out.data() + g * shape.head_dim, factor[p], out, shape.head_dim);
+    }
+    Scale(out, inv_sum, shape.head_dim);
     for (auto it = first; it != last; ++it) {
-      float* probabilities = args.scores + (it->second * shape.num_heads + first_head + g) * n_kv;
-      for (int64_t j = 0; j < n_kv; ++j) probabilities[j] = logits[g * n_kv + j] * inv_sum[g];
+      float* probabilities = args.scores + (it->second * shape.num_heads + head) * n_kv;
+      for (int64_t j = 0; j < n_kv; ++j) {
+        probabilities[j] = logits[g * n_kv + j] * factor[j / part_keys] * inv_sum;
+      }
     }
   }
 }
@@ -138,19 +176,44 @@ void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int
   const AttentionArgs args{q, query_index, n_q, k, v, key_index, n_kv, shape, causal, out, scores};
   CheckAttentionArgs(args, score_rows);
   const ScoreSlots slots = SortScoreSlots(score_rows);
-  // Enough (row, kv head) pairs per task (about 32K multiply-adds) that waking a thread pays off.
   const int64_t group = shape.num_heads / shape.num_kv_heads;
-  const int64_t work_per_pair = std::max<int64_t>(1, n_kv * shape.head_dim * group);
-  pool.ParallelFor(
-      n_q * shape.num_kv_heads,
-      [&](int64_t begin, int64_t end) {
-        std::vector<float> logits(group * n_kv);  // this task's scratch rows
-        for (int64_t pair = begin; pair < end; ++pair) {
-          AttendOneGroup(args, slots, pair / shape.num_kv_heads, pair % shape.num_kv_heads,
-                         logits.data());
-        }
-      },
-      std::max<int64_t>(1, 32768 / work_per_pair));
+  const int64_t pairs = n_q * shape.num_kv_heads;
+  if (pairs >= kFewPairs || n_kv <= kPartKeys) {
+    // Many pairs (prefill): one task per pair range, each pair attended in one part with its
+    // own scratch row of logits. Enough pairs per task (about 32K multiply-adds) that waking a
+    // thread pays off.
+    const int64_t work_per_pair = std::max<int64_t>(1, n_kv * shape.head_dim * group);
+    pool.ParallelFor(
+        pairs,
+        [&](int64_t begin, int64_t end) {
+          std::vector<float> logits(group * n_kv);  // this task's scratch rows
+          std::vector<PartialAttention> part(1);
+          for (int64_t pair = begin; pair < end; ++pair) {
+            const int64_t row = pair / shape.num_kv_heads, kv_head = pair % shape.num_kv_heads;
+            AttendKeys(args, row, kv_head, 0, n_kv, logits.data(), part[0]);
+            MergeParts(args, slots, row, kv_head, logits.data(), part, std::max<int64_t>(1, n_kv));
+          }
+        },
+        std::max<int64_t>(1, 32768 / work_per_pair));
+    return;
+  }
+  // Few pairs (decode): every pair's keys in parts of kPartKeys, all parts in parallel.
+  const int64_t parts_per_pair = (n_kv + kPartKeys - 1) / kPartKeys;
+  std::vector<float> logits(pairs * group * n_kv);  // [pairs, group, n_kv]
+  std::vector<PartialAttention> parts(pairs * parts_per_pair);
+  pool.ParallelFor(pairs * parts_per_pair, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t pair = task / parts_per_pair, first_key = task % parts_per_pair * kPartKeys;
+      AttendKeys(args, pair / shape.num_kv_heads, pair % shape.num_kv_heads, first_key,
+                 std::min(n_kv, first_key + kPartKeys), logits.data() + pair * group * n_kv,
+                 parts[task]);
+    }
+  });
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    MergeParts(args, slots, pair / shape.num_kv_heads, pair % shape.num_kv_heads,
+               logits.data() + pair * group * n_kv,
+               std::span(parts).subspan(pair * parts_per_pair, parts_per_pair), kPartKeys);
+  }
 }
 
 }  // namespace lightvlm::ops

@@ -17,8 +17,8 @@ void AddScaled(const float* x, float scale, float* y, int64_t n);
 void DotRows(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
              float scale, float* out);
 
-// y[i] += sum over j < count of weights[j] * rows[j * stride + i], rows in order, skipping zero
-// weights (attention's weighted sum of values; masked keys weigh 0).
+// y[i] += sum over j < count of weights[j] * rows[j * stride + i] (attention's weighted sum of
+// values; masked keys weigh 0). The rows must be finite: a zero weight may still multiply one.
 void AddScaledRows(const float* rows, int64_t stride, const float* weights, int64_t count,
                    int64_t n, float* y);
 

@@ -60,6 +60,32 @@ TEST(VectorOpsTest, AddScaledMatchesDoubleLoop) {
   });
 }
 
+// Rows wider than a register block and with a tail, an odd and an even row count, zero weights
+// (masked keys) among them, read with a stride wider than the row.
+TEST(VectorOpsTest, AddScaledRowsMatchesDoubleLoop) {
+  ForEachTarget([] {
+    std::mt19937 rng(5);
+    for (int64_t n : kSizes) {
+      for (int64_t count : {1, 6, 7}) {
+        const int64_t stride = n + 3;
+        const auto rows = RandomFloats(rng, count * stride);
+        auto weights = RandomFloats(rng, count);
+        weights[count / 2] = 0.0f;
+        auto y = RandomFloats(rng, n + 1);  // one guard element past the end
+        const float guard = y[n];
+        std::vector<double> expected(y.begin(), y.begin() + n);
+        for (int64_t j = 0; j < count; ++j) {
+          for (int64_t i = 0; i < n; ++i) expected[i] += double(weights[j]) * rows[j * stride + i];
+        }
+        AddScaledRows(rows.data(), stride, weights.data(), count, n, y.data());
+        ExpectClose(std::span(y).first(n), expected, 1e-5,
+                    "n=" + std::to_string(n) + " count=" + std::to_string(count));
+        EXPECT_EQ(y[n], guard) << "wrote past the end, n=" << n;
+      }
+    }
+  });
+}
+
 TEST(VectorOpsTest, ScaleMatchesDoubleLoop) {
   ForEachTarget([] {
     std::mt19937 rng(3);
