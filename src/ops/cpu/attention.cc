@@ -1,8 +1,9 @@
-// Attention with grouped KV heads and index-based causality, one (query row, kv head) pair at a
-// time: the pair streams its kv head's keys, block by block, into one row of n_kv logits per
-// query head of the group, exponentiates each row in place, and accumulates the values weighted
-// by it. No n_q x n_kv matrix is ever formed. A decode step (few pairs) also splits each pair's
-// keys into parts that run on all cores and are merged by their maxima and sums.
+// Attention with grouped KV heads and index-based causality, one query row at a time: the row
+// streams the cached keys front to back, block by block, into one row of n_kv logits per head
+// (each key row read once for every head, grouped-query heads sharing it), exponentiates each
+// row in place, and accumulates the values weighted by it. No n_q x n_kv matrix is ever formed.
+// A decode step (a few rows) also splits its keys into parts that run on all cores and are
+// merged by their maxima and sums.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -63,105 +64,96 @@ void CheckAttentionArgs(const AttentionArgs& args, std::span<const int64_t> scor
   }
 }
 
-// Key and value rows per block: a block of the kv head's rows stays in cache while every query
-// head of the group reads it, so grouped-query attention reads each cached row from memory once
-// rather than once per query head (decode is bound by those bytes).
+// Key and value rows per block: a block's logits and its rows stay in cache between the dot
+// products and the weighted sums.
 constexpr int64_t kKeyBlock = 256;
 
-// A decode step has a handful of (query row, kv head) pairs, fewer than the cores: its keys are
-// then split into parts of this many keys, attended in parallel and merged (as flash-decoding
-// does), so that every core streams the cache. The split depends on the sizes only, never on the
-// thread count, so results do not change with it.
-constexpr int64_t kFewPairs = 8;
+// A decode step has a row or a few: its keys are then split into parts of this many keys,
+// attended in parallel and merged (as flash-decoding does), so that every core streams the
+// cache. The split depends on the sizes only, never on the thread count, so results do not
+// change with it.
+constexpr int64_t kFewRows = 4;
 constexpr int64_t kPartKeys = 1024;
 
-// One part of one pair: for each query head g of the group, the largest logit `max[g]` of keys
-// [begin, end), the sum of exp(logit - max[g]) and the values weighted by those exponentials.
+// One part of one query row: for each head h, the largest logit `max[h]` of keys [begin, end),
+// the sum of exp(logit - max[h]) and the values weighted by those exponentials.
 struct PartialAttention {
-  std::vector<float> max;  // [group]
-  std::vector<float> sum;  // [group]
-  std::vector<float> out;  // [group, head_dim], not yet divided by the sum
+  std::vector<float> max;  // [num_heads]
+  std::vector<float> sum;  // [num_heads]
+  std::vector<float> out;  // [num_heads, head_dim], not yet divided by the sum
 };
 
-// Attends query `row`'s heads of kv head `kv_head` over keys [begin, end). logits [group, n_kv]
-// is the pair's row of logits; its [begin, end) columns end up as exp(logit - part max), 0 for
-// masked keys.
-void AttendKeys(const AttentionArgs& args, int64_t row, int64_t kv_head, int64_t begin, int64_t end,
-                float* logits, PartialAttention& part) {
+// Attends every head of query `row` over keys [begin, end). logits [num_heads, n_kv] is the
+// row's logits; its [begin, end) columns end up as exp(logit - part max), 0 for masked keys.
+void AttendKeys(const AttentionArgs& args, int64_t row, int64_t begin, int64_t end, float* logits,
+                PartialAttention& part) {
   const AttentionShape& shape = args.shape;
-  const int64_t group = shape.num_heads / shape.num_kv_heads, n_kv = args.n_kv;
+  const int64_t heads = shape.num_heads, n_kv = args.n_kv;
+  const int64_t group = heads / shape.num_kv_heads;
   const int64_t kv_stride = shape.num_kv_heads * shape.head_dim;
-  const float* keys = args.k + kv_head * shape.head_dim;
-  const float* values = args.v + kv_head * shape.head_dim;
-  const auto query = [&](int64_t g) {
-    return args.q + (row * shape.num_heads + kv_head * group + g) * shape.head_dim;
-  };
-  part.max.assign(group, 0.0f);
-  part.sum.assign(group, 0.0f);
-  part.out.assign(group * shape.head_dim, 0.0f);
+  part.max.assign(heads, 0.0f);
+  part.sum.assign(heads, 0.0f);
+  part.out.assign(heads * shape.head_dim, 0.0f);
+  const float* query = args.q + row * heads * shape.head_dim;
   for (int64_t start = begin; start < end; start += kKeyBlock) {
-    const int64_t count = std::min(kKeyBlock, end - start);
-    for (int64_t g = 0; g < group; ++g) {
-      DotRows(query(g), keys + start * kv_stride, kv_stride, count, shape.head_dim, shape.scale,
-              logits + g * n_kv + start);
-    }
+    GroupedDotRows(query, heads, group, args.k + start * kv_stride, kv_stride,
+                   std::min(kKeyBlock, end - start), shape.head_dim, shape.scale, logits + start,
+                   n_kv);
   }
   const float lowest = -std::numeric_limits<float>::infinity();
-  for (int64_t g = 0; g < group; ++g) {
-    float* row_logits = logits + g * n_kv + begin;
+  for (int64_t h = 0; h < heads; ++h) {
+    float* row_logits = logits + h * n_kv + begin;
     if (args.causal) {  // query i sees key j iff key_index[j] <= query_index[i]
       for (int64_t j = begin; j < end; ++j) {
         if (args.key_index[j] > args.query_index[row]) row_logits[j - begin] = lowest;
       }
     }
-    part.max[g] = Max(row_logits, end - begin);
-    if (part.max[g] == lowest) {  // no visible key in this part
+    part.max[h] = Max(row_logits, end - begin);
+    if (part.max[h] == lowest) {  // no visible key in this part
       std::fill_n(row_logits, end - begin, 0.0f);
     } else {
-      part.sum[g] = ExpShiftedSum(row_logits, part.max[g], end - begin);
+      part.sum[h] = ExpShiftedSum(row_logits, part.max[h], end - begin);
     }
   }
   for (int64_t start = begin; start < end; start += kKeyBlock) {
-    const int64_t count = std::min(kKeyBlock, end - start);
-    for (int64_t g = 0; g < group; ++g) {
-      AddScaledRows(values + start * kv_stride, kv_stride, logits + g * n_kv + start, count,
-                    shape.head_dim, part.out.data() + g * shape.head_dim);
-    }
+    GroupedAddScaledRows(args.v + start * kv_stride, kv_stride, logits + start, n_kv,
+                         std::min(kKeyBlock, end - start), shape.head_dim, heads, group,
+                         part.out.data());
   }
 }
 
-// Combines a pair's parts (parts[p] covers keys [p * part_keys, ...)) into its output rows and,
-// for requested score rows, its probabilities: each part's exponentials are rescaled from the
+// Combines a row's parts (parts[p] covers keys [p * part_keys, ...)) into its output and, when
+// it is a requested score row, its probabilities: each part's exponentials are rescaled from the
 // part's max to the overall max, and everything is divided by the overall sum.
-void MergeParts(const AttentionArgs& args, const ScoreSlots& slots, int64_t row, int64_t kv_head,
+void MergeParts(const AttentionArgs& args, const ScoreSlots& slots, int64_t row,
                 const float* logits, std::span<const PartialAttention> parts, int64_t part_keys) {
   const AttentionShape& shape = args.shape;
-  const int64_t group = shape.num_heads / shape.num_kv_heads, n_kv = args.n_kv;
+  const int64_t n_kv = args.n_kv;
   const auto [first, last] =
       std::equal_range(slots.begin(), slots.end(), std::pair{row, int64_t{0}},
                        [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<float> factor(parts.size());
-  for (int64_t g = 0; g < group; ++g) {
-    const int64_t head = kv_head * group + g;
+  for (int64_t h = 0; h < shape.num_heads; ++h) {
     float max = -std::numeric_limits<float>::infinity();
-    for (const PartialAttention& part : parts) max = std::max(max, part.max[g]);
+    for (const PartialAttention& part : parts) max = std::max(max, part.max[h]);
     double sum = 0;
     for (size_t p = 0; p < parts.size(); ++p) {
-      factor[p] = parts[p].sum[g] > 0 ? std::exp(parts[p].max[g] - max) : 0.0f;
-      sum += static_cast<double>(parts[p].sum[g]) * factor[p];
+      factor[p] = parts[p].sum[h] > 0 ? std::exp(parts[p].max[h] - max) : 0.0f;
+      sum += static_cast<double>(parts[p].sum[h]) * factor[p];
     }
     const float inv_sum = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
-    float* out = args.out + (row * shape.num_heads + head) * shape.head_dim;
+    float* out = args.out + (row * shape.num_heads + h) * shape.head_dim;
     std::fill_n(out, shape.head_dim, 0.0f);
     for (size_t p = 0; p < parts.size(); ++p) {
-      if (factor[p] > 0)
-        AddScaled(parts[p].out.data() + g * shape.head_dim, factor[p], out, shape.head_dim);
+      if (factor[p] > 0) {
+        AddScaled(parts[p].out.data() + h * shape.head_dim, factor[p], out, shape.head_dim);
+      }
     }
     Scale(out, inv_sum, shape.head_dim);
     for (auto it = first; it != last; ++it) {
-      float* probabilities = args.scores + (it->second * shape.num_heads + head) * n_kv;
+      float* probabilities = args.scores + (it->second * shape.num_heads + h) * n_kv;
       for (int64_t j = 0; j < n_kv; ++j) {
-        probabilities[j] = logits[g * n_kv + j] * factor[j / part_keys] * inv_sum;
+        probabilities[j] = logits[h * n_kv + j] * factor[j / part_keys] * inv_sum;
       }
     }
   }
@@ -176,43 +168,38 @@ void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int
   const AttentionArgs args{q, query_index, n_q, k, v, key_index, n_kv, shape, causal, out, scores};
   CheckAttentionArgs(args, score_rows);
   const ScoreSlots slots = SortScoreSlots(score_rows);
-  const int64_t group = shape.num_heads / shape.num_kv_heads;
-  const int64_t pairs = n_q * shape.num_kv_heads;
-  if (pairs >= kFewPairs || n_kv <= kPartKeys) {
-    // Many pairs (prefill): one task per pair range, each pair attended in one part with its
-    // own scratch row of logits. Enough pairs per task (about 32K multiply-adds) that waking a
-    // thread pays off.
-    const int64_t work_per_pair = std::max<int64_t>(1, n_kv * shape.head_dim * group);
+  const int64_t heads = shape.num_heads;
+  if (n_q >= kFewRows || n_kv <= kPartKeys) {
+    // Many rows (prefill): each row in one part, with its task's scratch logits. Enough rows
+    // per task (about 32K multiply-adds) that waking a thread pays off.
+    const int64_t work_per_row = std::max<int64_t>(1, n_kv * shape.head_dim * heads);
     pool.ParallelFor(
-        pairs,
+        n_q,
         [&](int64_t begin, int64_t end) {
-          std::vector<float> logits(group * n_kv);  // this task's scratch rows
+          std::vector<float> logits(heads * n_kv);  // this task's scratch rows
           std::vector<PartialAttention> part(1);
-          for (int64_t pair = begin; pair < end; ++pair) {
-            const int64_t row = pair / shape.num_kv_heads, kv_head = pair % shape.num_kv_heads;
-            AttendKeys(args, row, kv_head, 0, n_kv, logits.data(), part[0]);
-            MergeParts(args, slots, row, kv_head, logits.data(), part, std::max<int64_t>(1, n_kv));
+          for (int64_t row = begin; row < end; ++row) {
+            AttendKeys(args, row, 0, n_kv, logits.data(), part[0]);
+            MergeParts(args, slots, row, logits.data(), part, std::max<int64_t>(1, n_kv));
           }
         },
-        std::max<int64_t>(1, 32768 / work_per_pair));
+        std::max<int64_t>(1, 32768 / work_per_row));
     return;
   }
-  // Few pairs (decode): every pair's keys in parts of kPartKeys, all parts in parallel.
-  const int64_t parts_per_pair = (n_kv + kPartKeys - 1) / kPartKeys;
-  std::vector<float> logits(pairs * group * n_kv);  // [pairs, group, n_kv]
-  std::vector<PartialAttention> parts(pairs * parts_per_pair);
-  pool.ParallelFor(pairs * parts_per_pair, [&](int64_t begin, int64_t end) {
+  // Few rows (decode): every row's keys in parts of kPartKeys, all parts in parallel.
+  const int64_t parts_per_row = (n_kv + kPartKeys - 1) / kPartKeys;
+  std::vector<float> logits(n_q * heads * n_kv);  // [n_q, num_heads, n_kv]
+  std::vector<PartialAttention> parts(n_q * parts_per_row);
+  pool.ParallelFor(n_q * parts_per_row, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t pair = task / parts_per_pair, first_key = task % parts_per_pair * kPartKeys;
-      AttendKeys(args, pair / shape.num_kv_heads, pair % shape.num_kv_heads, first_key,
-                 std::min(n_kv, first_key + kPartKeys), logits.data() + pair * group * n_kv,
-                 parts[task]);
+      const int64_t row = task / parts_per_row, first_key = task % parts_per_row * kPartKeys;
+      AttendKeys(args, row, first_key, std::min(n_kv, first_key + kPartKeys),
+                 logits.data() + row * heads * n_kv, parts[task]);
     }
   });
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    MergeParts(args, slots, pair / shape.num_kv_heads, pair % shape.num_kv_heads,
-               logits.data() + pair * group * n_kv,
-               std::span(parts).subspan(pair * parts_per_pair, parts_per_pair), kPartKeys);
+  for (int64_t row = 0; row < n_q; ++row) {
+    MergeParts(args, slots, row, logits.data() + row * heads * n_kv,
+               std::span(parts).subspan(row * parts_per_row, parts_per_row), kPartKeys);
   }
 }
 

@@ -74,53 +74,26 @@ void AddScaledImpl(const float* x, float scale, float* y, int64_t n) {
   }
 }
 
-void DotRowsImpl(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
-                 float scale, float* out) {
-  for (int64_t j = 0; j < count; ++j) out[j] = scale * DotImpl(a, rows + j * stride, n);
-}
-
-// Columns [c, c + 4 * lanes) of the weighted sum, held in registers over all rows: adding each
-// row into y in memory instead chains every row's multiply-add behind the previous row's store
-// (this, not memory, bounded long-context decode attention at about 4 GB/s). Even and odd rows
-// go to separate accumulators so that two rows' multiply-adds are in flight at once.
-void AddScaledRowsBlock(const float* rows, int64_t stride, const float* weights, int64_t count,
-                        size_t c, float* y) {
-  const FloatTag d;
-  const size_t lanes = hn::Lanes(d);
-  FloatVec even[4], odd[4];
-  for (size_t v = 0; v < 4; ++v) {
-    even[v] = hn::LoadU(d, y + c + v * lanes);
-    odd[v] = hn::Zero(d);
-  }
-  int64_t j = 0;
-  for (; j + 2 <= count; j += 2) {
-    const float* a = rows + j * stride + c;
-    const float* b = a + stride;
-    const auto wa = hn::Set(d, weights[j]), wb = hn::Set(d, weights[j + 1]);
-    for (size_t v = 0; v < 4; ++v) {
-      even[v] = hn::MulAdd(wa, hn::LoadU(d, a + v * lanes), even[v]);
-      odd[v] = hn::MulAdd(wb, hn::LoadU(d, b + v * lanes), odd[v]);
-    }
-  }
-  if (j < count) {
-    const auto wa = hn::Set(d, weights[j]);
-    for (size_t v = 0; v < 4; ++v) {
-      even[v] = hn::MulAdd(wa, hn::LoadU(d, rows + j * stride + c + v * lanes), even[v]);
-    }
-  }
-  for (size_t v = 0; v < 4; ++v) hn::StoreU(hn::Add(even[v], odd[v]), d, y + c + v * lanes);
-}
-
-void AddScaledRowsImpl(const float* rows, int64_t stride, const float* weights, int64_t count,
-                       int64_t n, float* y) {
-  const size_t block = 4 * hn::Lanes(FloatTag());
-  const auto columns = static_cast<size_t>(n);
-  size_t c = 0;
-  for (; c + block <= columns; c += block) AddScaledRowsBlock(rows, stride, weights, count, c, y);
-  if (c == columns) return;
-  // The last columns (fewer than a block) row by row, skipping zero weights (masked keys).
+void GroupedDotRowsImpl(const float* q, int64_t heads, int64_t group, const float* rows,
+                        int64_t stride, int64_t count, int64_t n, float scale, float* out,
+                        int64_t out_stride) {
   for (int64_t j = 0; j < count; ++j) {
-    if (weights[j] != 0) AddScaledImpl(rows + j * stride + c, weights[j], y + c, n - c);
+    const float* row = rows + j * stride;
+    for (int64_t h = 0; h < heads; ++h) {
+      out[h * out_stride + j] = scale * DotImpl(q + h * n, row + (h / group) * n, n);
+    }
+  }
+}
+
+void GroupedAddScaledRowsImpl(const float* rows, int64_t stride, const float* weights,
+                              int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
+                              int64_t group, float* y) {
+  for (int64_t j = 0; j < count; ++j) {
+    const float* row = rows + j * stride;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float weight = weights[h * weight_stride + j];
+      if (weight != 0) AddScaledImpl(row + (h / group) * n, weight, y + h * n, n);
+    }
   }
 }
 
@@ -180,8 +153,8 @@ namespace lightvlm::ops {
 
 HWY_EXPORT(DotImpl);
 HWY_EXPORT(AddScaledImpl);
-HWY_EXPORT(DotRowsImpl);
-HWY_EXPORT(AddScaledRowsImpl);
+HWY_EXPORT(GroupedDotRowsImpl);
+HWY_EXPORT(GroupedAddScaledRowsImpl);
 HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(MaxImpl);
 HWY_EXPORT(ExpShiftedSumImpl);
@@ -194,14 +167,17 @@ void AddScaled(const float* x, float scale, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AddScaledImpl)(x, scale, y, n);
 }
 
-void DotRows(const float* a, const float* rows, int64_t stride, int64_t count, int64_t n,
-             float scale, float* out) {
-  HWY_DYNAMIC_DISPATCH(DotRowsImpl)(a, rows, stride, count, n, scale, out);
+void GroupedDotRows(const float* q, int64_t heads, int64_t group, const float* rows, int64_t stride,
+                    int64_t count, int64_t n, float scale, float* out, int64_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(GroupedDotRowsImpl)
+  (q, heads, group, rows, stride, count, n, scale, out, out_stride);
 }
 
-void AddScaledRows(const float* rows, int64_t stride, const float* weights, int64_t count,
-                   int64_t n, float* y) {
-  HWY_DYNAMIC_DISPATCH(AddScaledRowsImpl)(rows, stride, weights, count, n, y);
+void GroupedAddScaledRows(const float* rows, int64_t stride, const float* weights,
+                          int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
+                          int64_t group, float* y) {
+  HWY_DYNAMIC_DISPATCH(GroupedAddScaledRowsImpl)
+  (rows, stride, weights, weight_stride, count, n, heads, group, y);
 }
 
 void Scale(float* x, float scale, int64_t n) { HWY_DYNAMIC_DISPATCH(ScaleImpl)(x, scale, n); }

@@ -60,28 +60,49 @@ TEST(VectorOpsTest, AddScaledMatchesDoubleLoop) {
   });
 }
 
-// Rows wider than a register block and with a tail, an odd and an even row count, zero weights
-// (masked keys) among them, read with a stride wider than the row.
-TEST(VectorOpsTest, AddScaledRowsMatchesDoubleLoop) {
+// Three query heads over two kv heads of each row, grouped as attention groups them (head h
+// reads kv head h / group), rows read with a stride wider than the heads, zero weights (masked
+// keys) among them; widths around the SIMD sizes.
+TEST(VectorOpsTest, GroupedRowsMatchDoubleLoops) {
   ForEachTarget([] {
     std::mt19937 rng(5);
+    constexpr int64_t kHeads = 4, kGroup = 2, kCount = 7;
     for (int64_t n : kSizes) {
-      for (int64_t count : {1, 6, 7}) {
-        const int64_t stride = n + 3;
-        const auto rows = RandomFloats(rng, count * stride);
-        auto weights = RandomFloats(rng, count);
-        weights[count / 2] = 0.0f;
-        auto y = RandomFloats(rng, n + 1);  // one guard element past the end
-        const float guard = y[n];
-        std::vector<double> expected(y.begin(), y.begin() + n);
-        for (int64_t j = 0; j < count; ++j) {
-          for (int64_t i = 0; i < n; ++i) expected[i] += double(weights[j]) * rows[j * stride + i];
+      const int64_t stride = 2 * n + 3;
+      const auto rows = RandomFloats(rng, kCount * stride);
+      const auto q = RandomFloats(rng, kHeads * n);
+      std::vector<float> logits(kHeads * (kCount + 1), -5.0f);  // [heads, kCount + 1]
+      GroupedDotRows(q.data(), kHeads, kGroup, rows.data(), stride, kCount, n, 0.5f, logits.data(),
+                     kCount + 1);
+      std::vector<double> expected_logits(kHeads * (kCount + 1), -5.0);
+      for (int64_t h = 0; h < kHeads; ++h) {
+        for (int64_t j = 0; j < kCount; ++j) {
+          double dot = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            dot += double(q[h * n + i]) * rows[j * stride + (h / kGroup) * n + i];
+          }
+          expected_logits[h * (kCount + 1) + j] = 0.5 * dot;
         }
-        AddScaledRows(rows.data(), stride, weights.data(), count, n, y.data());
-        ExpectClose(std::span(y).first(n), expected, 1e-5,
-                    "n=" + std::to_string(n) + " count=" + std::to_string(count));
-        EXPECT_EQ(y[n], guard) << "wrote past the end, n=" << n;
       }
+      ExpectClose(logits, expected_logits, 1e-5, "logits n=" + std::to_string(n));
+
+      auto weights = RandomFloats(rng, kHeads * kCount);
+      weights[3] = 0.0f;
+      auto y = RandomFloats(rng, kHeads * n + 1);  // one guard element past the end
+      const float guard = y[kHeads * n];
+      std::vector<double> expected(y.begin(), y.begin() + kHeads * n);
+      for (int64_t h = 0; h < kHeads; ++h) {
+        for (int64_t j = 0; j < kCount; ++j) {
+          for (int64_t i = 0; i < n; ++i) {
+            expected[h * n + i] +=
+                double(weights[h * kCount + j]) * rows[j * stride + (h / kGroup) * n + i];
+          }
+        }
+      }
+      GroupedAddScaledRows(rows.data(), stride, weights.data(), kCount, kCount, n, kHeads, kGroup,
+                           y.data());
+      ExpectClose(std::span(y).first(kHeads * n), expected, 1e-5, "sums n=" + std::to_string(n));
+      EXPECT_EQ(y[kHeads * n], guard) << "wrote past the end, n=" << n;
     }
   });
 }
