@@ -41,6 +41,7 @@ TEST(LinearBf16Test, MatchesRoundedReference) {
   CheckAgainstReference(7, 130, 65, true, 2);
   CheckAgainstReference(33, 256, 128, true, 3);
   CheckAgainstReference(7, 130, 65, true, 2);  // a cached primitive, reused
+  CheckAgainstReference(8, 64, 600, true, 2);  // a decode batch split into column slices
 }
 
 TEST(LinearBf16Test, RejectsEmptySizes) {
