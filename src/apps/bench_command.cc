@@ -16,6 +16,7 @@ struct BenchCommandOptions {
   BenchOptions bench;
   DecodeBenchOptions decode;
   std::string weight_dtype = "bf16";
+  std::string compare_dtype;  // empty: no comparison
   bool json = false;
 };
 
@@ -60,6 +61,11 @@ void AddBenchCommand(CLI::App& app) {
   command->add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
       ->capture_default_str();
   command
+      ->add_option("--compare-dtype", options->compare_dtype,
+                   "With --decode-context: also time every step with weights in this dtype, "
+                   "alternating steps in one run, and print the ratio")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
+  command
       ->add_option("--batch", decode.batch,
                    "Sequences decoded together, each step reading the weights once for all")
       ->capture_default_str();
@@ -71,6 +77,9 @@ void AddBenchCommand(CLI::App& app) {
       decode.image_path = options->bench.image_path;
       decode.question = options->bench.question;
       decode.weight_dtype = options->bench.weight_dtype;
+      if (!options->compare_dtype.empty()) {
+        decode.compare_dtype = ParseWeightDType(options->compare_dtype);
+      }
       decode.threads = options->bench.threads;
       const DecodeBenchReport report = RunDecodeBench(decode);
       std::cout << (options->json ? DecodeBenchReportJson(report).dump(2) + "\n"

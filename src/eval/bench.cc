@@ -10,6 +10,7 @@
 #include "engine/prompt.h"
 #include "engine/session.h"
 #include "eval/median.h"
+#include "eval/peak_memory.h"
 #include "eval/synthetic_image.h"
 #include "io/image.h"
 
@@ -88,12 +89,14 @@ BenchReport RunPrefillBench(const BenchOptions& options) {
     row.mean_live_tokens = total / config.num_layers;
     row.flops = PrefillFlops(config, live);
     row.gflops_per_s = row.flops / (row.prefill_ms * 1e6);
+    row.ttft_ms = report.vision_ms + row.prefill_ms;
     if (!report.rows.empty()) {
       row.theoretical_speedup = report.rows.front().flops / row.flops;
       row.measured_speedup = report.rows.front().prefill_ms / row.prefill_ms;
     }
     report.rows.push_back(row);
   }
+  report.peak_rss_bytes = PeakResidentBytes();  // before the ceilings' own buffers
   if (options.measure_ceilings) report.ceilings = MeasureCeilings(pool, options.weight_dtype);
   return report;
 }
@@ -103,19 +106,20 @@ std::string FormatBenchReport(const BenchReport& report) {
   out << std::fixed << std::setprecision(2);
   out << "model " << report.model_dir << " (" << report.dtype << " weights, " << report.threads
       << " threads): prompt " << report.prompt_tokens << " tokens of which " << report.image_tokens
-      << " image tokens; vision encoder " << report.vision_ms << " ms\n";
+      << " image tokens; vision encoder " << report.vision_ms << " ms; peak resident memory "
+      << report.peak_rss_bytes / 1e6 << " MB\n";
   if (report.ceilings.gemm_gflops > 0) {
     out << "machine ceilings: GEMM " << report.ceilings.gemm_gflops << " GFLOP/s (" << report.dtype
         << ", 1024x4096x4096), copy " << report.ceilings.copy_gbytes_s << " GB/s\n";
   }
-  out << "method     keep  achieved  live/layer  prefill_ms   GFLOP  GFLOP/s  speedup  "
+  out << "method     keep  achieved  live/layer  prefill_ms  TTFT_ms   GFLOP  GFLOP/s  speedup  "
          "theoretical\n";
   for (const BenchRow& row : report.rows) {
     out << std::left << std::setw(9) << row.method << std::right << std::setw(6) << row.keep
         << std::setw(10) << row.average_keep << std::setw(12) << row.mean_live_tokens
-        << std::setw(12) << row.prefill_ms << std::setw(8) << row.flops / 1e9 << std::setw(9)
-        << row.gflops_per_s << std::setw(9) << row.measured_speedup << std::setw(13)
-        << row.theoretical_speedup << '\n';
+        << std::setw(12) << row.prefill_ms << std::setw(9) << row.ttft_ms << std::setw(8)
+        << row.flops / 1e9 << std::setw(9) << row.gflops_per_s << std::setw(9)
+        << row.measured_speedup << std::setw(13) << row.theoretical_speedup << '\n';
   }
   return out.str();
 }
@@ -128,6 +132,7 @@ nlohmann::json BenchReportJson(const BenchReport& report) {
                     {"average_keep", row.average_keep},
                     {"mean_live_tokens", row.mean_live_tokens},
                     {"prefill_ms", row.prefill_ms},
+                    {"ttft_ms", row.ttft_ms},
                     {"flops", row.flops},
                     {"gflops_per_s", row.gflops_per_s},
                     {"measured_speedup", row.measured_speedup},
@@ -139,6 +144,7 @@ nlohmann::json BenchReportJson(const BenchReport& report) {
           {"prompt_tokens", report.prompt_tokens},
           {"image_tokens", report.image_tokens},
           {"vision_ms", report.vision_ms},
+          {"peak_rss_bytes", report.peak_rss_bytes},
           {"ceiling_gemm_gflops", report.ceilings.gemm_gflops},
           {"ceiling_copy_gbytes_s", report.ceilings.copy_gbytes_s},
           {"rows", rows}};

@@ -34,7 +34,8 @@ struct BenchRow {
   double keep = 1.0;            // the budget asked for
   double average_keep = 1.0;    // what the plan gives
   double mean_live_tokens = 0;  // per layer, text included
-  double prefill_ms = 0;        // median of the repeats
+  double prefill_ms = 0;        // median of the repeats, the last row's logits included
+  double ttft_ms = 0;           // time to first token: vision_ms + prefill_ms
   double flops = 0;             // of the LLM prefill
   double gflops_per_s = 0;
   double theoretical_speedup = 1.0;  // FLOPs of the first row / FLOPs of this one
@@ -49,6 +50,7 @@ struct BenchReport {
   int64_t image_tokens = 0;
   double vision_ms = 0;  // median time to encode the image (vision tower and projector)
   MachineCeilings ceilings;
+  size_t peak_rss_bytes = 0;  // of the whole process, the model included
   std::vector<BenchRow> rows;
 };
 

@@ -12,6 +12,7 @@
 #include "engine/session.h"
 #include "eval/cost_model.h"
 #include "eval/median.h"
+#include "eval/peak_memory.h"
 #include "eval/synthetic_image.h"
 
 namespace lightvlm {
@@ -57,21 +58,36 @@ struct Sequences {
 // Decode steps over a synthetic cache of options.synthetic_context entries per layer, compressed
 // by `policy` as after a prefill; the step's bytes are the caches' before it plus the entry it
 // writes in every layer of every sequence, all of which its attention reads.
-DecodeBenchRow TimeSyntheticSteps(const Model& model, ThreadPool& pool,
+// With a `compare` model, the same steps run on it too, alternating with `model` step by step.
+DecodeBenchRow TimeSyntheticSteps(const Model& model, const Model* compare, ThreadPool& pool,
                                   const DecodeBenchOptions& options, const std::string& policy) {
   const int64_t total_steps = options.warmup + options.steps;
-  Sequences sequences(model, pool, options, policy, options.synthetic_context + total_steps + 1);
+  const int64_t context = options.synthetic_context + total_steps + 1;
+  Sequences sequences(model, pool, options, policy, context);
+  std::optional<Sequences> compared;
+  if (compare != nullptr) compared.emplace(*compare, pool, options, policy, context);
   for (Session& session : sequences.sessions) {
     session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
+  }
+  if (compared) {
+    for (Session& session : compared->sessions) {
+      session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
+    }
   }
   const LlmConfig& config = model.config();
   const double entry_bytes = KvEntryBytes(config);
   const double written = entry_bytes * config.num_layers * static_cast<double>(options.batch);
   DecodeBenchRow row;
-  std::vector<double> times;
+  std::vector<double> times, compare_times;
   double live = 0;
   std::vector<int32_t> tokens(options.batch, config.bos_token_id);
+  std::vector<int32_t> compare_tokens = tokens;
   for (int64_t step = 0; step < total_steps; ++step) {
+    if (compared) {
+      const auto start = Clock::now();
+      compare_tokens = compared->Step(compare_tokens);
+      if (step >= options.warmup) compare_times.push_back(MillisecondsSince(start));
+    }
     double bytes_before = 0;
     for (const Session& session : sequences.sessions) bytes_before += session.cache().bytes();
     const auto start = Clock::now();
@@ -82,6 +98,10 @@ DecodeBenchRow TimeSyntheticSteps(const Model& model, ThreadPool& pool,
     live += (bytes_before + written) / written;
   }
   row.step_ms = Median(times);
+  if (compared) {
+    row.compare_step_ms = Median(compare_times);
+    row.compare_ratio = row.compare_step_ms / row.step_ms;
+  }
   row.kv_bytes_per_step /= static_cast<double>(options.steps);
   row.mean_live_entries = live / static_cast<double>(options.steps);
   row.peak_kv_bytes = sequences.sessions.front().peak_kv_bytes();
@@ -113,7 +133,11 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
         "bench: give one of --decode-context N or --answer-tokens N");
   Check(options.steps > 0 && options.warmup >= 0, "bench: --steps must be positive");
   Check(options.batch > 0, "bench: --batch must be positive, got ", options.batch);
+  Check(!options.compare_dtype || options.synthetic_context > 0,
+        "bench: --compare-dtype needs --decode-context N (it alternates single steps)");
   const Model model = LoadModel(options.model_dir, options.weight_dtype);
+  std::optional<Model> compare;
+  if (options.compare_dtype) compare.emplace(LoadModel(options.model_dir, *options.compare_dtype));
   ThreadPool pool(options.threads);
   DecodeBenchReport report;
   report.model_dir = options.model_dir;
@@ -124,6 +148,10 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
   report.steps = report.synthetic ? options.steps : options.answer_tokens;
   report.batch = options.batch;
   report.weight_bytes = DecoderWeightBytes(model.config(), options.weight_dtype);
+  if (options.compare_dtype) {
+    report.compare_dtype = std::string(DTypeName(*options.compare_dtype));
+    report.compare_weight_bytes = DecoderWeightBytes(model.config(), *options.compare_dtype);
+  }
 
   std::vector<ImageEmbeddings> images;
   Prompt prompt;
@@ -145,7 +173,8 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
     if (name != "none") policies.push_back(name);
   }
   for (const std::string& name : policies) {
-    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, pool, options, name)
+    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, compare ? &*compare : nullptr,
+                                                               pool, options, name)
                                           : TimeAnswer(model, pool, options, prompt, name);
     row.policy = name;
     row.tokens_per_s = 1000.0 * static_cast<double>(options.batch) / row.step_ms;
@@ -160,6 +189,7 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
     }
     report.rows.push_back(row);
   }
+  report.peak_rss_bytes = PeakResidentBytes();
   return report;
 }
 
@@ -174,8 +204,9 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
         << " entries per layer of random keys and values (no prefill was run); median of "
         << report.steps << " decode steps\n";
     out << "policy     budget  live/layer  KV MB/step  step_ms  tokens/s   GB/s  peak_KV_MB  "
-           "speedup"
-           "  predicted\n";
+           "speedup  predicted";
+    if (!report.compare_dtype.empty()) out << "  " << report.compare_dtype << "_ms  ratio";
+    out << '\n';
   } else {
     out << "answer of " << report.answer_tokens << " tokens after a prompt of " << report.context
         << " tokens (stop tokens ignored)\n";
@@ -188,13 +219,23 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
           << std::setw(9) << row.step_ms << std::setw(10) << row.tokens_per_s << std::setw(7)
           << (report.weight_bytes + row.kv_bytes_per_step) / (row.step_ms * 1e6) << std::setw(12)
           << row.peak_kv_bytes / 1e6 << std::setw(9) << row.measured_speedup << std::setw(11)
-          << row.predicted_speedup << '\n';
+          << row.predicted_speedup;
+      if (!report.compare_dtype.empty()) {
+        out << std::setw(9) << row.compare_step_ms << std::setw(7) << row.compare_ratio;
+      }
+      out << '\n';
     } else {
       out << std::setw(12) << row.decode_ms << std::setw(9) << row.step_ms << std::setw(10)
           << row.tokens_per_s << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
           << row.measured_speedup << '\n';
     }
   }
+  if (!report.compare_dtype.empty()) {
+    out << "ratio: median step with " << report.compare_dtype << " weights ("
+        << report.compare_weight_bytes / 1e6 << " MB) / with " << report.dtype
+        << ", steps alternating in one run\n";
+  }
+  out << "peak resident memory " << report.peak_rss_bytes / 1e6 << " MB\n";
   return out.str();
 }
 
@@ -210,7 +251,9 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                     {"decode_ms", row.decode_ms},
                     {"peak_kv_bytes", row.peak_kv_bytes},
                     {"measured_speedup", row.measured_speedup},
-                    {"predicted_speedup", row.predicted_speedup}});
+                    {"predicted_speedup", row.predicted_speedup},
+                    {"compare_step_ms", row.compare_step_ms},
+                    {"compare_ratio", row.compare_ratio}});
   }
   return {{"model", report.model_dir},
           {"dtype", report.dtype},
@@ -221,6 +264,9 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
           {"steps", report.steps},
           {"batch", report.batch},
           {"weight_bytes", report.weight_bytes},
+          {"compare_dtype", report.compare_dtype},
+          {"compare_weight_bytes", report.compare_weight_bytes},
+          {"peak_rss_bytes", report.peak_rss_bytes},
           {"rows", rows}};
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct DecodeBenchOptions {
   int64_t steps = 64;  // synthetic mode: timed steps (the median is reported)
   int64_t warmup = 8;  // synthetic mode: untimed steps first
   DType weight_dtype = DType::kBF16;
+  // Synthetic mode: also times every step on the model loaded in this dtype, alternating step by
+  // step with weight_dtype on the same cache contents, so that the ratio of the two comes from
+  // one run under the same machine load.
+  std::optional<DType> compare_dtype;
   int threads = 0;
 };
 
@@ -44,6 +49,8 @@ struct DecodeBenchRow {
   size_t peak_kv_bytes = 0;      // of the first sequence
   double predicted_speedup = 1;  // bytes per step of `none` / of this row (synthetic mode)
   double measured_speedup = 1;   // time of `none` / of this row
+  double compare_step_ms = 0;    // with compare_dtype: median step in that dtype
+  double compare_ratio = 0;      // compare_step_ms / step_ms: how much faster weight_dtype is
 };
 
 struct DecodeBenchReport {
@@ -55,7 +62,10 @@ struct DecodeBenchReport {
   int64_t answer_tokens = 0;  // answer mode
   int64_t steps = 0;          // timed steps per row
   int64_t batch = 1;
-  double weight_bytes = 0;  // the decoder's matrices, read once per step
+  double weight_bytes = 0;    // the decoder's matrices, read once per step
+  std::string compare_dtype;  // empty without a comparison
+  double compare_weight_bytes = 0;
+  size_t peak_rss_bytes = 0;  // of the whole process, models and caches included
   std::vector<DecodeBenchRow> rows;
 };
 

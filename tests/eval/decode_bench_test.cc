@@ -74,6 +74,41 @@ TEST(DecodeBenchTest, AnswersRunTheWholeLengthForEverySequence) {
   }
 }
 
+// --compare-dtype int8: every step also runs on the int8 model, alternating; the int8 model's
+// bytes are one per weight plus a float32 scale per output row.
+TEST(DecodeBenchTest, ComparesTwoDtypesStepByStep) {
+  DecodeBenchOptions options;
+  options.model_dir = testing::kStoriesDir.string();
+  options.policies = {"none"};
+  options.synthetic_context = 8;
+  options.steps = 3;
+  options.warmup = 1;
+  options.weight_dtype = DType::kF32;
+  options.compare_dtype = DType::kI8;
+  options.threads = 1;
+  const DecodeBenchReport report = RunDecodeBench(options);
+  const LlmConfig config = LoadModel(options.model_dir).config();
+  const double h = config.hidden_size;
+  const double matrices = config.num_layers * (h * config.q_dim() * 2 + h * config.kv_dim() * 2 +
+                                               3 * h * config.intermediate_size) +
+                          h * config.vocab_size;
+  const double rows = config.num_layers * (config.q_dim() + 2.0 * config.kv_dim() + 2 * h +
+                                           2.0 * config.intermediate_size) +
+                      config.vocab_size;
+  EXPECT_EQ(report.compare_dtype, "I8");
+  EXPECT_DOUBLE_EQ(report.compare_weight_bytes, matrices + 4 * rows);
+  ASSERT_EQ(report.rows.size(), 1u);
+  const DecodeBenchRow& row = report.rows[0];
+  EXPECT_GT(row.compare_step_ms, 0);
+  EXPECT_DOUBLE_EQ(row.compare_ratio, row.compare_step_ms / row.step_ms);
+  EXPECT_GT(report.peak_rss_bytes, 0u);
+  EXPECT_NE(FormatDecodeBenchReport(report).find("I8_ms"), std::string::npos);
+
+  options.synthetic_context = 0;
+  options.answer_tokens = 4;
+  EXPECT_THROW(RunDecodeBench(options), Error);
+}
+
 TEST(DecodeBenchTest, RejectsABadBatch) {
   DecodeBenchOptions options;
   options.model_dir = testing::kStoriesDir.string();
