@@ -1,9 +1,11 @@
 // `lightvlm eval`: accuracy and prefill cost of a token reducer on a JSONL evaluation set, next
-// to no reduction; or, with --sweep, of every reducer at a ladder of budgets, with plots.
+// to no reduction; or, with --sweep, of every reducer at a ladder of budgets, with plots. Every
+// method decodes under the one KV cache policy of --kv.
 #include <iostream>
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/kv_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -20,6 +22,7 @@ struct EvalOptions {
   std::string data_path;
   std::string reducer = "lightvlm";
   ReducerOptions reduction;
+  KvPolicySpec kv;
   bool no_baseline = false;
   int64_t limit = 0;  // 0: every item
   int64_t max_new_tokens = 8;
@@ -46,6 +49,7 @@ void Evaluate(const EvalOptions& options) {
   SetVerbose(options.verbose);
   Check(!options.sweep || !options.out_prefix.empty(), "--sweep needs --out PREFIX");
   Check(options.limit >= 0, "--limit must not be negative, got ", options.limit);
+  MakeKvPolicy(options.kv.name, options.kv.options);  // an unknown --kv fails before encoding
   std::vector<EvalItem> items = LoadDataset(options.data_path);
   if (options.limit > 0 && options.limit < static_cast<int64_t>(items.size())) {
     items.resize(options.limit);
@@ -56,7 +60,7 @@ void Evaluate(const EvalOptions& options) {
   const std::vector<MethodSpec> methods =
       options.sweep ? SweepMethods(options.reduction) : SingleMethods(options);
   const std::vector<MethodResult> results =
-      EvaluateMethods(model, pool, data, methods, options.max_new_tokens);
+      EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv);
 
   if (options.sweep) {
     const std::vector<std::string> written = WriteSweep(results, options.out_prefix);
@@ -104,6 +108,7 @@ void AddEvalCommand(CLI::App& app) {
       ->capture_default_str();
   eval->add_option("--seed", options->reduction.seed, "Seed of the random reducer")
       ->capture_default_str();
+  AddKvPolicyFlags(*eval, options->kv.name, options->kv.options);
   CLI::Option* no_baseline = eval->add_flag("--no-baseline", options->no_baseline,
                                             "Do not also run `none` to measure retention");
   eval->add_option("--limit", options->limit, "Evaluate only the first N items");

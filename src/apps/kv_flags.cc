@@ -17,4 +17,11 @@ void AddKvPolicyKnobs(CLI::App& command, KvPolicyOptions& options) {
       ->capture_default_str();
 }
 
+void AddKvPolicyFlags(CLI::App& command, std::string& name, KvPolicyOptions& options) {
+  command
+      .add_option("--kv", name, "KV cache policy in decode: lightvlm, streaming, h2o, snapkv, none")
+      ->capture_default_str();
+  AddKvPolicyKnobs(command, options);
+}
+
 }  // namespace lightvlm

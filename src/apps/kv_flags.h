@@ -1,5 +1,5 @@
-// The KV cache policy flags that run, bench and kvfidelity share (docs/ALGORITHM.md, "KV cache
-// compression").
+// The KV cache policy flags that run, eval, bench and kvfidelity share (docs/ALGORITHM.md, "KV
+// cache compression").
 #pragma once
 
 #include <string>
@@ -12,5 +12,9 @@ namespace lightvlm {
 
 // --kv-budget, --kv-sinks, --kv-window, --kv-interval, --kv-pool into `options`.
 void AddKvPolicyKnobs(CLI::App& command, KvPolicyOptions& options);
+
+// --kv NAME (one policy, default none) and the knobs, for the commands that decode under a single
+// policy (run, eval); bench and kvfidelity take a list of names to compare instead.
+void AddKvPolicyFlags(CLI::App& command, std::string& name, KvPolicyOptions& options);
 
 }  // namespace lightvlm

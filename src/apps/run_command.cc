@@ -152,10 +152,7 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
       ->capture_default_str();
-  run->add_option("--kv", options->kv_policy,
-                  "KV cache policy in decode: lightvlm, streaming, h2o, snapkv, none")
-      ->capture_default_str();
-  AddKvPolicyKnobs(*run, options->kv);
+  AddKvPolicyFlags(*run, options->kv_policy, options->kv);
   run->add_option("--dtype", options->weight_dtype,
                   "Weights in memory: f32, bf16 (half the bytes; bf16 matrix units where the CPU "
                   "has them) or int8 (a quarter, one scale per output channel)")

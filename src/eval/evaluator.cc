@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <span>
@@ -24,19 +25,36 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// A fresh session generating greedily the answer to item `index`.
-GenerationResult Answer(const Model& model, ThreadPool& pool, const EncodedDataset& data,
-                        size_t index, TokenReducer* reducer, int64_t max_new_tokens) {
+// What answering one item left behind, beside the generation itself.
+struct AnsweredItem {
+  GenerationResult generation;
+  int64_t length = 0;              // the sequence's tokens at the end
+  int64_t most_layer_entries = 0;  // live cache entries of the fullest layer at the end
+};
+
+// A fresh session generating greedily the answer to item `index`, under `kv_policy` when given.
+AnsweredItem Answer(const Model& model, ThreadPool& pool, const EncodedDataset& data, size_t index,
+                    TokenReducer* reducer, KvPolicy* kv_policy, int64_t max_new_tokens) {
   const Prompt prompt =
       AssemblePrompt(data.prompt_ids[index], std::span(&data.images[data.image_of_item[index]], 1),
                      model.language_model->image_token_id());
   Session session(model.decoder(), pool, model.config().max_position_embeddings);
   session.SetTokenReducer(reducer);
+  session.SetKvPolicy(kv_policy);
   GenerationOptions generation;
   generation.max_new_tokens = max_new_tokens;
   generation.stop_token_ids = model.stop_token_ids;
-  return session.Generate(prompt, generation, [](int32_t) { return true; });
+  AnsweredItem answered;
+  answered.generation = session.Generate(prompt, generation, [](int32_t) { return true; });
+  answered.length = session.length();
+  const KvCache& cache = session.cache();
+  for (int64_t l = 0; l < cache.num_layers(); ++l) {
+    answered.most_layer_entries = std::max(answered.most_layer_entries, cache.layer(l).size());
+  }
+  return answered;
 }
+
+constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
 
 std::string BudgetName(const ReductionBudget& budget) {
   return budget.final_tokens >= 0 ? StrCat("final tokens ", budget.final_tokens)
@@ -44,10 +62,12 @@ std::string BudgetName(const ReductionBudget& budget) {
 }
 
 MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedDataset& data,
-                            const MethodSpec& spec, int64_t max_new_tokens) {
+                            const MethodSpec& spec, int64_t max_new_tokens,
+                            const std::optional<KvPolicySpec>& kv) {
   const auto reducer = MakeTokenReducer(spec.method, spec.options);
   MethodResult result;
   result.method = spec.method;
+  if (kv) result.kv_policy = kv->name;
   result.budget = spec.options.budget;
   result.items = static_cast<int64_t>(data.items.size());
   result.vision_ms = data.vision_ms;
@@ -57,7 +77,10 @@ MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedD
   double image_tokens_per_layer = 0, average_keep = 0;
   for (size_t i = 0; i < data.items.size(); ++i) {
     const EvalItem& item = data.items[i];
-    const GenerationResult answer = Answer(model, pool, data, i, reducer.get(), max_new_tokens);
+    const auto kv_policy = kv ? MakeKvPolicy(kv->name, kv->options) : nullptr;
+    const AnsweredItem answered =
+        Answer(model, pool, data, i, reducer.get(), kv_policy.get(), max_new_tokens);
+    const GenerationResult& answer = answered.generation;
     const std::string prediction = model.tokenizer->Decode(answer.tokens, /*skip_special=*/true);
     const bool correct = IsCorrectAnswer(prediction, item);
     LogVerbose("eval: ", spec.method, " ", BudgetName(result.budget), ", item ", i + 1, ": \"",
@@ -75,6 +98,12 @@ MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedD
     image_tokens_per_layer += Mean(std::vector<double>(live.begin(), live.end()));
     average_keep += reducer->AverageKeep();
     if (i == 0) result.plan = reducer->plan();
+    result.kv_max_entries = std::max(result.kv_max_entries, answered.most_layer_entries);
+    // `none` never evicts: its budget is unbounded, not a number to report.
+    const int64_t kv_budget = kv_policy ? kv_policy->Budget(answered.length) : kUnbounded;
+    if (kv_budget != kUnbounded) {
+      result.kv_budget = std::max(result.kv_budget.value_or(0), kv_budget);
+    }
   }
   const double items = static_cast<double>(data.items.size());
   result.accuracy = right / items;
@@ -117,17 +146,18 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
 std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,
-                                          int64_t max_new_tokens) {
+                                          int64_t max_new_tokens,
+                                          const std::optional<KvPolicySpec>& kv) {
   Check(!data.items.empty(), "eval: no items to evaluate");
   // The first prefills of a process run slower (fresh activation and cache memory is faulted in,
   // caches are cold); untimed ones first keep that out of whichever method runs first.
   constexpr size_t kWarmUpPrefills = 3;
   for (size_t i = 0; i < kWarmUpPrefills; ++i) {
-    Answer(model, pool, data, i % data.items.size(), nullptr, 1);
+    Answer(model, pool, data, i % data.items.size(), nullptr, nullptr, 1);
   }
   std::vector<MethodResult> results;
   for (const MethodSpec& spec : methods) {
-    results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens));
+    results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens, kv));
   }
   const auto baseline = std::find_if(results.begin(), results.end(),
                                      [](const MethodResult& r) { return r.method == "none"; });

@@ -1,6 +1,7 @@
 // Accuracy and prefill cost of token reducers on an evaluation set. Every image goes through the
 // vision encoder once; then each method answers every item greedily in a fresh session, so the
-// methods differ only in the reducer the LLM prefill runs with.
+// methods differ only in the reducer the LLM prefill runs with. All of them decode under the same
+// KV cache policy, so prefill merging and KV compression can be measured together.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "base/thread_pool.h"
 #include "engine/model.h"
 #include "eval/dataset.h"
+#include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
@@ -36,6 +38,12 @@ struct MethodSpec {
   ReducerOptions options;
 };
 
+// The KV cache policy every answer decodes with.
+struct KvPolicySpec {
+  std::string name = "none";  // a name of KvPolicyNames()
+  KvPolicyOptions options;
+};
+
 struct MethodResult {
   std::string method;
   ReductionBudget budget;  // as requested
@@ -52,18 +60,27 @@ struct MethodResult {
   double vision_ms = 0;
   // The stages of the first item's prefill (items with as many image tokens share it).
   std::vector<ReductionStage> plan;
+  std::string kv_policy = "none";  // the KV policy the answers decoded with
+  // Its entries per layer after a compression, the largest over items (it may depend on the
+  // prompt); none when the policy never evicts.
+  std::optional<int64_t> kv_budget;
+  // The most live entries of any layer at the end of any answer: within kv_budget when the policy
+  // compresses after every step, up to interval - 1 entries over it otherwise.
+  int64_t kv_max_entries = 0;
   std::vector<std::string> predictions;  // [items] the decoded answers
   std::vector<bool> correct;             // [items]
 };
 
 // Runs every method of `methods` on every item, in order, generating up to `max_new_tokens` per
-// answer greedily. A few untimed prefills first warm the machine up, so that no method pays for
-// coming first. When a `none` method is among them, its accuracy is every result's
-// baseline.
+// answer greedily, each answer under a fresh policy of `kv` (scores must not carry over between
+// items). Without `kv` the sessions have no policy at all. A few untimed prefills first warm the
+// machine up, so that no method pays for coming first. When a `none` method is among them, its
+// accuracy is every result's baseline.
 std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,
-                                          int64_t max_new_tokens);
+                                          int64_t max_new_tokens,
+                                          const std::optional<KvPolicySpec>& kv = std::nullopt);
 
 // Whether `prediction` answers `item`: its chosen letter for multiple choice, else an exact
 // match after normalisation.

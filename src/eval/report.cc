@@ -84,7 +84,10 @@ nlohmann::json ResultJson(const MethodResult& result) {
           {"prefill_ms", result.prefill_ms_median},
           {"prefill_ms_mean", result.prefill_ms_mean},
           {"vision_ms", result.vision_ms},
-          {"plan", plan}};
+          {"plan", plan},
+          {"kv", result.kv_policy},
+          {"kv_budget", result.kv_budget ? nlohmann::json(*result.kv_budget) : nullptr},
+          {"kv_max_entries", result.kv_max_entries}};
 }
 
 nlohmann::json ResultsJson(const std::vector<MethodResult>& results) {
@@ -98,7 +101,8 @@ std::string ResultsTable(const std::vector<MethodResult>& results) {
   out << std::left << std::setw(10) << "method" << std::right << std::setw(10) << "budget"
       << std::setw(7) << "items" << std::setw(10) << "accuracy" << std::setw(11) << "retention"
       << std::setw(14) << "image tok/lyr" << std::setw(10) << "avg keep" << std::setw(13)
-      << "prefill ms" << std::setw(11) << "(mean)" << std::setw(11) << "vision ms" << '\n';
+      << "prefill ms" << std::setw(11) << "(mean)" << std::setw(11) << "vision ms" << std::setw(11)
+      << "kv" << std::setw(11) << "kv budget" << std::setw(13) << "kv entries" << '\n';
   for (const MethodResult& result : results) {
     out << std::left << std::setw(10) << result.method << std::right << std::setw(10)
         << BudgetText(result.budget) << std::setw(7) << result.items << std::setw(10)
@@ -107,7 +111,9 @@ std::string ResultsTable(const std::vector<MethodResult>& results) {
         << Fixed(result.mean_image_tokens_per_layer, 1) << std::setw(10)
         << Fixed(result.average_keep, 4) << std::setw(13) << Fixed(result.prefill_ms_median, 2)
         << std::setw(11) << Fixed(result.prefill_ms_mean, 2) << std::setw(11)
-        << Fixed(result.vision_ms, 2) << '\n';
+        << Fixed(result.vision_ms, 2) << std::setw(11) << result.kv_policy << std::setw(11)
+        << (result.kv_budget ? std::to_string(*result.kv_budget) : "-") << std::setw(13)
+        << result.kv_max_entries << '\n';
   }
   for (const MethodResult& result : results) {
     if (result.accuracy_by_kind.empty() && result.plan.empty()) continue;
@@ -122,7 +128,8 @@ std::string ResultsTable(const std::vector<MethodResult>& results) {
 std::string ResultsCsv(const std::vector<MethodResult>& results) {
   std::ostringstream out;
   out << "method,keep,final_tokens,items,accuracy,accuracy_by_kind,retention,baseline_accuracy,"
-         "mean_image_tokens_per_layer,average_keep,prefill_ms,prefill_ms_mean,vision_ms,plan\n";
+         "mean_image_tokens_per_layer,average_keep,prefill_ms,prefill_ms_mean,vision_ms,plan,kv,"
+         "kv_budget,kv_max_entries\n";
   for (const MethodResult& result : results) {
     const bool by_count = result.budget.final_tokens >= 0;
     out << CsvField(result.method) << ',' << (by_count ? "" : CsvNumber(result.budget.keep)) << ','
@@ -131,7 +138,10 @@ std::string ResultsCsv(const std::vector<MethodResult>& results) {
         << CsvNumber(result.retention) << ',' << CsvNumber(result.baseline_accuracy) << ','
         << CsvNumber(result.mean_image_tokens_per_layer) << ',' << CsvNumber(result.average_keep)
         << ',' << CsvNumber(result.prefill_ms_median) << ',' << CsvNumber(result.prefill_ms_mean)
-        << ',' << CsvNumber(result.vision_ms) << ',' << PlanText(result) << '\n';
+        << ',' << CsvNumber(result.vision_ms) << ',' << PlanText(result) << ','
+        << CsvField(result.kv_policy) << ','
+        << (result.kv_budget ? std::to_string(*result.kv_budget) : "") << ','
+        << result.kv_max_entries << '\n';
   }
   return out.str();
 }

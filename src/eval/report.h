@@ -13,6 +13,10 @@
 //   prefill_ms, prefill_ms_mean  LLM prefill time per item, median and mean (vision excluded)
 //   vision_ms                    vision encoder and projector time per image, median
 //   plan                         [{layer, image_tokens}], the stages of the first item
+//   kv                           the KV cache policy the answers decoded with
+//   kv_budget                    its entries per layer after a compression, largest over items
+//                                (null for `none`, which never evicts)
+//   kv_max_entries               live entries of the fullest layer at the end of any answer
 // CSV has the same columns, with accuracy_by_kind as "kind=accuracy;..." and plan as
 // "layer:image_tokens;...".
 #pragma once

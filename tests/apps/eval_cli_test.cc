@@ -59,6 +59,31 @@ TEST(EvalCliTest, NoReductionTable) {
   EXPECT_NE(result.out.find("colour=0.0000;object=1.0000"), std::string::npos) << result.out;
 }
 
+TEST(EvalCliTest, KvPolicyIsUsedAndReported) {
+  const CliResult result =
+      RunEval({"--data", kData, "--limit", "2", "--reduce", "lightvlm", "--keep", "0.5", "--kv",
+               "streaming", "--kv-budget", "32", "--kv-interval", "1", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["kv"], "streaming");
+  EXPECT_EQ(json["kv_budget"], 32);
+  EXPECT_EQ(json["kv_max_entries"], 32);
+}
+
+TEST(EvalCliTest, NoKvFlagMeansTheFullCache) {
+  const CliResult result = RunEval({"--data", kData, "--limit", "1", "--reduce", "none", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["kv"], "none");
+  EXPECT_TRUE(json["kv_budget"].is_null());
+}
+
+TEST(EvalCliTest, UnknownKvPolicyFailsClearly) {
+  const CliResult result = RunEval({"--data", kData, "--kv", "lru"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("unknown KV policy 'lru' (known: "), std::string::npos) << result.err;
+}
+
 TEST(EvalCliTest, BadLineNamesTheFileAndLine) {
   const fs::path data = testing::FreshTempDir() / "broken.jsonl";
   testing::WriteFile(data,

@@ -118,6 +118,47 @@ TEST_F(EvaluatorTest, AnswersStopAtMaxTokens) {
   EXPECT_DOUBLE_EQ(results[0].accuracy, 0);  // both right answers need more than 2 tokens
 }
 
+TEST_F(EvaluatorTest, NoneKvPolicyAnswersAsNoPolicy) {
+  const std::vector<MethodSpec> methods = {Spec("none", 1.0), Spec("lightvlm", 0.5)};
+  const std::vector<MethodResult> bare = EvaluateMethods(*model_, *pool_, *data_, methods, 8);
+  const std::vector<MethodResult> none = EvaluateMethods(
+      *model_, *pool_, *data_, methods, 8, KvPolicySpec{.name = "none", .options = {}});
+  ASSERT_EQ(none.size(), bare.size());
+  for (size_t m = 0; m < none.size(); ++m) {
+    EXPECT_EQ(none[m].predictions, bare[m].predictions) << none[m].method;
+    EXPECT_EQ(none[m].kv_policy, "none");
+    EXPECT_FALSE(none[m].kv_budget.has_value());
+    EXPECT_EQ(none[m].kv_max_entries, bare[m].kv_max_entries);
+  }
+  // The full cache: the 576 image tokens at least, in the layers before any reduction.
+  EXPECT_GT(none[0].kv_max_entries, 576);
+}
+
+TEST_F(EvaluatorTest, CompressingKvPolicyKeepsItsBudget) {
+  // 32 entries is far below every prompt (hundreds of image tokens even at keep 0.5), so each
+  // answer is compressed; compressing after every step leaves exactly the budget at the end.
+  constexpr int64_t kBudget = 32;
+  for (const std::string name : {"streaming", "lightvlm"}) {
+    KvPolicySpec kv = {.name = name, .options = {}};
+    kv.options.budget = kBudget;
+    kv.options.window = 8;
+    kv.options.interval = 1;
+    const std::vector<MethodResult> results =
+        EvaluateMethods(*model_, *pool_, *data_, {Spec("none", 1.0), Spec("lightvlm", 0.5)}, 8, kv);
+    ASSERT_EQ(results.size(), 2u);
+    for (const MethodResult& result : results) {
+      EXPECT_EQ(result.kv_policy, name);
+      EXPECT_EQ(result.kv_budget, kBudget) << name << " " << result.method;
+      EXPECT_EQ(result.kv_max_entries, kBudget) << name << " " << result.method;
+      EXPECT_EQ(result.predictions.size(), 4u);
+      EXPECT_DOUBLE_EQ(*result.baseline_accuracy, results[0].accuracy);
+    }
+    const nlohmann::json json = ResultJson(results[1]);
+    EXPECT_EQ(json["kv"], name);
+    EXPECT_EQ(json["kv_budget"], kBudget);
+  }
+}
+
 TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
   const std::vector<MethodSpec> methods = SweepMethods({});
   const std::vector<std::string> names = TokenReducerNames();

@@ -20,6 +20,9 @@ MethodResult Example() {
   result.prefill_ms_mean = 13;
   result.vision_ms = 40;
   result.plan = {{4, 288}, {8, 144}};
+  result.kv_policy = "streaming";
+  result.kv_budget = 64;
+  result.kv_max_entries = 64;
   return result;
 }
 
@@ -41,7 +44,10 @@ TEST(ReportTest, JsonHasEveryField) {
   EXPECT_EQ(json["plan"],
             nlohmann::json::parse(
                 R"([{"layer": 4, "image_tokens": 288}, {"layer": 8, "image_tokens": 144}])"));
-  EXPECT_EQ(json.size(), 14u);
+  EXPECT_EQ(json["kv"], "streaming");
+  EXPECT_EQ(json["kv_budget"], 64);
+  EXPECT_EQ(json["kv_max_entries"], 64);
+  EXPECT_EQ(json.size(), 17u);
 }
 
 TEST(ReportTest, FinalTokensAndNoBaselineAreNulls) {
@@ -56,13 +62,25 @@ TEST(ReportTest, FinalTokensAndNoBaselineAreNulls) {
   EXPECT_TRUE(json["baseline_accuracy"].is_null());
 }
 
+TEST(ReportTest, UnboundedKvBudgetIsNull) {
+  MethodResult result = Example();
+  result.kv_policy = "none";
+  result.kv_budget.reset();
+  const nlohmann::json json = ResultJson(result);
+  EXPECT_EQ(json["kv"], "none");
+  EXPECT_TRUE(json["kv_budget"].is_null());
+  EXPECT_NE(ResultsTable({result}).find("none          -"), std::string::npos)
+      << ResultsTable({result});
+}
+
 TEST(ReportTest, CsvQuotesFieldsWithCommas) {
   const std::string csv = ResultsCsv({Example()});
   EXPECT_EQ(csv,
             "method,keep,final_tokens,items,accuracy,accuracy_by_kind,retention,baseline_accuracy,"
-            "mean_image_tokens_per_layer,average_keep,prefill_ms,prefill_ms_mean,vision_ms,plan\n"
+            "mean_image_tokens_per_layer,average_keep,prefill_ms,prefill_ms_mean,vision_ms,plan,kv,"
+            "kv_budget,kv_max_entries\n"
             "lightvlm,0.35,,4,0.25,\"colour, shape=0.5000;count=0.0000\",0.5,0.5,201.5,0.35,12.5,"
-            "13,40,4:288;8:144\n");
+            "13,40,4:288;8:144,streaming,64,64\n");
 }
 
 TEST(ReportTest, TableRowsAndDetails) {
@@ -71,6 +89,7 @@ TEST(ReportTest, TableRowsAndDetails) {
   EXPECT_NE(table.find("lightvlm        0.35      4    0.2500     0.5000"), std::string::npos)
       << table;
   EXPECT_NE(table.find("plan (layer:image tokens) 4:288;8:144"), std::string::npos) << table;
+  EXPECT_NE(table.find("streaming         64           64"), std::string::npos) << table;
 }
 
 }  // namespace
