@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes_data as sd  # noqa: E402
+from shapes_model import PATCH  # noqa: E402
 
 F = torch.nn.functional
-PATCH = 14
 GRID = sd.IMAGE_SIZE // PATCH
 COLOURS = list(sd.COLOURS)
 # shape, colour, shape centre (shape + 1 or 0), quadrant, row, column
