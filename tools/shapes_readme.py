@@ -151,8 +151,8 @@ them is part of the checkpoint):
    (colour of the shape in a quadrant, "Is there a red shape?", "How many shapes are there?").
    Language and projector weights start from N(0, {a['init_std']}), RoPE theta {a['rope_theta']}.
 
-Without the probes and that initialisation the language model stayed near chance for thousands of
-images on a CPU budget (see tools/README.md).
+Trained end to end with transformers' defaults and a shorter stage 1, the model stayed near chance:
+its vision tower could not yet tell shapes apart (see tools/README.md).
 
 * AdamW (betas 0.9/0.98, weight decay {a['weight_decay']}), peak LR {a['lr']}, {a['warmup']} warmup steps (stage 1: LR {a['vision_lr']}), cosine to
   {a['min_lr_ratio']} of the peak, gradient clipping {a['clip']}, float32.
