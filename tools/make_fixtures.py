@@ -184,20 +184,26 @@ LLAVA_CHAT_TEMPLATE = (
 
 
 def build_llama_tokenizer():
-    """SentencePiece-style BPE with byte fallback, laid out like a converted Llama-2 tokenizer.json.
+    tok = llama_layout_bpe(corpus_lines(), LLAMA_VOCAB_SIZE - 256)
+    assert tok.get_vocab_size(with_added_tokens=False) == LLAMA_VOCAB_SIZE, \
+        f"llama BPE reached only {tok.get_vocab_size(with_added_tokens=False)}"
+    return tok
+
+
+def llama_layout_bpe(lines, trainer_vocab):
+    """SentencePiece-style BPE with byte fallback trained on `lines`, laid out like a converted
+    Llama-2 tokenizer.json (also the shapes model's, tools/shapes_model.py).
 
     Trained with a Metaspace pre-tokenizer (so no piece spans a word boundary, as in SentencePiece),
     then re-assembled with the Llama pipeline: normalizer Prepend("▁") + Replace(" ", "▁"), no
     pre-tokenizer, ids 0..2 = <unk> <s> </s>, ids 3..258 = <0x00>..<0xFF>, then the trained pieces.
     """
-    trainer_vocab = LLAMA_VOCAB_SIZE - 256
     tmp = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
     tmp.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
     trainer = trainers.BpeTrainer(vocab_size=trainer_vocab, special_tokens=LLAMA_SPECIALS,
                                   show_progress=False)
-    tmp.train_from_iterator(corpus_lines(), trainer=trainer)
+    tmp.train_from_iterator(lines, trainer=trainer)
     trained = json.loads(tmp.to_str())["model"]
-    assert len(trained["vocab"]) == trainer_vocab, f"llama BPE reached only {len(trained['vocab'])}"
 
     vocab = {}
     for t in LLAMA_SPECIALS:
@@ -207,7 +213,6 @@ def build_llama_tokenizer():
     for tok, _ in sorted(trained["vocab"].items(), key=lambda kv: kv[1]):
         if tok not in vocab:
             vocab[tok] = len(vocab)
-    assert len(vocab) == LLAMA_VOCAB_SIZE
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
 
     tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True,

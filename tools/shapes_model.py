@@ -3,14 +3,13 @@
 and processor (built here, nothing downloaded), the Codec that turns questions and images into model
 inputs without the processor (checked against it), and the LlavaForConditionalGeneration itself."""
 
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken
 from transformers import (
     CLIPImageProcessor,
     CLIPVisionConfig,
@@ -26,13 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes_data as sd  # noqa: E402
 # The llava-1.5 chat template: one user turn with an image renders as
 # "USER: <image>\n{question} ASSISTANT:".
-from make_fixtures import LLAVA_CHAT_TEMPLATE  # noqa: E402
+from make_fixtures import LLAVA_CHAT_TEMPLATE, llama_layout_bpe  # noqa: E402
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 PATCH = 14
 NUM_IMAGE_TOKENS = (sd.IMAGE_SIZE // PATCH) ** 2  # 256 ("default" strategy drops CLS)
-SPECIALS = ["<unk>", "<s>", "</s>"]  # ids 0, 1, 2 as in Llama-2; then <0x00>..<0xFF> at 3..258
 
 
 # ------------------------------------------------------------------------------------------
@@ -59,31 +57,7 @@ def build_tokenizer():
     """SentencePiece-style BPE with byte fallback, laid out like a converted Llama-2 tokenizer.json
     (the construction of tools/make_fixtures.py's llama tokenizer, trained on this task's text until
     every word is one piece), plus <image> and <pad> as added special tokens."""
-    tmp = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    tmp.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
-    trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=SPECIALS, show_progress=False)
-    tmp.train_from_iterator(tokenizer_corpus(), trainer=trainer)
-    trained = json.loads(tmp.to_str())["model"]
-
-    vocab = {}
-    for t in SPECIALS:
-        vocab[t] = len(vocab)
-    for b in range(256):
-        vocab[f"<0x{b:02X}>"] = len(vocab)
-    for tok, _ in sorted(trained["vocab"].items(), key=lambda kv: kv[1]):
-        if tok not in vocab:
-            vocab[tok] = len(vocab)
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
-
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
-    tok.pre_tokenizer = None
-    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s>:1 $B:1", special_tokens=[("<s>", 1)])
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
-
+    tok = llama_layout_bpe(tokenizer_corpus(), 2000)
     fast = LlamaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                               add_bos_token=True, add_eos_token=False, legacy=True,
                               clean_up_tokenization_spaces=False, model_max_length=1024,
