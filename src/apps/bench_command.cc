@@ -1,10 +1,13 @@
 // `lightvlm bench`: prefill time at several image-token budgets beside the FLOPs they imply and
 // the machine's measured ceilings; with --decode-context or --answer-tokens, decode time with KV
-// cache policies beside the bytes they read.
+// cache policies beside the bytes they read. --compare "FLAGS" times a second configuration, this
+// one with FLAGS on top, alternately with it in one run, and prints their ratio.
 #include <iostream>
+#include <optional>
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "base/error.h"
 #include "eval/bench.h"
 #include "eval/decode_bench.h"
 #include "models/linear.h"
@@ -12,86 +15,129 @@
 namespace lightvlm {
 namespace {
 
-struct BenchCommandOptions {
+// One configuration, as the flags give it.
+struct BenchConfiguration {
   BenchOptions bench;
   DecodeBenchOptions decode;
   std::string weight_dtype = "bf16";
-  std::string compare_dtype;  // empty: no comparison
-  bool json = false;
+
+  bool decodes() const { return decode.synthetic_context > 0 || decode.answer_tokens > 0; }
 };
+
+// The flags of one configuration, bound to `config`: the command's own, and again the flags of
+// --compare, parsed onto a copy of the first configuration.
+void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool model_required) {
+  BenchOptions& bench = config.bench;
+  CLI::Option* model = command.add_option("-m,--model", bench.model_dir, "Checkpoint directory");
+  if (model_required) model->required();
+  command.add_option("-i,--image", bench.image_path,
+                     "Image file (default: a synthetic image at the vision tower's size)");
+  command.add_option("-p,--prompt", bench.question, "The question")->capture_default_str();
+  command.add_option("--prompt-tokens", bench.prompt_tokens,
+                     "Lengthen the prompt with filler sentences before the question to at least "
+                     "N tokens, image tokens included (prefill and --answer-tokens; N below the "
+                     "plain prompt's length fails)");
+  command.add_option("--reduce", bench.reducer, "Reducer to time against none")
+      ->capture_default_str();
+  command.add_option("--budgets", bench.budgets, "Budgets (--keep values); 1 runs none")
+      ->capture_default_str();
+  command.add_option("--query-tokens", bench.reduction.query_tokens)->capture_default_str();
+  command.add_option("--stages", bench.reduction.stages)->capture_default_str();
+  command.add_option("--repeats", bench.repeats, "Timed runs per budget (median reported)")
+      ->capture_default_str();
+  command.add_option("--warmup", bench.warmup, "Untimed runs first")->capture_default_str();
+  command
+      .add_option("--dtype", config.weight_dtype,
+                  "Weights in memory: f32, bf16 or int8 (per output channel)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+      ->capture_default_str();
+  command.add_option("-t,--threads", bench.threads, "Threads (default: all cores)");
+  command.add_flag(
+      "--no-ceilings", [&bench](int64_t) { bench.measure_ceilings = false; },
+      "Skip measuring the GEMM and copy ceilings");
+  DecodeBenchOptions& decode = config.decode;
+  command.add_option("--decode-context", decode.synthetic_context,
+                     "Time decode steps over a SYNTHETIC KV cache of N entries per layer");
+  command.add_option("--answer-tokens,--gen", decode.answer_tokens,
+                     "Time a whole answer of N tokens after the image prompt");
+  command.add_option("--kv", decode.policies, "KV policies to time beside none")
+      ->capture_default_str();
+  AddKvPolicyKnobs(command, decode.kv);
+  command.add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
+      ->capture_default_str();
+  command
+      .add_option("--batch", decode.batch,
+                  "Sequences decoded together, each step reading the weights once for all")
+      ->capture_default_str();
+}
+
+// Copies what the prefill and decode options share from the former to the latter.
+void Resolve(BenchConfiguration& config) {
+  config.bench.weight_dtype = ParseWeightDType(config.weight_dtype);
+  config.decode.model_dir = config.bench.model_dir;
+  config.decode.image_path = config.bench.image_path;
+  config.decode.question = config.bench.question;
+  config.decode.prompt_tokens = config.bench.prompt_tokens;
+  config.decode.weight_dtype = config.bench.weight_dtype;
+  config.decode.threads = config.bench.threads;
+}
+
+// `first` with `flags` (bench flags, as on the command line) applied on top.
+BenchConfiguration CompareConfiguration(const BenchConfiguration& first, const std::string& flags) {
+  BenchConfiguration second = first;
+  CLI::App app("the flags of --compare");
+  app.set_help_flag();
+  AddConfigurationFlags(app, second, /*model_required=*/false);
+  try {
+    app.parse(flags, /*program_name_included=*/false);
+  } catch (const CLI::ParseError& error) {
+    Fail("bench: --compare \"", flags, "\": ", error.what());
+  }
+  Resolve(second);
+  Check(second.decodes() == first.decodes(), "bench: --compare \"", flags,
+        "\" must keep the first configuration's mode (prefill, --decode-context or "
+        "--answer-tokens)");
+  return second;
+}
 
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto options = std::make_shared<BenchCommandOptions>();
-  BenchOptions& bench = options->bench;
+  struct CommandOptions {
+    BenchConfiguration config;
+    std::string compare;
+    bool json = false;
+  };
+  auto options = std::make_shared<CommandOptions>();
   CLI::App* command =
       app.add_subcommand("bench", "Time prefill at several image-token budgets, in one run");
-  command->add_option("-m,--model", bench.model_dir, "Checkpoint directory")->required();
-  command->add_option("-i,--image", bench.image_path,
-                      "Image file (default: a synthetic image at the vision tower's size)");
-  command->add_option("-p,--prompt", bench.question, "The question")->capture_default_str();
-  command->add_option("--reduce", bench.reducer, "Reducer to time against none")
-      ->capture_default_str();
-  command->add_option("--budgets", bench.budgets, "Budgets (--keep values); 1 runs none")
-      ->capture_default_str();
-  command->add_option("--query-tokens", bench.reduction.query_tokens)->capture_default_str();
-  command->add_option("--stages", bench.reduction.stages)->capture_default_str();
-  command->add_option("--repeats", bench.repeats, "Timed runs per budget (median reported)")
-      ->capture_default_str();
-  command->add_option("--warmup", bench.warmup, "Untimed runs first")->capture_default_str();
-  command
-      ->add_option("--dtype", options->weight_dtype,
-                   "Weights in memory: f32, bf16 or int8 (per output channel)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
-  command->add_option("-t,--threads", bench.threads, "Threads (default: all cores)");
-  command->add_flag(
-      "--no-ceilings", [&bench](int64_t) { bench.measure_ceilings = false; },
-      "Skip measuring the GEMM and copy ceilings");
+  AddConfigurationFlags(*command, options->config, /*model_required=*/true);
+  CLI::Option* compare =
+      command
+          ->add_option("--compare", options->compare,
+                       "Also time a second configuration, this one with FLAGS (any of the flags "
+                       "above, quoted as one argument) on top, alternating with it in one run, "
+                       "and print their ratio per row")
+          ->type_name("\"FLAGS\"");
   command->add_flag("--json", options->json, "Print JSON");
-  DecodeBenchOptions& decode = options->decode;
-  command->add_option("--decode-context", decode.synthetic_context,
-                      "Time decode steps over a SYNTHETIC KV cache of N entries per layer");
-  command->add_option("--answer-tokens", decode.answer_tokens,
-                      "Time a whole answer of N tokens after the image prompt");
-  command->add_option("--kv", decode.policies, "KV policies to time beside none")
-      ->capture_default_str();
-  AddKvPolicyKnobs(*command, decode.kv);
-  command->add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
-      ->capture_default_str();
-  command
-      ->add_option("--compare-dtype", options->compare_dtype,
-                   "With --decode-context: also time every step with weights in this dtype, "
-                   "alternating steps in one run, and print the ratio")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
-  command
-      ->add_option("--batch", decode.batch,
-                   "Sequences decoded together, each step reading the weights once for all")
-      ->capture_default_str();
-  command->callback([options] {
-    options->bench.weight_dtype = ParseWeightDType(options->weight_dtype);
-    if (options->decode.synthetic_context > 0 || options->decode.answer_tokens > 0) {
-      DecodeBenchOptions decode = options->decode;
-      decode.model_dir = options->bench.model_dir;
-      decode.image_path = options->bench.image_path;
-      decode.question = options->bench.question;
-      decode.weight_dtype = options->bench.weight_dtype;
-      if (!options->compare_dtype.empty()) {
-        decode.compare_dtype = ParseWeightDType(options->compare_dtype);
-      }
-      decode.threads = options->bench.threads;
-      const DecodeBenchReport report = RunDecodeBench(decode);
+  command->callback([options, compare] {
+    BenchConfiguration& first = options->config;
+    Resolve(first);
+    std::optional<BenchConfiguration> second;
+    if (compare->count() > 0) second = CompareConfiguration(first, options->compare);
+    if (first.decodes()) {
+      std::optional<BenchComparison<DecodeBenchOptions>> comparison;
+      if (second) comparison = {options->compare, second->decode};
+      const DecodeBenchReport report = RunDecodeBench(first.decode, comparison);
       std::cout << (options->json ? DecodeBenchReportJson(report).dump(2) + "\n"
                                   : FormatDecodeBenchReport(report));
       return;
     }
-    const BenchReport report = RunPrefillBench(options->bench);
-    if (options->json) {
-      std::cout << BenchReportJson(report).dump(2) << std::endl;
-    } else {
-      std::cout << FormatBenchReport(report);
-    }
+    std::optional<BenchComparison<BenchOptions>> comparison;
+    if (second) comparison = {options->compare, second->bench};
+    const BenchReport report = RunPrefillBench(first.bench, comparison);
+    std::cout << (options->json ? BenchReportJson(report).dump(2) + "\n"
+                                : FormatBenchReport(report));
   });
 }
 

@@ -13,12 +13,15 @@
 #include "eval/cost_model.h"
 #include "eval/median.h"
 #include "eval/peak_memory.h"
-#include "eval/synthetic_image.h"
 
 namespace lightvlm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr const char* kDecodeRatio =
+    "A's tokens/s / B's (above 1: A has that many times B's throughput; at equal batch, B's "
+    "step_ms / A's), decode steps alternating A, B in one run";
 
 double MillisecondsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -55,130 +58,181 @@ struct Sequences {
   }
 };
 
-// Decode steps over a synthetic cache of options.synthetic_context entries per layer, compressed
-// by `policy` as after a prefill; the step's bytes are the caches' before it plus the entry it
-// writes in every layer of every sequence, all of which its attention reads.
-// With a `compare` model, the same steps run on it too, alternating with `model` step by step.
-DecodeBenchRow TimeSyntheticSteps(const Model& model, const Model* compare, ThreadPool& pool,
-                                  const DecodeBenchOptions& options, const std::string& policy) {
-  const int64_t total_steps = options.warmup + options.steps;
-  const int64_t context = options.synthetic_context + total_steps + 1;
-  Sequences sequences(model, pool, options, policy, context);
-  std::optional<Sequences> compared;
-  if (compare != nullptr) compared.emplace(*compare, pool, options, policy, context);
-  for (Session& session : sequences.sessions) {
-    session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
-  }
-  if (compared) {
-    for (Session& session : compared->sessions) {
-      session.PrefillSynthetic(options.synthetic_context, /*seed=*/7);
-    }
-  }
-  const LlmConfig& config = model.config();
-  const double entry_bytes = KvEntryBytes(config);
-  const double written = entry_bytes * config.num_layers * static_cast<double>(options.batch);
-  DecodeBenchRow row;
-  std::vector<double> times, compare_times;
-  double live = 0;
-  std::vector<int32_t> tokens(options.batch, config.bos_token_id);
-  std::vector<int32_t> compare_tokens = tokens;
-  for (int64_t step = 0; step < total_steps; ++step) {
-    if (compared) {
-      const auto start = Clock::now();
-      compare_tokens = compared->Step(compare_tokens);
-      if (step >= options.warmup) compare_times.push_back(MillisecondsSince(start));
-    }
-    double bytes_before = 0;
-    for (const Session& session : sequences.sessions) bytes_before += session.cache().bytes();
-    const auto start = Clock::now();
-    tokens = sequences.Step(tokens);
-    if (step < options.warmup) continue;
-    times.push_back(MillisecondsSince(start));
-    row.kv_bytes_per_step += bytes_before + written;
-    live += (bytes_before + written) / written;
-  }
-  row.step_ms = Median(times);
-  if (compared) {
-    row.compare_step_ms = Median(compare_times);
-    row.compare_ratio = row.compare_step_ms / row.step_ms;
-  }
-  row.kv_bytes_per_step /= static_cast<double>(options.steps);
-  row.mean_live_entries = live / static_cast<double>(options.steps);
-  row.peak_kv_bytes = sequences.sessions.front().peak_kv_bytes();
-  row.budget = sequences.policies.front()->Budget(sequences.sessions.front().length());
-  return row;
-}
-
-// A whole answer of options.answer_tokens tokens (stop tokens ignored) after `prompt`, for each
-// of the batch's sequences: every sequence prefills the prompt, then all decode together.
-DecodeBenchRow TimeAnswer(const Model& model, ThreadPool& pool, const DecodeBenchOptions& options,
-                          const Prompt& prompt, const std::string& policy) {
-  Sequences sequences(model, pool, options, policy, prompt.size() + options.answer_tokens + 1);
-  std::vector<int32_t> tokens;
-  for (Session& session : sequences.sessions) tokens.push_back(Greedy(session.Prefill(prompt)));
-  const auto start = Clock::now();
-  for (int64_t token = 1; token < options.answer_tokens; ++token) tokens = sequences.Step(tokens);
-  DecodeBenchRow row;
-  row.decode_ms = MillisecondsSince(start);
-  row.step_ms = row.decode_ms / static_cast<double>(options.answer_tokens);
-  row.peak_kv_bytes = sequences.sessions.front().peak_kv_bytes();
-  row.budget = sequences.policies.front()->Budget(sequences.sessions.front().length());
-  return row;
-}
-
-}  // namespace
-
-DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
-  Check((options.synthetic_context > 0) != (options.answer_tokens > 0),
-        "bench: give one of --decode-context N or --answer-tokens N");
-  Check(options.steps > 0 && options.warmup >= 0, "bench: --steps must be positive");
-  Check(options.batch > 0, "bench: --batch must be positive, got ", options.batch);
-  Check(!options.compare_dtype || options.synthetic_context > 0,
-        "bench: --compare-dtype needs --decode-context N (it alternates single steps)");
-  const Model model = LoadModel(options.model_dir, options.weight_dtype);
-  std::optional<Model> compare;
-  if (options.compare_dtype) compare.emplace(LoadModel(options.model_dir, *options.compare_dtype));
-  ThreadPool pool(options.threads);
-  DecodeBenchReport report;
-  report.model_dir = options.model_dir;
-  report.dtype = std::string(DTypeName(options.weight_dtype));
-  report.threads = pool.num_threads();
-  report.synthetic = options.synthetic_context > 0;
-  report.answer_tokens = options.answer_tokens;
-  report.steps = report.synthetic ? options.steps : options.answer_tokens;
-  report.batch = options.batch;
-  report.weight_bytes = DecoderWeightBytes(model.config(), options.weight_dtype);
-  if (options.compare_dtype) {
-    report.compare_dtype = std::string(DTypeName(*options.compare_dtype));
-    report.compare_weight_bytes = DecoderWeightBytes(model.config(), *options.compare_dtype);
-  }
-
-  std::vector<ImageEmbeddings> images;
-  Prompt prompt;
-  if (report.synthetic) {
-    report.context = options.synthetic_context;
-  } else {
-    if (model.language_model->image_token_id() >= 0) {
-      images.push_back(model.language_model->EncodeImage(
-          pool, options.image_path.empty() ? SyntheticImage(336) : LoadImage(options.image_path)));
-    }
-    const std::string text =
-        model.language_model->FormatPrompt(options.question, static_cast<int64_t>(images.size()));
-    prompt = AssemblePrompt(model.tokenizer->Encode(text, true), images,
-                            model.language_model->image_token_id());
-    report.context = prompt.size();
-  }
+// The policies of a configuration's rows: `none` first, then the others asked for.
+std::vector<std::string> RowPolicies(const DecodeBenchOptions& options) {
   std::vector<std::string> policies = {"none"};
   for (const std::string& name : options.policies) {
     if (name != "none") policies.push_back(name);
   }
-  for (const std::string& name : policies) {
-    DecodeBenchRow row = report.synthetic ? TimeSyntheticSteps(model, compare ? &*compare : nullptr,
-                                                               pool, options, name)
-                                          : TimeAnswer(model, pool, options, prompt, name);
-    row.policy = name;
+  return policies;
+}
+
+// One configuration: its options, model and pool, its prompt (answer mode; the prompt points into
+// `images`, so a Configuration stays where it was built) and its rows' policies, `none` first.
+struct Configuration {
+  const DecodeBenchOptions& options;
+  const Model& model;
+  ThreadPool& pool;
+  std::vector<ImageEmbeddings> images;
+  Prompt prompt;
+  std::vector<std::string> policies;
+
+  Configuration(const DecodeBenchOptions& options, const Model& model, ThreadPool& pool)
+      : options(options), model(model), pool(pool), policies(RowPolicies(options)) {
+    if (options.answer_tokens > 0) {
+      if (model.language_model->image_token_id() >= 0) {
+        images.push_back(model.language_model->EncodeImage(pool, BenchImage(options.image_path)));
+      }
+      prompt = BenchPrompt(model, options.question, images, options.prompt_tokens);
+    }
+  }
+  Configuration(const Configuration&) = delete;
+
+  bool synthetic() const { return options.synthetic_context > 0; }
+  // Entries per layer before the first step: the synthetic cache's, or the prompt's.
+  int64_t context() const { return synthetic() ? options.synthetic_context : prompt.size(); }
+};
+
+// One row of one configuration: its sequences prepared in the constructor (a synthetic cache of
+// options.synthetic_context entries per layer, compressed by the policy as after a prefill; or
+// the prompt prefilled), then decoded one step per Step() call, so that two configurations can
+// take turns. A step's bytes are the caches' before it plus the entry it writes in every layer
+// of every sequence, all of which its attention reads.
+class DecodeRun {
+ public:
+  DecodeRun(const Configuration& config, const std::string& policy)
+      : config_(config),
+        warmup_(config.synthetic() ? config.options.warmup : 0),
+        total_(config.synthetic() ? warmup_ + config.options.steps
+                                  : config.options.answer_tokens - 1),
+        sequences_(config.model, config.pool, config.options, policy,
+                   config.context() + total_ + 1) {
+    for (Session& session : sequences_.sessions) {
+      if (config.synthetic()) {
+        session.PrefillSynthetic(config.options.synthetic_context, /*seed=*/7);
+        tokens_.push_back(config.model.config().bos_token_id);
+      } else {
+        tokens_.push_back(Greedy(session.Prefill(config.prompt)));
+      }
+    }
+  }
+
+  bool done() const { return step_ == total_; }
+
+  void Step() {
+    double bytes_before = 0;
+    for (const Session& session : sequences_.sessions) bytes_before += session.cache().bytes();
+    const auto start = Clock::now();
+    tokens_ = sequences_.Step(tokens_);
+    const double ms = MillisecondsSince(start);
+    if (step_++ < warmup_) return;
+    times_.push_back(ms);
+    const LlmConfig& model = config_.model.config();
+    const double written =
+        KvEntryBytes(model) * model.num_layers * static_cast<double>(config_.options.batch);
+    kv_bytes_ += bytes_before + written;
+    live_ += (bytes_before + written) / written;
+  }
+
+  DecodeBenchRow Row() const {
+    const DecodeBenchOptions& options = config_.options;
+    DecodeBenchRow row;
+    if (config_.synthetic()) {
+      row.step_ms = Median(times_);
+    } else {
+      for (double ms : times_) row.decode_ms += ms;
+      row.step_ms = row.decode_ms / static_cast<double>(options.answer_tokens);
+    }
     row.tokens_per_s = 1000.0 * static_cast<double>(options.batch) / row.step_ms;
-    if (name == "none") row.budget = 0;
+    const auto steps = static_cast<double>(times_.size());
+    row.kv_bytes_per_step = kv_bytes_ / steps;
+    row.mean_live_entries = live_ / steps;
+    const Session& first = sequences_.sessions.front();
+    row.peak_kv_bytes = first.peak_kv_bytes();
+    row.budget = sequences_.policies.front()->Budget(first.length());
+    return row;
+  }
+
+ private:
+  const Configuration& config_;
+  int64_t warmup_, total_;  // steps
+  Sequences sequences_;
+  std::vector<int32_t> tokens_;
+  int64_t step_ = 0;
+  std::vector<double> times_;  // of the steps after the warm-up
+  double kv_bytes_ = 0, live_ = 0;
+};
+
+void CheckOptions(const DecodeBenchOptions& options) {
+  Check((options.synthetic_context > 0) != (options.answer_tokens > 0),
+        "bench: give one of --decode-context N or --answer-tokens N");
+  Check(options.synthetic_context > 0 || options.answer_tokens >= 2,
+        "bench: --answer-tokens must be at least 2 (the first token comes from the prefill), got ",
+        options.answer_tokens);
+  Check(options.steps > 0 && options.warmup >= 0, "bench: --steps must be positive");
+  Check(options.batch > 0, "bench: --batch must be positive, got ", options.batch);
+  Check(options.prompt_tokens == 0 || options.answer_tokens > 0,
+        "bench: --prompt-tokens applies to the prefill and to --answer-tokens, not to "
+        "--decode-context (whose cache is synthetic)");
+}
+
+BenchTarget TargetOf(const DecodeBenchOptions& options) {
+  return {options.model_dir, options.weight_dtype, options.threads};
+}
+
+}  // namespace
+
+DecodeBenchReport RunDecodeBench(
+    const DecodeBenchOptions& options,
+    const std::optional<BenchComparison<DecodeBenchOptions>>& compare) {
+  CheckOptions(options);
+  if (compare) {
+    CheckOptions(compare->options);
+    Check((compare->options.synthetic_context > 0) == (options.synthetic_context > 0),
+          "bench: --compare \"", compare->flags,
+          "\" must keep the first configuration's mode (--decode-context or --answer-tokens)");
+    const size_t rows = RowPolicies(options).size(),
+                 compare_rows = RowPolicies(compare->options).size();
+    Check(compare_rows == rows, "bench: --compare \"", compare->flags, "\" times ", compare_rows,
+          " rows (none and its --kv policies) and the first configuration ", rows,
+          ": rows are paired by index, so both need the same number of --kv policies");
+  }
+  const BenchModels models(TargetOf(options),
+                           compare ? std::optional(TargetOf(compare->options)) : std::nullopt);
+  const Configuration first(options, models.model(0), models.pool(0));
+  std::optional<Configuration> second;
+  if (compare) second.emplace(compare->options, models.model(1), models.pool(1));
+
+  DecodeBenchReport report;
+  report.model_dir = options.model_dir;
+  report.dtype = std::string(DTypeName(options.weight_dtype));
+  report.threads = first.pool.num_threads();
+  report.synthetic = first.synthetic();
+  report.context = first.context();
+  report.answer_tokens = options.answer_tokens;
+  report.steps = report.synthetic ? options.steps : options.answer_tokens;
+  report.batch = options.batch;
+  report.weight_bytes = DecoderWeightBytes(first.model.config(), options.weight_dtype);
+  if (compare) {
+    report.compare = compare->flags;
+    report.compare_shares_model = models.shared_model();
+    report.compare_weight_bytes =
+        DecoderWeightBytes(second->model.config(), compare->options.weight_dtype);
+    report.compare_context = second->context();
+    report.compare_batch = compare->options.batch;
+  }
+
+  for (size_t r = 0; r < first.policies.size(); ++r) {
+    DecodeRun run(first, first.policies[r]);
+    std::optional<DecodeRun> other;
+    if (second) other.emplace(*second, second->policies[r]);
+    while (!run.done() || (other && !other->done())) {
+      if (!run.done()) run.Step();
+      if (other && !other->done()) other->Step();
+    }
+    DecodeBenchRow row = run.Row();
+    row.policy = first.policies[r];
+    if (row.policy == "none") row.budget = 0;
     if (!report.rows.empty()) {
       const DecodeBenchRow& full = report.rows.front();
       row.measured_speedup = full.step_ms / row.step_ms;
@@ -187,6 +241,13 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
                                 (report.weight_bytes + row.kv_bytes_per_step);
       }
     }
+    if (other) {
+      const DecodeBenchRow compared = other->Row();
+      row.compare_policy = second->policies[r];
+      row.compare_step_ms = compared.step_ms;
+      row.compare_tokens_per_s = compared.tokens_per_s;
+      row.compare_ratio = row.tokens_per_s / compared.tokens_per_s;
+    }
     report.rows.push_back(row);
   }
   report.peak_rss_bytes = PeakResidentBytes();
@@ -194,6 +255,7 @@ DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options) {
 }
 
 std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
+  const bool compared = !report.compare.empty();
   std::ostringstream out;
   out << std::fixed << std::setprecision(2);
   out << "model " << report.model_dir << " (" << report.dtype << " weights, " << report.threads
@@ -205,13 +267,13 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
         << report.steps << " decode steps\n";
     out << "policy     budget  live/layer  KV MB/step  step_ms  tokens/s   GB/s  peak_KV_MB  "
            "speedup  predicted";
-    if (!report.compare_dtype.empty()) out << "  " << report.compare_dtype << "_ms  ratio";
-    out << '\n';
   } else {
     out << "answer of " << report.answer_tokens << " tokens after a prompt of " << report.context
         << " tokens (stop tokens ignored)\n";
-    out << "policy     budget   decode_ms  step_ms  tokens/s  peak_KV_MB  speedup\n";
+    out << "policy     budget   decode_ms  step_ms  tokens/s  peak_KV_MB  speedup";
   }
+  if (compared) out << "  B_step_ms  B_tokens/s  ratio";
+  out << '\n';
   for (const DecodeBenchRow& row : report.rows) {
     out << std::left << std::setw(10) << row.policy << std::right << std::setw(7) << row.budget;
     if (report.synthetic) {
@@ -220,54 +282,71 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
           << (report.weight_bytes + row.kv_bytes_per_step) / (row.step_ms * 1e6) << std::setw(12)
           << row.peak_kv_bytes / 1e6 << std::setw(9) << row.measured_speedup << std::setw(11)
           << row.predicted_speedup;
-      if (!report.compare_dtype.empty()) {
-        out << std::setw(9) << row.compare_step_ms << std::setw(7) << row.compare_ratio;
-      }
-      out << '\n';
     } else {
       out << std::setw(12) << row.decode_ms << std::setw(9) << row.step_ms << std::setw(10)
           << row.tokens_per_s << std::setw(12) << row.peak_kv_bytes / 1e6 << std::setw(9)
-          << row.measured_speedup << '\n';
+          << row.measured_speedup;
     }
+    if (compared) {
+      out << std::setw(11) << row.compare_step_ms << std::setw(12) << row.compare_tokens_per_s
+          << std::setw(7) << row.compare_ratio;
+    }
+    out << '\n';
   }
-  if (!report.compare_dtype.empty()) {
-    out << "ratio: median step with " << report.compare_dtype << " weights ("
-        << report.compare_weight_bytes / 1e6 << " MB) / with " << report.dtype
-        << ", steps alternating in one run\n";
+  if (compared) {
+    out << "B: A (the configuration above) with --compare \"" << report.compare << "\" on top ("
+        << report.compare_weight_bytes / 1e6 << " MB of weights, "
+        << (report.compare_shares_model ? "A's model" : "a model of its own") << ", batch "
+        << report.compare_batch << ", context " << report.compare_context
+        << "), rows paired by index; ratio = " << kDecodeRatio << '\n';
   }
   out << "peak resident memory " << report.peak_rss_bytes / 1e6 << " MB\n";
   return out.str();
 }
 
 nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
+  const bool compared = !report.compare.empty();
   nlohmann::json rows = nlohmann::json::array();
   for (const DecodeBenchRow& row : report.rows) {
-    rows.push_back({{"policy", row.policy},
-                    {"budget", row.budget},
-                    {"mean_live_entries", row.mean_live_entries},
-                    {"kv_bytes_per_step", row.kv_bytes_per_step},
-                    {"step_ms", row.step_ms},
-                    {"tokens_per_s", row.tokens_per_s},
-                    {"decode_ms", row.decode_ms},
-                    {"peak_kv_bytes", row.peak_kv_bytes},
-                    {"measured_speedup", row.measured_speedup},
-                    {"predicted_speedup", row.predicted_speedup},
-                    {"compare_step_ms", row.compare_step_ms},
-                    {"compare_ratio", row.compare_ratio}});
+    nlohmann::json& json =
+        rows.emplace_back(nlohmann::json{{"policy", row.policy},
+                                         {"budget", row.budget},
+                                         {"mean_live_entries", row.mean_live_entries},
+                                         {"kv_bytes_per_step", row.kv_bytes_per_step},
+                                         {"step_ms", row.step_ms},
+                                         {"tokens_per_s", row.tokens_per_s},
+                                         {"decode_ms", row.decode_ms},
+                                         {"peak_kv_bytes", row.peak_kv_bytes},
+                                         {"measured_speedup", row.measured_speedup},
+                                         {"predicted_speedup", row.predicted_speedup}});
+    if (compared) {
+      json["compare_policy"] = row.compare_policy;
+      json["compare_step_ms"] = row.compare_step_ms;
+      json["compare_tokens_per_s"] = row.compare_tokens_per_s;
+      json["compare_ratio"] = row.compare_ratio;
+    }
   }
-  return {{"model", report.model_dir},
-          {"dtype", report.dtype},
-          {"threads", report.threads},
-          {"synthetic_cache", report.synthetic},
-          {"context", report.context},
-          {"answer_tokens", report.answer_tokens},
-          {"steps", report.steps},
-          {"batch", report.batch},
-          {"weight_bytes", report.weight_bytes},
-          {"compare_dtype", report.compare_dtype},
-          {"compare_weight_bytes", report.compare_weight_bytes},
-          {"peak_rss_bytes", report.peak_rss_bytes},
-          {"rows", rows}};
+  nlohmann::json json = {{"model", report.model_dir},
+                         {"dtype", report.dtype},
+                         {"threads", report.threads},
+                         {"synthetic_cache", report.synthetic},
+                         {"context", report.context},
+                         {"answer_tokens", report.answer_tokens},
+                         {"steps", report.steps},
+                         {"batch", report.batch},
+                         {"weight_bytes", report.weight_bytes},
+                         {"peak_rss_bytes", report.peak_rss_bytes},
+                         {"rows", rows}};
+  if (compared) {
+    json["compare"] = report.compare;
+    json["compare_ratio_definition"] =
+        std::string(kDecodeRatio) + "; A: this configuration, B: A with `compare` on top";
+    json["compare_shares_model"] = report.compare_shares_model;
+    json["compare_weight_bytes"] = report.compare_weight_bytes;
+    json["compare_context"] = report.compare_context;
+    json["compare_batch"] = report.compare_batch;
+  }
+  return json;
 }
 
 }  // namespace lightvlm

@@ -4,7 +4,9 @@
 // Two modes: decode steps over a synthetic cache of a given length (random keys and values, no
 // prefill, so long contexts cost no prefill time), or a whole answer of a given length after a
 // real image prompt. Either runs `batch` sequences at once (Session::DecodeBatch): each step
-// reads the weights once for all of them and every sequence's own cache.
+// reads the weights once for all of them and every sequence's own cache. With a second
+// configuration (--compare), each row prepares both configurations' sequences, then their decode
+// steps alternate, and the row gives the ratio of their throughputs.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/dtype.h"
+#include "eval/bench_setup.h"
 #include "reduce/kv_policy.h"
 
 namespace lightvlm {
@@ -27,14 +30,11 @@ struct DecodeBenchOptions {
   int64_t answer_tokens = 0;      // > 0: tokens of a whole answer after an image prompt
   std::string image_path;         // empty: a synthetic image at the vision tower's size
   std::string question = "Describe the image in detail.";
-  int64_t batch = 1;   // sequences decoded together, each with its own cache and policy
-  int64_t steps = 64;  // synthetic mode: timed steps (the median is reported)
-  int64_t warmup = 8;  // synthetic mode: untimed steps first
+  int64_t prompt_tokens = 0;  // answer mode, > 0: filler lengthens the prompt to at least this
+  int64_t batch = 1;          // sequences decoded together, each with its own cache and policy
+  int64_t steps = 64;         // synthetic mode: timed steps (the median is reported)
+  int64_t warmup = 8;         // synthetic mode: untimed steps first
   DType weight_dtype = DType::kBF16;
-  // Synthetic mode: also times every step on the model loaded in this dtype, alternating step by
-  // step with weight_dtype on the same cache contents, so that the ratio of the two comes from
-  // one run under the same machine load.
-  std::optional<DType> compare_dtype;
   int threads = 0;
 };
 
@@ -49,8 +49,11 @@ struct DecodeBenchRow {
   size_t peak_kv_bytes = 0;      // of the first sequence
   double predicted_speedup = 1;  // bytes per step of `none` / of this row (synthetic mode)
   double measured_speedup = 1;   // time of `none` / of this row
-  double compare_step_ms = 0;    // with compare_dtype: median step in that dtype
-  double compare_ratio = 0;      // compare_step_ms / step_ms: how much faster weight_dtype is
+  // With a second configuration: its row of the same index.
+  std::string compare_policy;
+  double compare_step_ms = 0;
+  double compare_tokens_per_s = 0;
+  double compare_ratio = 0;  // tokens_per_s / compare_tokens_per_s: how many times more A has
 };
 
 struct DecodeBenchReport {
@@ -63,13 +66,19 @@ struct DecodeBenchReport {
   int64_t steps = 0;          // timed steps per row
   int64_t batch = 1;
   double weight_bytes = 0;    // the decoder's matrices, read once per step
-  std::string compare_dtype;  // empty without a comparison
-  double compare_weight_bytes = 0;
   size_t peak_rss_bytes = 0;  // of the whole process, models and caches included
+  std::string compare;        // the second configuration's --compare flags; empty without one
+  bool compare_shares_model = false;
+  double compare_weight_bytes = 0;
+  int64_t compare_context = 0;
+  int64_t compare_batch = 0;
   std::vector<DecodeBenchRow> rows;
 };
 
-DecodeBenchReport RunDecodeBench(const DecodeBenchOptions& options);
+// Fails when `compare` is in the other mode or times a different number of rows.
+DecodeBenchReport RunDecodeBench(
+    const DecodeBenchOptions& options,
+    const std::optional<BenchComparison<DecodeBenchOptions>>& compare = std::nullopt);
 std::string FormatDecodeBenchReport(const DecodeBenchReport& report);
 nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report);
 

@@ -1,9 +1,11 @@
 // The decode bench's arithmetic on the real stories260k model (float32 weights): the bytes each
 // step reads (weights once, every live KV entry of every sequence), the live entries, and the
-// predicted speedup from those bytes. Timings are not asserted.
+// predicted speedup from those bytes, and what a comparison with a second configuration reports.
+// Timings are not asserted.
 #include "eval/decode_bench.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "engine/model.h"
@@ -12,6 +14,35 @@
 
 namespace lightvlm {
 namespace {
+
+// Bytes of the decoder's matrices (lm_head included) and their output rows, on stories260k.
+struct Matrices {
+  double weights = 0;
+  double rows = 0;
+};
+
+Matrices StoriesMatrices() {
+  const LlmConfig config = LoadModel(testing::kStoriesDir.string()).config();
+  const double h = config.hidden_size;
+  return {config.num_layers * (h * config.q_dim() * 2 + h * config.kv_dim() * 2 +
+                               3 * h * config.intermediate_size) +
+              h * config.vocab_size,
+          config.num_layers * (config.q_dim() + 2.0 * config.kv_dim() + 2 * h +
+                               2.0 * config.intermediate_size) +
+              config.vocab_size};
+}
+
+DecodeBenchOptions SyntheticStories() {
+  DecodeBenchOptions options;
+  options.model_dir = testing::kStoriesDir.string();
+  options.policies = {"none"};
+  options.synthetic_context = 8;
+  options.steps = 3;
+  options.warmup = 1;
+  options.weight_dtype = DType::kF32;
+  options.threads = 1;
+  return options;
+}
 
 TEST(DecodeBenchTest, SyntheticStepsCountTheBytesTheyRead) {
   DecodeBenchOptions options;
@@ -26,11 +57,8 @@ TEST(DecodeBenchTest, SyntheticStepsCountTheBytesTheyRead) {
   options.threads = 1;
   const DecodeBenchReport report = RunDecodeBench(options);
   const LlmConfig config = LoadModel(options.model_dir).config();
-
-  const double h = config.hidden_size, layers = config.num_layers;
-  const double matrices = layers * (h * config.q_dim() * 2 + h * config.kv_dim() * 2 +
-                                    3 * h * config.intermediate_size) +
-                          h * config.vocab_size;
+  const double layers = config.num_layers;
+  const double matrices = StoriesMatrices().weights;
   EXPECT_DOUBLE_EQ(report.weight_bytes, 4 * matrices);
   EXPECT_EQ(report.batch, 2);
   ASSERT_EQ(report.rows.size(), 2u);
@@ -74,39 +102,98 @@ TEST(DecodeBenchTest, AnswersRunTheWholeLengthForEverySequence) {
   }
 }
 
-// --compare-dtype int8: every step also runs on the int8 model, alternating; the int8 model's
-// bytes are one per weight plus a float32 scale per output row.
+// --compare "--dtype int8": every step also runs on the int8 model, alternating; the int8
+// model's bytes are one per weight plus a float32 scale per output row.
 TEST(DecodeBenchTest, ComparesTwoDtypesStepByStep) {
-  DecodeBenchOptions options;
-  options.model_dir = testing::kStoriesDir.string();
-  options.policies = {"none"};
-  options.synthetic_context = 8;
-  options.steps = 3;
-  options.warmup = 1;
-  options.weight_dtype = DType::kF32;
-  options.compare_dtype = DType::kI8;
-  options.threads = 1;
-  const DecodeBenchReport report = RunDecodeBench(options);
-  const LlmConfig config = LoadModel(options.model_dir).config();
-  const double h = config.hidden_size;
-  const double matrices = config.num_layers * (h * config.q_dim() * 2 + h * config.kv_dim() * 2 +
-                                               3 * h * config.intermediate_size) +
-                          h * config.vocab_size;
-  const double rows = config.num_layers * (config.q_dim() + 2.0 * config.kv_dim() + 2 * h +
-                                           2.0 * config.intermediate_size) +
-                      config.vocab_size;
-  EXPECT_EQ(report.compare_dtype, "I8");
-  EXPECT_DOUBLE_EQ(report.compare_weight_bytes, matrices + 4 * rows);
+  const DecodeBenchOptions options = SyntheticStories();
+  DecodeBenchOptions int8 = options;
+  int8.weight_dtype = DType::kI8;
+  const DecodeBenchReport report = RunDecodeBench(options, {{"--dtype int8", int8}});
+  const Matrices matrices = StoriesMatrices();
+  EXPECT_EQ(report.compare, "--dtype int8");
+  EXPECT_FALSE(report.compare_shares_model);
+  EXPECT_DOUBLE_EQ(report.weight_bytes, 4 * matrices.weights);
+  EXPECT_DOUBLE_EQ(report.compare_weight_bytes, matrices.weights + 4 * matrices.rows);
+  EXPECT_EQ(report.compare_context, 8);
+  EXPECT_EQ(report.compare_batch, 1);
   ASSERT_EQ(report.rows.size(), 1u);
   const DecodeBenchRow& row = report.rows[0];
+  EXPECT_EQ(row.compare_policy, "none");
   EXPECT_GT(row.compare_step_ms, 0);
-  EXPECT_DOUBLE_EQ(row.compare_ratio, row.compare_step_ms / row.step_ms);
+  EXPECT_DOUBLE_EQ(row.compare_tokens_per_s, 1000.0 / row.compare_step_ms);
+  EXPECT_DOUBLE_EQ(row.compare_ratio, row.tokens_per_s / row.compare_tokens_per_s);
   EXPECT_GT(report.peak_rss_bytes, 0u);
-  EXPECT_NE(FormatDecodeBenchReport(report).find("I8_ms"), std::string::npos);
+  const std::string text = FormatDecodeBenchReport(report);
+  EXPECT_NE(text.find("--compare \"--dtype int8\""), std::string::npos) << text;
+  EXPECT_NE(text.find("ratio = A's tokens/s / B's"), std::string::npos) << text;
+  const nlohmann::json json = DecodeBenchReportJson(report);
+  EXPECT_EQ(json["compare"], "--dtype int8");
+  EXPECT_EQ(json["rows"][0]["compare_ratio"], row.compare_ratio);
+  EXPECT_FALSE(DecodeBenchReportJson(RunDecodeBench(options)).contains("compare"));
+}
 
-  options.synthetic_context = 0;
-  options.answer_tokens = 4;
-  EXPECT_THROW(RunDecodeBench(options), Error);
+// --batch 3 --compare "--batch 1" on whole answers: one model for both, both prefill the prompt,
+// then their steps alternate; the ratio is of the throughputs as reported.
+TEST(DecodeBenchTest, ComparesTwoBatchesOnOneModel) {
+  DecodeBenchOptions options;
+  options.model_dir = testing::kStoriesDir.string();
+  options.policies = {"h2o"};
+  options.answer_tokens = 6;
+  options.batch = 3;
+  options.weight_dtype = DType::kF32;
+  options.threads = 1;
+  DecodeBenchOptions single = options;
+  single.batch = 1;
+  const DecodeBenchReport report = RunDecodeBench(options, {{"--batch 1", single}});
+  EXPECT_TRUE(report.compare_shares_model);
+  EXPECT_DOUBLE_EQ(report.compare_weight_bytes, report.weight_bytes);
+  EXPECT_EQ(report.compare_batch, 1);
+  EXPECT_EQ(report.compare_context, report.context);
+  ASSERT_EQ(report.rows.size(), 2u);
+  for (const DecodeBenchRow& row : report.rows) {
+    EXPECT_EQ(row.compare_policy, row.policy);
+    EXPECT_DOUBLE_EQ(row.tokens_per_s, 3 * 1000.0 / row.step_ms);
+    EXPECT_DOUBLE_EQ(row.compare_tokens_per_s, 1000.0 / row.compare_step_ms);
+    EXPECT_DOUBLE_EQ(row.compare_ratio, row.tokens_per_s / row.compare_tokens_per_s);
+  }
+}
+
+// Rows pair by index, so both configurations must time as many; and both decode the same way.
+TEST(DecodeBenchTest, ComparisonsMustPairTheirRows) {
+  DecodeBenchOptions options = SyntheticStories();
+  options.policies = {"streaming"};
+  DecodeBenchOptions two = options;
+  two.policies = {"streaming", "h2o"};
+  const std::string error = testing::ErrorOf([&] {
+    RunDecodeBench(options, {{"--kv streaming h2o", two}});
+  });
+  EXPECT_NE(error.find("--compare \"--kv streaming h2o\" times 3 rows"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("first configuration 2"), std::string::npos) << error;
+
+  DecodeBenchOptions answer = options;
+  answer.synthetic_context = 0;
+  answer.answer_tokens = 4;
+  EXPECT_NE(testing::ErrorOf([&] {
+              RunDecodeBench(options, {{"--answer-tokens 4", answer}});
+            }).find("must keep the first configuration's mode"),
+            std::string::npos);
+}
+
+// --prompt-tokens lengthens the answer's prompt; it means nothing to a synthetic cache.
+TEST(DecodeBenchTest, PromptTokensLengthenTheAnswersPrompt) {
+  DecodeBenchOptions options;
+  options.model_dir = testing::kStoriesDir.string();
+  options.answer_tokens = 3;
+  options.prompt_tokens = 50;
+  options.weight_dtype = DType::kF32;
+  options.threads = 1;
+  EXPECT_GE(RunDecodeBench(options).context, 50);
+
+  DecodeBenchOptions synthetic = SyntheticStories();
+  synthetic.prompt_tokens = 50;
+  EXPECT_NE(testing::ErrorOf([&] { RunDecodeBench(synthetic); }).find("--prompt-tokens"),
+            std::string::npos);
 }
 
 TEST(DecodeBenchTest, RejectsABadBatch) {

@@ -1,0 +1,74 @@
+// `lightvlm bench` as a user runs it, on the real stories260k checkpoint: --compare "FLAGS" parses
+// FLAGS with the bench's own flags on top of the first configuration, fails clearly on bad ones,
+// and --gen is --answer-tokens.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/cli.h"
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+using testing::CliResult;
+using testing::RunCli;
+
+std::vector<std::string> Bench(const std::vector<std::string>& flags) {
+  std::vector<std::string> args = {"bench",   "-m", testing::kStoriesDir.string(), "-t", "1",
+                                   "--dtype", "f32"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return args;
+}
+
+TEST(BenchCliTest, ComparesABatchOnTheSameModel) {
+  const CliResult result = RunCli(Bench({"--decode-context", "8", "--steps", "2", "--kv", "none",
+                                         "--batch", "2", "--compare", "--batch 1", "--json"}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["compare"], "--batch 1");
+  EXPECT_EQ(json["batch"], 2);
+  EXPECT_EQ(json["compare_batch"], 1);
+  EXPECT_EQ(json["compare_shares_model"], true);
+  ASSERT_EQ(json["rows"].size(), 1u);
+  const auto& row = json["rows"][0];
+  EXPECT_DOUBLE_EQ(row["compare_ratio"].get<double>(),
+                   row["tokens_per_s"].get<double>() / row["compare_tokens_per_s"].get<double>());
+}
+
+TEST(BenchCliTest, ComparesAPrefillWithAnotherDtypeAsText) {
+  const CliResult result = RunCli(Bench({"--budgets", "1", "--repeats", "1", "--no-ceilings",
+                                         "--prompt-tokens", "40", "--compare", "--dtype int8"}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("B_prefill_ms  ratio"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--compare \"--dtype int8\" on top"), std::string::npos) << result.out;
+}
+
+TEST(BenchCliTest, GenIsAnswerTokens) {
+  const CliResult result = RunCli(Bench({"--gen", "3", "--kv", "none", "--json"}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["answer_tokens"], 3);
+}
+
+TEST(BenchCliTest, BadCompareFlagsFailNamingThem) {
+  for (const std::string flags : {"--dtype fp8", "--no-such-flag", "--batch"}) {
+    const CliResult result =
+        RunCli(Bench({"--decode-context", "8", "--steps", "1", "--compare", flags}));
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    EXPECT_NE(result.err.find("--compare \"" + flags + "\""), std::string::npos) << result.err;
+  }
+  const CliResult modes = RunCli(Bench({"--budgets", "1", "--compare", "--decode-context 8"}));
+  EXPECT_EQ(modes.exit_code, 1);
+  EXPECT_NE(modes.err.find("must keep the first configuration's mode"), std::string::npos)
+      << modes.err;
+  const CliResult rows =
+      RunCli(Bench({"--decode-context", "8", "--steps", "1", "--compare", "--kv streaming h2o"}));
+  EXPECT_EQ(rows.exit_code, 1);
+  EXPECT_NE(rows.err.find("rows are paired by index"), std::string::npos) << rows.err;
+}
+
+}  // namespace
+}  // namespace lightvlm
