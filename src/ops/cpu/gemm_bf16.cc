@@ -13,6 +13,7 @@
 
 #include "base/dtype.h"
 #include "base/error.h"
+#include "ops/cpu/gemm_bf16_rows.h"
 #include "ops/ops.h"
 
 namespace lightvlm::ops {
@@ -81,19 +82,36 @@ class MatmulCache {
 // Products of at most this many rows are decode steps (a batch of sequences, one row each).
 constexpr int64_t kDecodeRows = 32;
 
+std::vector<uint16_t> RoundToBf16(ThreadPool& pool, const float* x, int64_t count) {
+  std::vector<uint16_t> rounded(count);
+  pool.ParallelFor(
+      count,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) rounded[i] = F32ToBF16(x[i]);
+      },
+      1 << 14);
+  return rounded;
+}
+
 }  // namespace
 
 void LinearBf16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint16_t* w,
                 int64_t n, const float* bias, float* y) {
   Check(m > 0 && k > 0 && n > 0, "LinearBf16: sizes must be positive, got m=", m, " k=", k,
         " n=", n);
-  std::vector<uint16_t> x_bf16(m * k);
-  pool.ParallelFor(
-      m * k,
-      [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) x_bf16[i] = F32ToBF16(x[i]);
-      },
-      1 << 14);
+  const std::vector<uint16_t> x_bf16 = RoundToBf16(pool, x, m * k);
+  // A single row is bound by the weight's bytes, which oneDNN streams at the copy bandwidth;
+  // from two rows on the product's arithmetic counts, and the dot-product kernel does it without
+  // repacking the weight.
+  if (m >= 2 && m <= kDecodeRows && HasBf16DotProduct()) {
+    pool.ParallelFor(
+        n,
+        [&](int64_t begin, int64_t end) {
+          LinearBf16FewRows(x_bf16.data(), m, k, w, begin, end, bias, y, n);
+        },
+        64);
+    return;
+  }
   if (m <= kDecodeRows && pool.num_threads() > 1) {
     // A decode step's products (one row per sequence) are split by output columns over our own
     // threads, each running oneDNN on a single OpenMP thread. Left to OpenMP, its workers spin

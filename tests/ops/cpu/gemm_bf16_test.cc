@@ -44,6 +44,17 @@ TEST(LinearBf16Test, MatchesRoundedReference) {
   CheckAgainstReference(8, 64, 600, true, 2);  // a decode batch split into column slices
 }
 
+// Decode batches (2 to 32 rows) take the dot-product kernel on CPUs with AVX512-BF16: rows in
+// blocks of 8, weight rows in threes, and rows of k shorter than or not a multiple of 32.
+TEST(LinearBf16Test, DecodeBatchesMatchRoundedReference) {
+  CheckAgainstReference(2, 31, 5, false, 1);
+  CheckAgainstReference(3, 32, 4, true, 2);
+  CheckAgainstReference(8, 100, 7, true, 2);
+  CheckAgainstReference(9, 64, 10, false, 2);
+  CheckAgainstReference(32, 33, 65, true, 3);
+  CheckAgainstReference(5, 1000, 130, true, 2);
+}
+
 TEST(LinearBf16Test, RejectsEmptySizes) {
   ThreadPool pool(1);
   std::vector<float> y(4);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -45,12 +46,31 @@ TEST(QuantizeInt8Test, RoundsEachGroupToItsOwnScale) {
   EXPECT_EQ(per_channel.q[3], 0);
 }
 
-// The reference multiplies the dequantised weights in double: the kernel must agree up to
-// float32 accumulation.
+// Products of up to this many rows (decode steps) round x to int16 per row.
+constexpr int64_t kInt16Rows = 32;
+
+// x as the decode kernel sees it: each row rounded to int16 steps of its largest magnitude / 32767.
+std::vector<float> RoundRowsToInt16Steps(const std::vector<float>& x, int64_t m, int64_t k) {
+  std::vector<float> rounded(x.size());
+  for (int64_t r = 0; r < m; ++r) {
+    float largest = 0;
+    for (int64_t i = 0; i < k; ++i) largest = std::max(largest, std::fabs(x[r * k + i]));
+    const float scale = largest > 0 ? largest / 32767.0f : 1.0f;
+    for (int64_t i = 0; i < k; ++i) {
+      rounded[r * k + i] = static_cast<float>(std::lround(x[r * k + i] / scale)) * scale;
+    }
+  }
+  return rounded;
+}
+
+// The reference multiplies the dequantised weights in double with x as the kernel rounds it
+// (unless `exact_x`): the kernel must agree up to float32 accumulation.
 void CheckAgainstReference(int64_t m, int64_t k, int64_t n, int64_t group, bool with_bias,
-                           int threads) {
+                           int threads, bool exact_x = false, double tolerance = 1e-5) {
   std::mt19937 rng(static_cast<unsigned>(m * 131 + k * 7 + n + group));
-  const std::vector<float> x = testing::RandomFloats(rng, m * k);
+  const std::vector<float> input = testing::RandomFloats(rng, m * k);
+  const std::vector<float> x =
+      m <= kInt16Rows && !exact_x ? RoundRowsToInt16Steps(input, m, k) : input;
   const std::vector<float> w = testing::RandomFloats(rng, n * k);
   const std::vector<float> bias = testing::RandomFloats(rng, n);
   const Quantized quantized = Quantize(w, n, k, group);
@@ -67,9 +87,9 @@ void CheckAgainstReference(int64_t m, int64_t k, int64_t n, int64_t group, bool 
   }
   ThreadPool pool(threads);
   std::vector<float> y(m * n, -7.0f);
-  LinearInt8(pool, x.data(), m, k, quantized.q.data(), quantized.scales.data(), group, n,
+  LinearInt8(pool, input.data(), m, k, quantized.q.data(), quantized.scales.data(), group, n,
              with_bias ? bias.data() : nullptr, y.data());
-  testing::ExpectClose(y, expected, 1e-5,
+  testing::ExpectClose(y, expected, tolerance,
                        "LinearInt8 " + std::to_string(m) + "x" + std::to_string(k) + "x" +
                            std::to_string(n) + " group " + std::to_string(group));
 }
@@ -79,6 +99,22 @@ TEST(LinearInt8Test, MatchesDequantisedReference) {
   CheckAgainstReference(7, 130, 65, 130, true, 2);  // ragged rows and columns
   CheckAgainstReference(9, 256, 40, 32, true, 3);   // per group
   CheckAgainstReference(4, 5, 3, 5, false, 2);      // shorter than one vector
+  CheckAgainstReference(33, 96, 20, 96, true, 2);   // a prefill: x stays float32
+  CheckAgainstReference(40, 130, 9, 13, false, 2);  // a prefill, per group
+}
+
+TEST(LinearInt8Test, DecodeRowsCoverLongRowsAndOddGroups) {
+  CheckAgainstReference(8, 9000, 7, 9000, true, 2);  // int32 sums flushed every 4096 columns
+  CheckAgainstReference(5, 300, 11, 100, false, 2);  // groups that are not whole vectors
+  CheckAgainstReference(32, 64, 17, 64, true, 3);
+}
+
+// Rounding x to int16 (steps of 1 / 32767 of the row's largest value) keeps decode products
+// within 2e-3 of those with the exact x; rounding x to bf16 (8 significant bits, as the bf16
+// weights' products do) misses products of these sizes by 5e-2 to 8e-2.
+TEST(LinearInt8Test, DecodeRowsStayCloseToExactActivations) {
+  CheckAgainstReference(1, 1536, 64, 1536, true, 2, /*exact_x=*/true, 2e-3);
+  CheckAgainstReference(8, 8960, 16, 8960, false, 2, /*exact_x=*/true, 2e-3);
 }
 
 TEST(LinearInt8Test, RejectsGroupsThatDoNotDivideTheRow) {
