@@ -39,8 +39,13 @@ LIGHTVLM_AVX512_BF16 void DotTile(const uint16_t* x, int64_t k, const uint16_t* 
     const __mmask32 mask = k - i >= 32 ? ~__mmask32{0} : (__mmask32{1} << (k - i)) - 1;
     __m512bh w[C];
 #pragma GCC unroll 8
-    for (int c = 0; c < C; ++c)
+    for (int c = 0; c < C; ++c) {
       w[c] = (__m512bh)_mm512_maskz_loadu_epi16(mask, weights + (j + c) * k + i);
+      // The next tile's rows into L2 while this one computes: with its arithmetic in between,
+      // one core keeps too few reads in flight to stream the weight from memory by itself
+      // (measured on two cores at 8 rows: 13 to 15 GB/s of weights without, 20 to 23 with).
+      _mm_prefetch(reinterpret_cast<const char*>(weights + (j + C + c) * k + i), _MM_HINT_T1);
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const auto row = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + i);
