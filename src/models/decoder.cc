@@ -276,10 +276,10 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
   Tensor attention(DType::kF32, {n, c.q_dim()});
   for (LayerSequence& sequence : sequences)
     AttendSequence(pool, tokens, q, k, v, sequence, attention);
-  layer.o_proj.Forward(pool, attention.f32(), n, normed.f32());
-  ops::Add(pool, x, normed.f32(), n * c.hidden_size);
-
-  ops::RmsNorm(pool, x, layer.post_attention_norm.f32(), n, c.hidden_size, eps, normed.f32());
+  Tensor attended(DType::kF32, {n, c.hidden_size});
+  layer.o_proj.Forward(pool, attention.f32(), n, attended.f32());
+  ops::AddRmsNorm(pool, x, attended.f32(), layer.post_attention_norm.f32(), n, c.hidden_size, eps,
+                  normed.f32());
   Tensor gate(DType::kF32, {n, c.intermediate_size});
   Tensor up(DType::kF32, {n, c.intermediate_size});
   layer.gate_proj.Forward(pool, normed.f32(), n, gate.f32());

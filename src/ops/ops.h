@@ -36,6 +36,11 @@ void QuantizeInt8(const float* w, int64_t n, int64_t k, int64_t group, int8_t* q
 void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows, int64_t dim,
              float eps, float* y);
 
+// x += delta, then y = RmsNorm(x): the residual connection and the next norm in one pass over
+// each row, with the same results as Add followed by RmsNorm. y must not alias x or delta.
+void AddRmsNorm(ThreadPool& pool, float* x, const float* delta, const float* weight, int64_t rows,
+                int64_t dim, float eps, float* y);
+
 // y = (x - mean) / sqrt(var + eps) * weight + bias, per row. bias may be null; y may alias x.
 void LayerNorm(ThreadPool& pool, const float* x, const float* weight, const float* bias,
                int64_t rows, int64_t dim, float eps, float* y);

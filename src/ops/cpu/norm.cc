@@ -52,6 +52,23 @@ void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows
       RowsPerTask(dim));
 }
 
+void AddRmsNorm(ThreadPool& pool, float* x, const float* delta, const float* weight, int64_t rows,
+                int64_t dim, float eps, float* y) {
+  CheckNormArgs("AddRmsNorm", rows, dim);
+  pool.ParallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          float* row = x + r * dim;
+          const float* add = delta + r * dim;
+          for (int64_t i = 0; i < dim; ++i) row[i] += add[i];
+          // The row is still in L1: normalising it now saves reading all of x again.
+          RmsNormRow(row, weight, dim, eps, y + r * dim);
+        }
+      },
+      RowsPerTask(dim));
+}
+
 void LayerNorm(ThreadPool& pool, const float* x, const float* weight, const float* bias,
                int64_t rows, int64_t dim, float eps, float* y) {
   CheckNormArgs("LayerNorm", rows, dim);

@@ -70,6 +70,26 @@ TEST(RmsNormTest, InPlaceEqualsOutOfPlace) {
   EXPECT_EQ(x, y);
 }
 
+// The fused residual add and norm gives exactly what the two ops give one after the other.
+TEST(AddRmsNormTest, EqualsAddThenRmsNorm) {
+  std::mt19937 rng(11);
+  const int64_t rows = 5, dim = 67;
+  const std::vector<float> x = testing::RandomFloats(rng, rows * dim);
+  const std::vector<float> delta = testing::RandomFloats(rng, rows * dim);
+  const std::vector<float> weight = testing::RandomFloats(rng, dim);
+  ThreadPool pool(2);
+  std::vector<float> separate_x = x, separate_y(rows * dim);
+  Add(pool, separate_x.data(), delta.data(), rows * dim);
+  RmsNorm(pool, separate_x.data(), weight.data(), rows, dim, 1e-6f, separate_y.data());
+  std::vector<float> fused_x = x, fused_y(rows * dim);
+  AddRmsNorm(pool, fused_x.data(), delta.data(), weight.data(), rows, dim, 1e-6f, fused_y.data());
+  EXPECT_EQ(fused_x, separate_x);
+  EXPECT_EQ(fused_y, separate_y);
+  EXPECT_THROW(
+      AddRmsNorm(pool, fused_x.data(), delta.data(), weight.data(), rows, 0, 1e-6f, fused_y.data()),
+      Error);
+}
+
 TEST(LayerNormTest, MatchesDoubleLoopWithAndWithoutBias) {
   std::mt19937 rng(23);
   ThreadPool pool(3);
