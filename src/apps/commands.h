@@ -11,5 +11,6 @@ void AddInspectCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddKvFidelityCommand(CLI::App& app);
+void AddBatchCommand(CLI::App& app);
 
 }  // namespace lightvlm

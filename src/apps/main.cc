@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   lightvlm::AddEvalCommand(app);
   lightvlm::AddBenchCommand(app);
   lightvlm::AddKvFidelityCommand(app);
+  lightvlm::AddBatchCommand(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "engine/generation.h"
 #include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 
@@ -193,44 +194,14 @@ GenerationResult Session::Generate(std::span<const int32_t> prompt,
 
 GenerationResult Session::Generate(const Prompt& prompt, const GenerationOptions& options,
                                    const std::function<bool(int32_t)>& on_token) {
-  Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
-        options.max_new_tokens);
-  const int64_t prompt_size = prompt.size();
-  Check(length_ + prompt_size < context_, "prompt has ", prompt_size,
-        " tokens and leaves no room to generate in the context of ", context_,
-        " tokens (shorten the prompt, raise the context, or ask for truncation)");
-  Sampler sampler(options.sampling);
-  GenerationResult result;
-  result.prompt_tokens = prompt_size;
-
+  Generation generation(options, *this, prompt.size());
   auto start = std::chrono::steady_clock::now();
   std::vector<float> logits = Prefill(prompt);
-  result.prefill_ms = MillisecondsSince(start);
+  generation.result().prefill_ms = MillisecondsSince(start);
   start = std::chrono::steady_clock::now();
-  while (true) {
-    const int32_t token = sampler.Sample(logits);
-    result.tokens.push_back(token);
-    if (!on_token(token)) {
-      result.stop_reason = StopReason::kCaller;
-      break;
-    }
-    if (std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
-        options.stop_token_ids.end()) {
-      result.stop_reason = StopReason::kStopToken;
-      break;
-    }
-    if (static_cast<int64_t>(result.tokens.size()) == options.max_new_tokens) {
-      result.stop_reason = StopReason::kMaxTokens;
-      break;
-    }
-    if (length_ == context_) {
-      result.stop_reason = StopReason::kContextFull;
-      break;
-    }
-    logits = Decode(token);
-  }
-  result.decode_ms = MillisecondsSince(start);
-  return result;
+  while (generation.Advance(logits, *this, on_token)) logits = Decode(generation.last_token());
+  generation.result().decode_ms = MillisecondsSince(start);
+  return std::move(generation.result());
 }
 
 }  // namespace lightvlm

@@ -1,0 +1,84 @@
+// Continuous batching: many generations share each decode step's weight reads, and requests
+// join and leave the running batch between steps. A waiting request is admitted as soon as a
+// slot is free (its prompt is prefilled alone, then it decodes with the others); a finished one
+// leaves at once. Every sequence has its own KV cache, reducer and KV policy, so the results
+// are those of generating each request alone (tested).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "engine/generation.h"
+#include "engine/prompt.h"
+#include "engine/session.h"
+#include "models/decoder.h"
+#include "reduce/kv_policy.h"
+#include "reduce/token_reducer.h"
+
+namespace lightvlm {
+
+struct BatchRequest {
+  Prompt prompt;
+  GenerationOptions options;
+  std::function<bool(int32_t)> on_token;  // may be empty; false stops this request
+};
+
+struct BatchOptions {
+  int64_t max_batch = 8;  // sequences decoded together; the rest wait
+  int64_t context = 0;    // tokens each sequence's KV cache holds
+  // Each sequence's own prefill reducer and KV policy (empty or null results: none).
+  std::function<std::unique_ptr<TokenReducer>()> make_reducer = {};
+  std::function<std::unique_ptr<KvPolicy>()> make_kv_policy = {};
+};
+
+class BatchGenerator {
+ public:
+  BatchGenerator(const Decoder& decoder, ThreadPool& pool, BatchOptions options);
+
+  // Queues a request; returns its id (0, 1, ... in order of submission). Fails at once for a
+  // prompt that leaves no room to generate in the context, or a non-positive token limit.
+  int64_t Submit(BatchRequest request);
+  // One round: admits waiting requests into free slots (prefill and first token each), then
+  // one decode step of every running sequence together. Returns false when nothing is waiting
+  // or running.
+  bool Step();
+  // Steps until every request is done; their results in order of submission.
+  std::vector<GenerationResult> RunToCompletion();
+
+  bool done(int64_t id) const { return results_.at(id).has_value(); }
+  const GenerationResult& result(int64_t id) const { return results_.at(id).value(); }
+  int64_t running() const { return static_cast<int64_t>(running_.size()); }
+  int64_t waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  int64_t steps() const { return steps_; }  // batched decode steps so far
+  int64_t largest_batch() const { return largest_batch_; }
+
+ private:
+  struct Sequence {
+    int64_t id;
+    BatchRequest request;
+    std::unique_ptr<TokenReducer> reducer;
+    std::unique_ptr<KvPolicy> kv_policy;
+    std::unique_ptr<Session> session;
+    std::optional<Generation> generation;
+  };
+
+  // Prefills a waiting request; false when it finished with its first token.
+  bool Admit(Sequence& sequence);
+  void Finish(Sequence& sequence);
+
+  const Decoder& decoder_;
+  ThreadPool& pool_;
+  BatchOptions options_;
+  std::deque<std::unique_ptr<Sequence>> waiting_;
+  std::vector<std::unique_ptr<Sequence>> running_;
+  std::vector<std::optional<GenerationResult>> results_;
+  int64_t steps_ = 0;
+  int64_t largest_batch_ = 0;
+};
+
+}  // namespace lightvlm

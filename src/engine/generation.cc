@@ -1,0 +1,44 @@
+#include "engine/generation.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace lightvlm {
+
+Generation::Generation(const GenerationOptions& options, const Session& session,
+                       int64_t prompt_tokens)
+    : options_(options), sampler_(options.sampling) {
+  Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
+        options.max_new_tokens);
+  Check(session.length() + prompt_tokens < session.context(), "prompt has ", prompt_tokens,
+        " tokens and leaves no room to generate in the context of ", session.context(),
+        " tokens (shorten the prompt, raise the context, or ask for truncation)");
+  result_.prompt_tokens = prompt_tokens;
+}
+
+bool Generation::Advance(std::span<const float> logits, const Session& session,
+                         const std::function<bool(int32_t)>& on_token) {
+  const int32_t token = sampler_.Sample(logits);
+  result_.tokens.push_back(token);
+  if (on_token && !on_token(token)) {
+    result_.stop_reason = StopReason::kCaller;
+    return false;
+  }
+  const auto& stops = options_.stop_token_ids;
+  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+    result_.stop_reason = StopReason::kStopToken;
+    return false;
+  }
+  if (static_cast<int64_t>(result_.tokens.size()) == options_.max_new_tokens) {
+    result_.stop_reason = StopReason::kMaxTokens;
+    return false;
+  }
+  if (session.length() == session.context()) {
+    result_.stop_reason = StopReason::kContextFull;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace lightvlm
