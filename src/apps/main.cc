@@ -1,5 +1,7 @@
 // lightvlm: the command line front end. Parses the subcommand, which runs as the parse's
 // callback, and reports failures: a clear message on stderr and a non-zero exit, never a crash.
+#include <malloc.h>
+
 #include <exception>
 #include <iostream>
 #include <new>
@@ -7,6 +9,12 @@
 #include "apps/commands.h"
 
 int main(int argc, char** argv) {
+  // Each layer's activations (megabytes in a prefill) are allocated and freed again layer after
+  // layer. Left to glibc's defaults, every such buffer is a fresh mapping whose pages fault in
+  // and are cleared anew: 14% of a 230-token prefill on a 1.5B model. Served from the heap and
+  // kept there instead, the pages are reused (the process's peak stays what it was).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's upper limit for this setting
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"lightvlm: fast vision-language model inference with token reduction"};
   app.require_subcommand(1);
   lightvlm::AddRunCommand(app);
