@@ -193,9 +193,11 @@ DecodeBenchReport RunDecodeBench(
           "\" must keep the first configuration's mode (--decode-context or --answer-tokens)");
     const size_t rows = RowPolicies(options).size(),
                  compare_rows = RowPolicies(compare->options).size();
-    Check(compare_rows == rows, "bench: --compare \"", compare->flags, "\" times ", compare_rows,
+    Check(compare_rows == rows || compare_rows == 1, "bench: --compare \"", compare->flags,
+          "\" times ", compare_rows,
           " rows (none and its --kv policies) and the first configuration ", rows,
-          ": rows are paired by index, so both need the same number of --kv policies");
+          ": rows are paired by index, so both need the same number of --kv policies (or the "
+          "second none alone, which then runs beside every row)");
   }
   const BenchModels models(TargetOf(options),
                            compare ? std::optional(TargetOf(compare->options)) : std::nullopt);
@@ -225,7 +227,9 @@ DecodeBenchReport RunDecodeBench(
   for (size_t r = 0; r < first.policies.size(); ++r) {
     DecodeRun run(first, first.policies[r]);
     std::optional<DecodeRun> other;
-    if (second) other.emplace(*second, second->policies[r]);
+    // A second configuration of `none` alone runs beside every row: each policy against none.
+    const size_t compared_row = second && second->policies.size() == 1 ? 0 : r;
+    if (second) other.emplace(*second, second->policies[compared_row]);
     while (!run.done() || (other && !other->done())) {
       if (!run.done()) run.Step();
       if (other && !other->done()) other->Step();
@@ -243,7 +247,7 @@ DecodeBenchReport RunDecodeBench(
     }
     if (other) {
       const DecodeBenchRow compared = other->Row();
-      row.compare_policy = second->policies[r];
+      row.compare_policy = second->policies[compared_row];
       row.compare_step_ms = compared.step_ms;
       row.compare_tokens_per_s = compared.tokens_per_s;
       row.compare_ratio = row.tokens_per_s / compared.tokens_per_s;

@@ -180,6 +180,22 @@ TEST(DecodeBenchTest, ComparisonsMustPairTheirRows) {
             std::string::npos);
 }
 
+// A second configuration of none alone runs beside every row: each policy against none.
+TEST(DecodeBenchTest, NoneAloneRunsBesideEveryRow) {
+  DecodeBenchOptions options = SyntheticStories();
+  options.policies = {"streaming", "h2o"};
+  DecodeBenchOptions none = options;
+  none.policies = {"none"};
+  const DecodeBenchReport report = RunDecodeBench(options, {{"--kv none", none}});
+  ASSERT_EQ(report.rows.size(), 3u);
+  EXPECT_EQ(report.rows[1].policy, "streaming");
+  EXPECT_EQ(report.rows[2].policy, "h2o");
+  for (const DecodeBenchRow& row : report.rows) {
+    EXPECT_EQ(row.compare_policy, "none");
+    EXPECT_DOUBLE_EQ(row.compare_ratio, row.tokens_per_s / row.compare_tokens_per_s);
+  }
+}
+
 // --prompt-tokens lengthens the answer's prompt; it means nothing to a synthetic cache.
 TEST(DecodeBenchTest, PromptTokensLengthenTheAnswersPrompt) {
   DecodeBenchOptions options;
