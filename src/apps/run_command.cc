@@ -27,19 +27,23 @@ struct RunOptions {
   int threads = 0;
   bool verbose = false;
   std::string reducer = "none";
+  std::string query_tokens = QueryTokensName(ReducerOptions{});    // parsed into `reduction`
+  std::string query_weights = QueryWeightsName(ReducerOptions{});  // parsed into `reduction`
   std::string weight_dtype = "f32";
   ReducerOptions reduction;
   std::string kv_policy = "none";
   KvPolicyOptions kv;
 };
 
-void LogPlan(const TokenReducer& reducer, const std::string& name) {
+void LogPlan(const TokenReducer& reducer, const std::string& name, const ReducerOptions& options) {
   std::string stages;
   for (const ReductionStage& stage : reducer.plan()) {
     stages += StrCat(" [layer ", stage.layer, ": ", stage.image_tokens, " image tokens]");
   }
   LogVerbose("reduce: ", name, stages.empty() ? " (no stages)" : stages,
-             "; average image-token share over layers ", reducer.AverageKeep());
+             "; average image-token share over layers ", reducer.AverageKeep(),
+             "; scored by --query-tokens ", QueryTokensName(options), " --query-weights ",
+             QueryWeightsName(options));
 }
 
 // Each layer's live entries and bytes (ragged after merging and eviction), and the peak.
@@ -89,7 +93,7 @@ void Run(const RunOptions& options) {
     return true;
   });
   std::cout << stream.Finish() << std::endl;
-  if (!images.empty()) LogPlan(*reducer, options.reducer);
+  if (!images.empty()) LogPlan(*reducer, options.reducer, options.reduction);
   LogVerbose("prompt: ", result.prompt_tokens, " tokens, prefill ", result.prefill_ms, " ms; ",
              result.tokens.size(), " generated in ", result.decode_ms, " ms (",
              result.tokens.size() * 1000.0 / std::max(result.decode_ms, 1e-9),
@@ -142,8 +146,14 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--final-tokens", options->reduction.budget.final_tokens,
                   "Budget as the image tokens left after the last stage (instead of --keep)");
-  run->add_option("--query-tokens", options->reduction.query_tokens,
-                  "Last prompt tokens whose attention scores the image tokens")
+  run->add_option("--query-tokens", options->query_tokens,
+                  "Prompt tokens whose attention scores the image tokens: \"question\" (the "
+                  "text after the last image, at most its last 32 tokens) or N (the last N)")
+      ->capture_default_str();
+  run->add_option("--query-weights", options->query_weights,
+                  "How the scoring tokens' attention is combined: \"equal\" (each token's and "
+                  "head's attention over the image tokens normalized, then averaged) or \"mass\" "
+                  "(raw probabilities averaged)")
       ->capture_default_str();
   run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
       ->capture_default_str();
@@ -160,7 +170,11 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");
-  run->callback([options] { Run(*options); });
+  run->callback([options] {
+    ParseQueryTokens(options->query_tokens, options->reduction);
+    ParseQueryWeights(options->query_weights, options->reduction);
+    Run(*options);
+  });
 }
 
 }  // namespace lightvlm

@@ -3,8 +3,10 @@
 //
 //   stage   one, before layer K [fastv_layer = 2, FastV's default K]; lowered to L - 1 on
 //           decoders of L <= K layers.
-//   score   attention each image token receives from the last prompt token [query_tokens = 1]
-//           at layer K - 1, softmax probabilities averaged over heads (FastV's rule).
+//   score   attention each image token receives at layer K - 1 from the scoring rows, as every
+//           reducer scores [the question span, equal votes: docs/ALGORITHM.md]; FastV's own rule,
+//           the last prompt token's probabilities averaged over heads, is --query-tokens 1
+//           --query-weights mass.
 //   select  the top R of the image tokens are kept in their order; the rest are dropped, no
 //           merging. FastV's code fixes R = 50%; here R comes from the budget so methods compare
 //           at equal compute: keep * L = K + (L - K) * R, or R = final_tokens / N. When
@@ -29,7 +31,7 @@ class FastV : public TokenReducer {
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
               const LayerAttention* attention) override {
-    KeepMostAttended(tokens, image_rows, keep, *attention);
+    KeepMostAttended(tokens, image_rows, keep, *attention, options().query_weights);
   }
 };
 

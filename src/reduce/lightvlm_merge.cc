@@ -4,8 +4,10 @@
 //            ([1/8, 1/4, 1/2, 3/4] by default); each keeps the same fraction r of the image
 //            tokens live before it, r chosen so the average share over all layers meets --keep
 //            (or so the last stage leaves --final-tokens).
-//   score    attention each live image token receives from the last m prompt tokens [m = 1],
-//            softmax probabilities averaged over heads and queries, at the layer before the stage.
+//   score    attention each live image token receives from the question span (the prompt's text
+//            after its last image, at most its last 32 tokens) [--query-tokens question], each
+//            row's and head's probabilities over the image tokens normalized and averaged
+//            [--query-weights equal], at the layer before the stage.
 //   select   the top-scored image tokens are kept (the dominant tokens), in their original order.
 //   merge    every other image token is merged into the kept token whose key (before RoPE, at
 //            the scoring layer) is most similar by cosine: the kept token's hidden state becomes
@@ -59,7 +61,8 @@ class LightVlmMerge : public TokenReducer {
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
               const LayerAttention* attention) override {
-    const std::vector<double> weight = AttentionReceived(*attention, image_rows);
+    const std::vector<double> weight =
+        AttentionReceived(*attention, image_rows, options().query_weights);
     const std::vector<int64_t> kept = TopIndices(weight, keep);
     if (kept.empty()) return KeepImageRows(tokens, image_rows, kept);  // nothing to merge into
     const std::vector<int64_t> group = NearestKept(*attention, image_rows, kept);

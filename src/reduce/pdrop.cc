@@ -4,8 +4,10 @@
 //
 //   stages  at 1/4, 1/2 and 3/4 of the depth (PDrop's layers 8, 16, 24 of LLaVA-1.5's 32),
 //           rounded, at least layer 1, duplicates on shallow models dropped.
-//   score   attention each live image token receives from the last instruction token
-//           [query_tokens = 1] at the layer before the stage, averaged over heads.
+//   score   attention each live image token receives at the layer before the stage from the
+//           scoring rows, as every reducer scores [the question span, equal votes]; PDrop's own
+//           rule, the last instruction token averaged over heads, is --query-tokens 1
+//           --query-weights mass.
 //   select  each stage keeps the same fraction lambda of the image tokens live before it, the
 //           top-scored in their order; the rest are dropped, no merging. PDrop's default is
 //           lambda = 0.5; here lambda comes from the budget (GeometricPlan on these layers) so
@@ -31,7 +33,7 @@ class PyramidDrop : public TokenReducer {
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
               const LayerAttention* attention) override {
-    KeepMostAttended(tokens, image_rows, keep, *attention);
+    KeepMostAttended(tokens, image_rows, keep, *attention, options().query_weights);
   }
 };
 

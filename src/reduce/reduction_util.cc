@@ -9,13 +9,20 @@
 namespace lightvlm {
 
 std::vector<double> AttentionReceived(const LayerAttention& attention,
-                                      const std::vector<int64_t>& image_rows) {
+                                      const std::vector<int64_t>& image_rows,
+                                      QueryWeights weights) {
   const Tensor& p = attention.probabilities;  // [queries, heads, n]
   const int64_t groups = p.dim(0) * p.dim(1), n = p.dim(2);
   std::vector<double> received(image_rows.size(), 0.0);
   for (int64_t g = 0; g < groups; ++g) {
     const float* row = p.f32() + g * n;
-    for (size_t i = 0; i < image_rows.size(); ++i) received[i] += row[image_rows[i]];
+    double scale = 1.0;
+    if (weights == QueryWeights::kEqual) {
+      double mass = 0;
+      for (int64_t image_row : image_rows) mass += row[image_row];
+      scale = mass > 0 ? 1.0 / mass : 0.0;
+    }
+    for (size_t i = 0; i < image_rows.size(); ++i) received[i] += scale * row[image_rows[i]];
   }
   for (double& value : received) value /= static_cast<double>(groups);
   return received;
@@ -45,8 +52,9 @@ void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows
 }
 
 void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
-                      const LayerAttention& attention) {
-  KeepImageRows(tokens, image_rows, TopIndices(AttentionReceived(attention, image_rows), keep));
+                      const LayerAttention& attention, QueryWeights weights) {
+  KeepImageRows(tokens, image_rows,
+                TopIndices(AttentionReceived(attention, image_rows, weights), keep));
 }
 
 double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,

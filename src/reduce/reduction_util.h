@@ -11,9 +11,11 @@
 namespace lightvlm {
 
 // For each of `image_rows`, the attention probability it receives, averaged over heads and over
-// the recorded query rows.
+// the recorded query rows; with kEqual, each query row's and head's probabilities over
+// `image_rows` are first normalized to sum 1 (a row and head that give them nothing adds 0).
 std::vector<double> AttentionReceived(const LayerAttention& attention,
-                                      const std::vector<int64_t>& image_rows);
+                                      const std::vector<int64_t>& image_rows,
+                                      QueryWeights weights = QueryWeights::kMass);
 
 // Indices into `scores` of the `count` highest, returned ascending (ties: the earlier wins).
 std::vector<int64_t> TopIndices(const std::vector<double>& scores, int64_t count);
@@ -23,10 +25,10 @@ std::vector<int64_t> TopIndices(const std::vector<double>& scores, int64_t count
 void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows,
                    const std::vector<int64_t>& kept);
 
-// Keeps the `keep` of `image_rows` that receive the most attention, dropping the others without
-// merging (FastV, PDrop).
+// Keeps the `keep` of `image_rows` that receive the most attention (AttentionReceived with
+// `weights`), dropping the others without merging (FastV, PDrop).
 void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
-                      const LayerAttention& attention);
+                      const LayerAttention& attention, QueryWeights weights);
 
 // The share of image tokens averaged over `num_layers` layers when `image_tokens` tokens go
 // through the stages of `plan`.

@@ -1,6 +1,7 @@
 #include "reduce/token_reducer.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "base/error.h"
 
@@ -13,6 +14,8 @@ void TokenReducer::Begin(const std::vector<ImageRun>& images, int64_t num_layers
         "--keep must be in (0, 1], got ", budget.keep);
   Check(options_.query_tokens >= 1, "--query-tokens must be at least 1, got ",
         options_.query_tokens);
+  Check(options_.max_question_tokens >= 1, "the question span's cap must be at least 1, got ",
+        options_.max_question_tokens);
   images_ = images;
   num_layers_ = num_layers;
   total_image_tokens_ = 0;
@@ -51,7 +54,20 @@ bool TokenReducer::HasStageAt(int64_t layer) const {
 }
 
 std::vector<int64_t> TokenReducer::QueryRows(const DecoderTokens& tokens) const {
-  const int64_t count = std::min(options_.query_tokens, tokens.size());
+  int64_t count = options_.query_tokens;
+  if (options_.query_span == QuerySpan::kQuestion) {
+    // Text is never reduced and rows stay in prompt order, so the tokens after the last image
+    // token are the last rows.
+    int64_t images_end = 0;
+    for (const ImageRun& run : images_) images_end = std::max(images_end, run.start + run.size());
+    int64_t question = 0;
+    while (question < tokens.size() &&
+           tokens.token_index[tokens.size() - 1 - question] >= images_end) {
+      ++question;
+    }
+    count = std::clamp<int64_t>(question, 1, options_.max_question_tokens);
+  }
+  count = std::min(count, tokens.size());
   std::vector<int64_t> rows(count);
   for (int64_t i = 0; i < count; ++i) rows[i] = tokens.size() - count + i;
   return rows;
@@ -78,6 +94,35 @@ void TokenReducer::BeforeLayer(int64_t layer, DecoderTokens& tokens,
           layer);
     Reduce(tokens, image_rows, stage.image_tokens, previous);
   }
+}
+
+void ParseQueryTokens(const std::string& value, ReducerOptions& options) {
+  if (value == "question") {
+    options.query_span = QuerySpan::kQuestion;
+    return;
+  }
+  int64_t count = 0;
+  const char* end = value.data() + value.size();
+  const auto [stop, error] = std::from_chars(value.data(), end, count);
+  Check(error == std::errc() && stop == end && count >= 1,
+        "--query-tokens must be \"question\" or a count of at least 1, got \"", value, "\"");
+  options.query_span = QuerySpan::kLastTokens;
+  options.query_tokens = count;
+}
+
+std::string QueryTokensName(const ReducerOptions& options) {
+  return options.query_span == QuerySpan::kQuestion ? "question"
+                                                    : std::to_string(options.query_tokens);
+}
+
+void ParseQueryWeights(const std::string& value, ReducerOptions& options) {
+  Check(value == "mass" || value == "equal",
+        "--query-weights must be \"mass\" or \"equal\", got \"", value, "\"");
+  options.query_weights = value == "mass" ? QueryWeights::kMass : QueryWeights::kEqual;
+}
+
+std::string QueryWeightsName(const ReducerOptions& options) {
+  return options.query_weights == QueryWeights::kMass ? "mass" : "equal";
 }
 
 }  // namespace lightvlm

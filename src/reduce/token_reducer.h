@@ -21,12 +21,30 @@ struct ReductionBudget {
   int64_t final_tokens = -1;  // -1: use `keep`
 };
 
+// Which prompt tokens' attention scores the image tokens (docs/ALGORITHM.md, "Scoring").
+enum class QuerySpan {
+  kLastTokens,  // the last `query_tokens` prompt tokens
+  kQuestion,    // the text after the last image token (the instruction), at most its last
+                // `max_question_tokens`
+};
+
+// How the scoring rows' attention becomes one score per image token.
+enum class QueryWeights {
+  kMass,   // probabilities averaged over rows and heads: a row counts as much as it attends to
+           // the image (FastV's and PDrop's formula)
+  kEqual,  // each row's and head's probabilities over the live image tokens normalized to sum 1,
+           // then averaged: every row and head has an equal vote
+};
+
 struct ReducerOptions {
   ReductionBudget budget;
-  int64_t query_tokens = 1;  // the last prompt tokens whose attention scores image tokens
-  uint64_t seed = 0;         // for `random`
-  int64_t stages = 4;        // lightvlm: number of merging stages
-  int64_t fastv_layer = 2;   // fastv: K, the layer before which tokens are pruned
+  QuerySpan query_span = QuerySpan::kQuestion;
+  int64_t query_tokens = 1;          // kLastTokens: how many of the last prompt tokens
+  int64_t max_question_tokens = 32;  // kQuestion: the cap on the question span
+  QueryWeights query_weights = QueryWeights::kEqual;
+  uint64_t seed = 0;        // for `random`
+  int64_t stages = 4;       // lightvlm: number of merging stages
+  int64_t fastv_layer = 2;  // fastv: K, the layer before which tokens are pruned
 };
 
 // A run of image tokens in the prompt: token indices [start, start + height * width).
@@ -75,7 +93,9 @@ class TokenReducer : public PrefillHook {
   const std::vector<ImageRun>& images() const { return images_; }
   bool IsImageToken(int64_t token_index) const;
   bool HasStageAt(int64_t layer) const;
-  // The last `query_tokens` rows of `tokens`: the end of the instruction, text, never reduced.
+  // The rows of `tokens` whose attention scores the image tokens (text, never reduced):
+  // kLastTokens, the last `query_tokens` rows; kQuestion, the rows after the last image token of
+  // the prompt, at most the last `max_question_tokens` of them (the last row if there are none).
   std::vector<int64_t> QueryRows(const DecoderTokens& tokens) const;
 
  private:
@@ -85,6 +105,17 @@ class TokenReducer : public PrefillHook {
   int64_t total_image_tokens_ = 0;
   std::vector<ReductionStage> plan_;
 };
+
+// Sets options.query_span and query_tokens from a --query-tokens value: "question" (the question
+// span) or a count N >= 1 (the last N prompt tokens); fails naming the flag on anything else.
+void ParseQueryTokens(const std::string& value, ReducerOptions& options);
+// The --query-tokens value that ParseQueryTokens reads back into `options`' span.
+std::string QueryTokensName(const ReducerOptions& options);
+
+// Sets options.query_weights from a --query-weights value, "mass" or "equal"; fails naming the
+// flag on anything else.
+void ParseQueryWeights(const std::string& value, ReducerOptions& options);
+std::string QueryWeightsName(const ReducerOptions& options);
 
 // The reducer registered under `name` (lightvlm, fastv, pdrop, random, uniform, none); fails
 // listing the names when it is unknown.

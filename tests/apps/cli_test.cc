@@ -143,6 +143,14 @@ TEST(CliTest, BadSamplingOptions) {
                 {"top-p"});
 }
 
+TEST(CliTest, BadQueryTokens) {
+  for (const char* value : {"0", "last"}) {
+    ExpectFailure(
+        RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Hi", "--query-tokens", value}),
+        {"--query-tokens", "question", value});
+  }
+}
+
 TEST(CliTest, UsageErrorsAreNotCrashes) {
   const CliResult result = RunCli({"run", "-p", "no model"});
   EXPECT_NE(result.exit_code, 0);

@@ -130,6 +130,28 @@ TEST(EvalCliTest, UsageErrors) {
   const CliResult bad_keep = RunEval({"--data", kData, "--keep", "1.5"});
   EXPECT_EQ(bad_keep.exit_code, 1);
   EXPECT_NE(bad_keep.err.find("--keep"), std::string::npos) << bad_keep.err;
+  const CliResult bad_query = RunEval({"--data", kData, "--query-tokens", "instruction"});
+  EXPECT_EQ(bad_query.exit_code, 1);
+  EXPECT_NE(bad_query.err.find("--query-tokens must be \"question\" or a count of at least 1, "
+                               "got \"instruction\""),
+            std::string::npos)
+      << bad_query.err;
+}
+
+TEST(EvalCliTest, QueryTokensAcceptsTheQuestionSpanAndACount) {
+  for (const char* value : {"question", "3"}) {
+    const CliResult result = RunEval(
+        {"--data", kData, "--limit", "1", "-n", "1", "--keep", "0.5", "--query-tokens", value});
+    EXPECT_EQ(result.exit_code, 0) << value << ": " << result.err;
+  }
+  for (const char* value : {"mass", "equal"}) {
+    const CliResult result = RunEval(
+        {"--data", kData, "--limit", "1", "-n", "1", "--keep", "0.5", "--query-weights", value});
+    EXPECT_EQ(result.exit_code, 0) << value << ": " << result.err;
+  }
+  const CliResult bad = RunEval({"--data", kData, "--query-weights", "sum"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--query-weights must be"), std::string::npos) << bad.err;
 }
 
 }  // namespace

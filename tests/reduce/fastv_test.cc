@@ -1,9 +1,13 @@
-// FastV: one pruning stage before layer K by the last prompt token's attention, its count from
-// the budget (keep * L = K + (L - K) * R), K moving earlier when the budget is too small.
+// FastV: one pruning stage before layer K by the attention of the scoring rows (the question span
+// by default), its count from the budget (keep * L = K + (L - K) * R), K moving earlier when the
+// budget is too small.
 #include <gtest/gtest.h>
+
+#include <numeric>
 
 #include "base/error.h"
 #include "reduce/reducer_harness.h"
+#include "reduce/reduction_util.h"
 
 namespace lightvlm {
 namespace {
@@ -56,7 +60,8 @@ TEST(FastVTest, LowersKOnShallowDecodersAndRejectsLayerZero) {
 
 TEST(FastVTest, KeepsWhatTheLastPromptTokensAttendToMost) {
   for (const int64_t query_tokens : {1, 3}) {
-    ReducerOptions options = FinalTokensOptions(9);
+    ReducerOptions options = testing::MassWeighted(FinalTokensOptions(9));
+    options.query_span = QuerySpan::kLastTokens;
     options.query_tokens = query_tokens;
     const auto reducer = MakeTokenReducer("fastv", options);
     testing::SyntheticPrompt prompt = testing::StandardPrompt();
@@ -68,6 +73,26 @@ TEST(FastVTest, KeepsWhatTheLastPromptTokensAttendToMost) {
               testing::TopScored(image, 9, testing::ScrambledScore));
     testing::ExpectOnlyImageTokensReduced(prompt, /*pruned_only=*/true);
   }
+}
+
+// The default equal vote ranks by AttentionReceived(..., kEqual) of the question span's rows.
+TEST(FastVTest, EqualVotesKeepTheTopOfTheNormalizedRows) {
+  const auto reducer = MakeTokenReducer("fastv", FinalTokensOptions(9));
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  reducer->Begin(prompt.images, 4);
+  std::vector<int64_t> image_rows(36);
+  std::iota(image_rows.begin(), image_rows.end(), 5);
+  const LayerAttention attention =
+      testing::MakeAttention(1, prompt.tokens, reducer->ScoreRows(1, prompt.tokens), {});
+  ASSERT_EQ(attention.query_rows, (std::vector<int64_t>{41, 42, 43, 44}));
+  std::vector<int64_t> expected;
+  for (int64_t index :
+       TopIndices(AttentionReceived(attention, image_rows, QueryWeights::kEqual), 9)) {
+    expected.push_back(prompt.tokens.token_index[image_rows[index]]);
+  }
+  testing::RunReducer(*reducer, prompt, 4);
+  EXPECT_EQ(testing::LiveImageTokens(prompt), expected);
+  testing::ExpectOnlyImageTokensReduced(prompt, /*pruned_only=*/true);
 }
 
 }  // namespace

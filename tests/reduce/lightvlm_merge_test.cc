@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <numeric>
 
 #include "reduce/reducer_harness.h"
+#include "reduce/reduction_util.h"
 #include "reduce/tiny_llava.h"
 
 namespace lightvlm {
@@ -18,8 +20,10 @@ using testing::KeepOptions;
 using testing::kHiddenWidth;
 
 // One merging stage (before layer 2 of 4) that leaves `final_tokens` image tokens.
-std::unique_ptr<TokenReducer> OneStage(int64_t final_tokens) {
+std::unique_ptr<TokenReducer> OneStage(int64_t final_tokens,
+                                       QueryWeights weights = QueryWeights::kMass) {
   ReducerOptions options = FinalTokensOptions(final_tokens);
+  options.query_weights = weights;
   options.stages = 1;
   return MakeTokenReducer("lightvlm", options);
 }
@@ -102,8 +106,10 @@ TEST(LightVlmMergeTest, MergesEachDroppedTokenIntoTheKeptTokenWithTheMostSimilar
 }
 
 // Random hidden states, keys and scores: sum over groups of W_g * merged_g, W_g the group's total
-// weight, equals sum over image tokens of w_i * h_i.
-TEST(LightVlmMergeTest, MergingConservesTheAttentionWeightedMean) {
+// weight, equals sum over image tokens of w_i * h_i, with either weighting of the query rows.
+class MergingConservesTest : public ::testing::TestWithParam<QueryWeights> {};
+
+TEST_P(MergingConservesTest, TheAttentionWeightedMean) {
   testing::SyntheticPrompt prompt = testing::StandardPrompt();
   float* hidden = prompt.tokens.hidden.f32();
   for (int64_t i = 5 * kHiddenWidth; i < 41 * kHiddenWidth; ++i) {
@@ -116,18 +122,18 @@ TEST(LightVlmMergeTest, MergingConservesTheAttentionWeightedMean) {
       key[j] = static_cast<float>(testing::ScrambledScore(4 * token + j) - 1.5);
     return key;
   };
-  const auto reducer = OneStage(7);
+  const auto reducer = OneStage(7, GetParam());
   reducer->Begin(prompt.images, 4);
   reducer->BeforeLayer(1, prompt.tokens, nullptr);
   const LayerAttention attention =
       testing::MakeAttention(1, prompt.tokens, reducer->ScoreRows(1, prompt.tokens), recipe);
 
-  // Before: each image token's weight (attention averaged over heads and queries) and key.
-  std::vector<double> weight(36, 0.0), weighted_sum(kHiddenWidth, 0.0);
-  const Tensor& p = attention.probabilities;  // [queries, heads, n], rows 5..40 the image
+  // Before: each image token's weight (rows 5..40 are the image) and key.
+  std::vector<int64_t> image_rows(36);
+  std::iota(image_rows.begin(), image_rows.end(), 5);
+  const std::vector<double> weight = AttentionReceived(attention, image_rows, GetParam());
+  std::vector<double> weighted_sum(kHiddenWidth, 0.0);
   for (int64_t i = 0; i < 36; ++i) {
-    for (int64_t g = 0; g < p.dim(0) * p.dim(1); ++g) weight[i] += p.f32()[g * p.dim(2) + 5 + i];
-    weight[i] /= static_cast<double>(p.dim(0) * p.dim(1));
     for (int64_t j = 0; j < kHiddenWidth; ++j) {
       weighted_sum[j] += weight[i] * hidden[(5 + i) * kHiddenWidth + j];
     }
@@ -165,6 +171,32 @@ TEST(LightVlmMergeTest, MergingConservesTheAttentionWeightedMean) {
     for (int64_t j = 0; j < kHiddenWidth; ++j) merged_sum[j] += group_weight[k] * merged[j];
   }
   for (int64_t j = 0; j < kHiddenWidth; ++j) EXPECT_NEAR(merged_sum[j], weighted_sum[j], 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Weights, MergingConservesTest,
+                         ::testing::Values(QueryWeights::kMass, QueryWeights::kEqual),
+                         [](const auto& info) {
+                           return info.param == QueryWeights::kMass ? "mass" : "equal";
+                         });
+
+// With equal votes the kept tokens are the top of AttentionReceived(..., kEqual), which ranks this
+// record differently from the plain mean.
+TEST(LightVlmMergeTest, EqualVotesKeepTheTopOfTheNormalizedRows) {
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  const auto reducer = OneStage(9, QueryWeights::kEqual);
+  reducer->Begin(prompt.images, 4);
+  std::vector<int64_t> image_rows(36);
+  std::iota(image_rows.begin(), image_rows.end(), 5);
+  const LayerAttention attention =
+      testing::MakeAttention(1, prompt.tokens, reducer->ScoreRows(1, prompt.tokens), {});
+  std::vector<int64_t> expected;
+  for (int64_t index :
+       TopIndices(AttentionReceived(attention, image_rows, QueryWeights::kEqual), 9)) {
+    expected.push_back(prompt.tokens.token_index[image_rows[index]]);
+  }
+  ASSERT_NE(expected, TopScoredImageTokens(9));
+  testing::RunReducer(*reducer, prompt, 4);
+  EXPECT_EQ(testing::LiveImageTokens(prompt), expected);
 }
 
 // The 2-layer LLaVA decoder: the one stage sits at layer 1. Layer l's cache holds the text and

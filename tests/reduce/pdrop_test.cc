@@ -53,7 +53,7 @@ TEST(PyramidDropTest, EachStageRanksByTheAttentionOfTheLayerBeforeIt) {
   };
   testing::SyntheticPrompt prompt = testing::StandardPrompt();
   std::vector<int64_t> expected = testing::LiveImageTokens(prompt);
-  const auto reducer = MakeTokenReducer("pdrop", FinalTokensOptions(4));
+  const auto reducer = MakeTokenReducer("pdrop", testing::MassWeighted(FinalTokensOptions(4)));
   const std::vector<int64_t> live = testing::RunReducer(*reducer, prompt, 8, recipe);
   // Stages at 2, 4, 6 of 8 layers with lambda = (4/36)^(1/3): 17, 8, 4 tokens.
   EXPECT_EQ(live, (std::vector<int64_t>{36, 36, 17, 17, 8, 8, 4, 4}));

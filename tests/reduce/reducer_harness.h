@@ -222,6 +222,14 @@ inline ReducerOptions FinalTokensOptions(int64_t final_tokens) {
   return options;
 }
 
+// MakeAttention's records rank tokens by their plain mean over rows and heads (its rows are not
+// distributions), so tests of which tokens a stage keeps score them with QueryWeights::kMass;
+// the equal vote (the default) is tested against AttentionReceived on the same records.
+inline ReducerOptions MassWeighted(ReducerOptions options) {
+  options.query_weights = QueryWeights::kMass;
+  return options;
+}
+
 // The plan meets --keep: whole-token counts move the total in steps of at most L - L1
 // token-layers (L1 the first stage), and the plan is the largest not above the budget. Below
 // 1 / L no plan can reach it; the closest is everything dropped before layer 1.

@@ -27,6 +27,26 @@ TEST(AttentionReceivedTest, AveragesOverHeadsAndQueries) {
   EXPECT_NEAR(received[1], (0.4 + 0.2 + 0.3 + 0.5) / 4, 1e-7);
 }
 
+TEST(AttentionReceivedTest, EqualWeightsNormalizeEachRowAndHeadOverTheImageRows) {
+  LayerAttention attention;
+  attention.probabilities = Tensor(DType::kF32, {2, 2, 4});  // [queries, heads, n]
+  // Query 1, head 0 gives the image rows {1, 3} nothing: it adds 0 to both.
+  const float values[2][2][4] = {{{0.0f, 0.1f, 0.0f, 0.9f}, {0.9f, 0.09f, 0.0f, 0.01f}},
+                                 {{0.7f, 0.0f, 0.3f, 0.0f}, {0.8f, 0.15f, 0.0f, 0.05f}}};
+  std::memcpy(attention.probabilities.f32(), values, sizeof(values));
+  const std::vector<double> mass = AttentionReceived(attention, {1, 3}, QueryWeights::kMass);
+  EXPECT_NEAR(mass[0], (0.1 + 0.09 + 0.0 + 0.15) / 4, 1e-7);
+  EXPECT_NEAR(mass[1], (0.9 + 0.01 + 0.0 + 0.05) / 4, 1e-7);
+  const std::vector<double> equal = AttentionReceived(attention, {1, 3}, QueryWeights::kEqual);
+  ASSERT_EQ(equal.size(), 2u);
+  EXPECT_NEAR(equal[0], (0.1 + 0.9 + 0.0 + 0.75) / 4, 1e-6);
+  EXPECT_NEAR(equal[1], (0.9 + 0.1 + 0.0 + 0.25) / 4, 1e-6);
+  // The mass rule ranks row 3 first, the equal vote row 1: the rows that look at the image
+  // little count as much as the rest.
+  EXPECT_GT(mass[1], mass[0]);
+  EXPECT_GT(equal[0], equal[1]);
+}
+
 TEST(TopIndicesTest, ReturnsTheHighestAscendingAndBreaksTiesTowardTheEarlier) {
   EXPECT_EQ(TopIndices({5, 1, 4}, 2), (std::vector<int64_t>{0, 2}));
   EXPECT_EQ(TopIndices({0.3, 0.9, 0.9, 0.1, 0.9}, 2), (std::vector<int64_t>{1, 2}));
@@ -52,7 +72,7 @@ TEST(KeepMostAttendedTest, KeepsTheImageRowsThatReceiveTheMostAttention) {
   testing::AttentionRecipe recipe;
   recipe.score = [](int64_t, int64_t token) { return token == 12 || token == 30 ? 5.0 : 1.0; };
   const LayerAttention attention = testing::MakeAttention(0, prompt.tokens, {44}, recipe);
-  KeepMostAttended(prompt.tokens, image_rows, 2, attention);
+  KeepMostAttended(prompt.tokens, image_rows, 2, attention, QueryWeights::kMass);
   EXPECT_EQ(testing::LiveImageTokens(prompt), (std::vector<int64_t>{12, 30}));
   testing::ExpectOnlyImageTokensReduced(prompt, /*pruned_only=*/true);
 }

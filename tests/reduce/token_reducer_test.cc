@@ -73,6 +73,7 @@ TEST(TokenReducerTest, APromptWithoutImagesGetsNoPlan) {
 
 TEST(TokenReducerTest, ScoresTheLastPromptRowsOnlyBeforeAStage) {
   ReducerOptions options;
+  options.query_span = QuerySpan::kLastTokens;
   options.query_tokens = 3;
   FixedPlanReducer reducer({{2, 20}, {5, 4}}, true, options);
   testing::SyntheticPrompt prompt = testing::StandardPrompt();
@@ -88,6 +89,118 @@ TEST(TokenReducerTest, ScoresTheLastPromptRowsOnlyBeforeAStage) {
   FixedPlanReducer no_attention({{2, 20}}, false, options);
   no_attention.Begin(prompt.images, 8);
   EXPECT_TRUE(no_attention.ScoreRows(1, prompt.tokens).empty());
+}
+
+ReducerOptions QuestionOptions(int64_t cap = 32) {
+  ReducerOptions options;
+  options.query_span = QuerySpan::kQuestion;
+  options.query_tokens = 7;  // ignored by the question span
+  options.max_question_tokens = cap;
+  return options;
+}
+
+std::vector<int64_t> Range(int64_t begin, int64_t end) {
+  std::vector<int64_t> rows(end - begin);
+  std::iota(rows.begin(), rows.end(), begin);
+  return rows;
+}
+
+TEST(TokenReducerTest, TheQuestionSpanIsTheTextAfterTheLastImage) {
+  // 5 text, 36 image (rows 5..40), 4 text (rows 41..44).
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  FixedPlanReducer reducer({{0, 20}, {2, 4}}, true, QuestionOptions());
+  reducer.Begin(prompt.images, 4);
+  EXPECT_EQ(reducer.ProbeRows(prompt.tokens), Range(41, 45));
+  EXPECT_EQ(reducer.ScoreRows(1, prompt.tokens), Range(41, 45));
+  EXPECT_TRUE(reducer.ScoreRows(0, prompt.tokens).empty());
+
+  // Two images with text between them: only the text after the second counts.
+  testing::SyntheticPrompt two =
+      testing::MakePrompt({testing::Text(2), testing::Image(2, 2), testing::Text(3),
+                           testing::Image(1, 3), testing::Text(2)});
+  FixedPlanReducer second({{1, 3}}, true, QuestionOptions());
+  second.Begin(two.images, 4);
+  EXPECT_EQ(second.ScoreRows(0, two.tokens), Range(12, 14));
+}
+
+TEST(TokenReducerTest, TheQuestionSpanIsCappedToItsLastTokens) {
+  testing::SyntheticPrompt prompt =
+      testing::MakePrompt({testing::Text(3), testing::Image(2, 2), testing::Text(40)});
+  FixedPlanReducer capped({{1, 2}}, true, QuestionOptions(32));
+  capped.Begin(prompt.images, 4);
+  EXPECT_EQ(capped.ScoreRows(0, prompt.tokens), Range(15, 47));
+  FixedPlanReducer two({{1, 2}}, true, QuestionOptions(2));
+  two.Begin(prompt.images, 4);
+  EXPECT_EQ(two.ScoreRows(0, prompt.tokens), Range(45, 47));
+  FixedPlanReducer zero({{1, 2}}, true, QuestionOptions(0));
+  EXPECT_THROW(zero.Begin(prompt.images, 4), Error);
+}
+
+TEST(TokenReducerTest, TheQuestionSpanFollowsTheRowsAfterAStage) {
+  testing::SyntheticPrompt prompt = testing::StandardPrompt();
+  FixedPlanReducer reducer({{1, 20}, {3, 4}}, true, QuestionOptions());
+  reducer.Begin(prompt.images, 4);
+  LayerAttention attention;
+  reducer.BeforeLayer(1, prompt.tokens, &attention);
+  ASSERT_EQ(prompt.tokens.size(), 5 + 20 + 4);
+  // Rows renumber after the stage; the question is still the last 4 rows (token indices 41..44).
+  const std::vector<int64_t> rows = reducer.ScoreRows(2, prompt.tokens);
+  EXPECT_EQ(rows, Range(25, 29));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(prompt.tokens.token_index[rows[i]], 41 + static_cast<int64_t>(i));
+  }
+}
+
+TEST(TokenReducerTest, TheDefaultScoringIsTheQuestionSpanWithEqualVotes) {
+  const ReducerOptions options;
+  EXPECT_EQ(options.query_span, QuerySpan::kQuestion);
+  EXPECT_EQ(options.max_question_tokens, 32);
+  EXPECT_EQ(options.query_weights, QueryWeights::kEqual);
+  EXPECT_EQ(QueryTokensName(options), "question");
+  EXPECT_EQ(QueryWeightsName(options), "equal");
+}
+
+TEST(TokenReducerTest, QueryTokensParsesQuestionOrACount) {
+  ReducerOptions options;
+  ParseQueryTokens("question", options);
+  EXPECT_EQ(options.query_span, QuerySpan::kQuestion);
+  EXPECT_EQ(QueryTokensName(options), "question");
+  ParseQueryTokens("8", options);
+  EXPECT_EQ(options.query_span, QuerySpan::kLastTokens);
+  EXPECT_EQ(options.query_tokens, 8);
+  EXPECT_EQ(QueryTokensName(options), "8");
+  for (const std::string bad : {"0", "-1", "", "8x", "questions", "Question", " 8", "1.5"}) {
+    ReducerOptions untouched = options;
+    try {
+      ParseQueryTokens(bad, untouched);
+      FAIL() << "expected an error for '" << bad << "'";
+    } catch (const Error& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("--query-tokens"), std::string::npos) << message;
+      EXPECT_NE(message.find("question"), std::string::npos) << message;
+      EXPECT_NE(message.find("\"" + bad + "\""), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(TokenReducerTest, QueryWeightsParsesMassOrEqual) {
+  ReducerOptions options;
+  ParseQueryWeights("mass", options);
+  EXPECT_EQ(options.query_weights, QueryWeights::kMass);
+  EXPECT_EQ(QueryWeightsName(options), "mass");
+  ParseQueryWeights("equal", options);
+  EXPECT_EQ(options.query_weights, QueryWeights::kEqual);
+  EXPECT_EQ(QueryWeightsName(options), "equal");
+  try {
+    ParseQueryWeights("sum", options);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("--query-weights must be \"mass\" or \"equal\", got "
+                        "\"sum\""),
+              std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(TokenReducerTest, BeforeLayerHandsOverTheImageRowsOfEveryImageAscending) {
@@ -175,7 +288,9 @@ testing::TinyLlava* ReducerInDecoderTest::llava_ = nullptr;
 
 TEST_P(ReducerInDecoderTest, CachesAreRaggedAsPlanned) {
   ThreadPool pool(2);
-  for (const ReducerOptions& options : {KeepOptions(0.75), FinalTokensOptions(16)}) {
+  ReducerOptions question = FinalTokensOptions(16);
+  question.query_span = QuerySpan::kQuestion;
+  for (const ReducerOptions& options : {KeepOptions(0.75), FinalTokensOptions(16), question}) {
     const auto reducer = MakeTokenReducer(GetParam(), options);
     KvCache cache = llava_->decoder().NewCache(llava_->prompt_tokens());
     const std::vector<float> logits = llava_->Prefill(pool, cache, reducer.get());
