@@ -10,7 +10,6 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -52,25 +51,18 @@ struct Request {
 };
 
 std::vector<Request> LoadRequests(const std::string& path, int64_t default_max_tokens) {
-  std::ifstream in(path);
-  Check(in.good(), path, ": cannot open the requests");
   const std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   std::vector<Request> requests;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const JsonFile json = JsonFile::Parse(line, StrCat(path, ", line ", line_number));
+  ForEachJsonLine(path, "no requests", [&](const JsonFile& json) {
     Request request;
     request.prompt = json.Get<std::string>("prompt");
     const std::string image = json.GetOr<std::string>("image", "");
     if (!image.empty()) request.image_path = (base_dir / image).string();
     request.max_new_tokens = json.GetOr<int64_t>("max_tokens", default_max_tokens);
-    Check(request.max_new_tokens > 0, path, ", line ", line_number,
-          ": max_tokens must be positive, got ", request.max_new_tokens);
+    Check(request.max_new_tokens > 0, json.path(), ": max_tokens must be positive, got ",
+          request.max_new_tokens);
     requests.push_back(std::move(request));
-  }
-  Check(!in.bad(), path, ": read error");
-  Check(!requests.empty(), path, ": no requests");
+  });
   return requests;
 }
 

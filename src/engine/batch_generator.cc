@@ -1,19 +1,11 @@
 #include "engine/batch_generator.h"
 
-#include <chrono>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/error.h"
 
 namespace lightvlm {
-namespace {
-
-double MillisecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-}  // namespace
 
 BatchGenerator::BatchGenerator(const Decoder& decoder, ThreadPool& pool, BatchOptions options)
     : decoder_(decoder), pool_(pool), options_(std::move(options)) {
@@ -41,7 +33,7 @@ bool BatchGenerator::Admit(Sequence& sequence) {
   sequence.session->SetKvPolicy(sequence.kv_policy.get());
   Generation& generation = sequence.generation.emplace(sequence.request.options, *sequence.session,
                                                        sequence.request.prompt.size());
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   const std::vector<float> logits = sequence.session->Prefill(sequence.request.prompt);
   generation.result().prefill_ms = MillisecondsSince(start);
   return generation.Advance(logits, *sequence.session, sequence.request.on_token);
@@ -69,7 +61,7 @@ bool BatchGenerator::Step() {
     sessions.push_back(sequence->session.get());
     tokens.push_back(sequence->generation->last_token());
   }
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   const std::vector<std::vector<float>> logits = Session::DecodeBatch(sessions, tokens);
   const double step_ms = MillisecondsSince(start);
   ++steps_;

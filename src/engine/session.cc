@@ -1,25 +1,16 @@
 #include "engine/session.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-
 #include <random>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "engine/generation.h"
 #include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
-namespace {
-
-double MillisecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-}  // namespace
 
 const char* StopReasonName(StopReason reason) {
   switch (reason) {
@@ -195,10 +186,10 @@ GenerationResult Session::Generate(std::span<const int32_t> prompt,
 GenerationResult Session::Generate(const Prompt& prompt, const GenerationOptions& options,
                                    const std::function<bool(int32_t)>& on_token) {
   Generation generation(options, *this, prompt.size());
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   std::vector<float> logits = Prefill(prompt);
   generation.result().prefill_ms = MillisecondsSince(start);
-  start = std::chrono::steady_clock::now();
+  start = Clock::now();
   while (generation.Advance(logits, *this, on_token)) logits = Decode(generation.last_token());
   generation.result().decode_ms = MillisecondsSince(start);
   return std::move(generation.result());

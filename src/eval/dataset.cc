@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "base/error.h"
@@ -30,10 +29,8 @@ std::string ExpectedLetter(const std::string& answer, const std::vector<std::str
   return "";
 }
 
-EvalItem ParseItem(const std::string& line, const std::string& where,
-                   const std::filesystem::path& base_dir) {
-  const JsonFile json = JsonFile::Parse(line, where);
-  Check(json.root().is_object(), where, ": expected a JSON object, got ", json.root().type_name());
+EvalItem ParseItem(const JsonFile& json, const std::filesystem::path& base_dir) {
+  const std::string& where = json.path();
   EvalItem item;
   const std::filesystem::path image = json.Get<std::string>("image");
   Check(!image.empty(), where, ": field 'image' is empty");
@@ -58,17 +55,10 @@ EvalItem ParseItem(const std::string& line, const std::string& where,
 }  // namespace
 
 std::vector<EvalItem> LoadDataset(const std::string& path) {
-  std::ifstream in(path);
-  Check(in.good(), path, ": cannot open the dataset");
   const std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   std::vector<EvalItem> items;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    items.push_back(ParseItem(line, StrCat(path, ", line ", line_number), base_dir));
-  }
-  Check(!in.bad(), path, ": read error");
-  Check(!items.empty(), path, ": no items");
+  ForEachJsonLine(path, "no items",
+                  [&](const JsonFile& line) { items.push_back(ParseItem(line, base_dir)); });
   return items;
 }
 

@@ -1,11 +1,11 @@
 #include "eval/decode_bench.h"
 
 #include <algorithm>
-#include <chrono>
 #include <iomanip>
 #include <memory>
 #include <sstream>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
@@ -17,15 +17,9 @@
 namespace lightvlm {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr const char* kDecodeRatio =
     "A's tokens/s / B's (above 1: A has that many times B's throughput; at equal batch, B's "
     "step_ms / A's), decode steps alternating A, B in one run";
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 int32_t Greedy(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());

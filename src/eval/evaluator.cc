@@ -1,13 +1,13 @@
 #include "eval/evaluator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <span>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/session.h"
 #include "eval/answer_match.h"
@@ -18,11 +18,6 @@ namespace {
 
 double Mean(const std::vector<double>& values) {
   return values.empty() ? 0 : std::accumulate(values.begin(), values.end(), 0.0) / values.size();
-}
-
-double MillisecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 // What answering one item left behind, beside the generation itself.
@@ -130,7 +125,7 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
     auto [found, inserted] = image_of_path.try_emplace(item.image_path, data.images.size());
     if (inserted) {
       const Image image = LoadImage(item.image_path, image_limits);
-      const auto start = std::chrono::steady_clock::now();
+      const auto start = Clock::now();
       data.images.push_back(model.language_model->EncodeImage(pool, image));
       vision_ms.push_back(MillisecondsSince(start));
     }

@@ -1,6 +1,7 @@
 #include "io/json_file.h"
 
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -165,5 +166,23 @@ LIGHTVLM_JSON_FILE_TYPE(std::vector<std::string>)
 LIGHTVLM_JSON_FILE_TYPE(nlohmann::json)
 
 #undef LIGHTVLM_JSON_FILE_TYPE
+
+void ForEachJsonLine(const std::string& path, const std::string& what,
+                     const std::function<void(const JsonFile& line)>& parse_line) {
+  std::ifstream in(path);
+  Check(in.good(), path, ": cannot open the file");
+  bool any = false;
+  std::string line;
+  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const JsonFile json = JsonFile::Parse(line, StrCat(path, ", line ", line_number));
+    Check(json.root().is_object(), json.path(), ": expected a JSON object, got ",
+          json.root().type_name());
+    parse_line(json);
+    any = true;
+  }
+  Check(!in.bad(), path, ": read error");
+  Check(any, path, ": ", what);
+}
 
 }  // namespace lightvlm

@@ -2,6 +2,7 @@
 // access whose errors name the file and the field.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -40,5 +41,11 @@ class JsonFile {
   std::string path_;
   nlohmann::json root_;
 };
+
+// Calls `parse_line` with each non-blank line of the JSON Lines file at `path`, parsed, as a
+// JsonFile named "<path>, line <n>" (so its errors name the line). Fails naming the file when it
+// cannot be read, and when it has no lines that are not blank and `what` (e.g. "no items").
+void ForEachJsonLine(const std::string& path, const std::string& what,
+                     const std::function<void(const JsonFile& line)>& parse_line);
 
 }  // namespace lightvlm
