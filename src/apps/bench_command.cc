@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "apps/query_flags.h"
 #include "base/error.h"
 #include "eval/bench.h"
 #include "eval/decode_bench.h"
@@ -20,6 +21,7 @@ struct BenchConfiguration {
   BenchOptions bench;
   DecodeBenchOptions decode;
   std::string weight_dtype = "bf16";
+  QueryFlags query;  // parsed into bench.reduction
 
   bool decodes() const { return decode.synthetic_context > 0 || decode.answer_tokens > 0; }
 };
@@ -41,7 +43,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
       ->capture_default_str();
   command.add_option("--budgets", bench.budgets, "Budgets (--keep values); 1 runs none")
       ->capture_default_str();
-  command.add_option("--query-tokens", bench.reduction.query_tokens)->capture_default_str();
+  AddQueryFlags(command, config.query);
   command.add_option("--stages", bench.reduction.stages)->capture_default_str();
   command.add_option("--repeats", bench.repeats, "Timed runs per budget (median reported)")
       ->capture_default_str();
@@ -74,6 +76,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
 // Copies what the prefill and decode options share from the former to the latter.
 void Resolve(BenchConfiguration& config) {
   config.bench.weight_dtype = ParseWeightDType(config.weight_dtype);
+  ParseQueryFlags(config.query, config.bench.reduction);
   config.decode.model_dir = config.bench.model_dir;
   config.decode.image_path = config.bench.image_path;
   config.decode.question = config.bench.question;

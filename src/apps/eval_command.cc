@@ -6,6 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "apps/query_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -23,8 +24,7 @@ struct EvalOptions {
   std::string data_path;
   std::string reducer = "lightvlm";
   ReducerOptions reduction;
-  std::string query_tokens = QueryTokensName(ReducerOptions{});    // parsed into `reduction`
-  std::string query_weights = QueryWeightsName(ReducerOptions{});  // parsed into `reduction`
+  QueryFlags query;  // parsed into `reduction`
   KvPolicySpec kv;
   bool no_baseline = false;
   int64_t limit = 0;  // 0: every item
@@ -104,15 +104,7 @@ void AddEvalCommand(CLI::App& app) {
       eval->add_option("--final-tokens", options->reduction.budget.final_tokens,
                        "Budget as the image tokens left after the last stage (instead of --keep)")
           ->excludes(keep);
-  eval->add_option("--query-tokens", options->query_tokens,
-                   "Prompt tokens whose attention scores the image tokens: \"question\" (the "
-                   "text after the last image, at most its last 32 tokens) or N (the last N)")
-      ->capture_default_str();
-  eval->add_option("--query-weights", options->query_weights,
-                   "How the scoring tokens' attention is combined: \"equal\" (each token's and "
-                   "head's attention over the image tokens normalized, then averaged) or \"mass\" "
-                   "(raw probabilities averaged)")
-      ->capture_default_str();
+  AddQueryFlags(*eval, options->query);
   eval->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
       ->capture_default_str();
   eval->add_option("--seed", options->reduction.seed, "Seed of the random reducer")
@@ -136,8 +128,7 @@ void AddEvalCommand(CLI::App& app) {
   eval->add_option("--out", options->out_prefix, "Path prefix of the --sweep files")->needs(sweep);
   eval->add_flag("-v,--verbose", options->verbose, "Each item's answer on stderr");
   eval->callback([options] {
-    ParseQueryTokens(options->query_tokens, options->reduction);
-    ParseQueryWeights(options->query_weights, options->reduction);
+    ParseQueryFlags(options->query, options->reduction);
     Evaluate(*options);
   });
 }

@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "apps/query_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -27,8 +28,7 @@ struct RunOptions {
   int threads = 0;
   bool verbose = false;
   std::string reducer = "none";
-  std::string query_tokens = QueryTokensName(ReducerOptions{});    // parsed into `reduction`
-  std::string query_weights = QueryWeightsName(ReducerOptions{});  // parsed into `reduction`
+  QueryFlags query;  // parsed into `reduction`
   std::string weight_dtype = "f32";
   ReducerOptions reduction;
   std::string kv_policy = "none";
@@ -146,15 +146,7 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--final-tokens", options->reduction.budget.final_tokens,
                   "Budget as the image tokens left after the last stage (instead of --keep)");
-  run->add_option("--query-tokens", options->query_tokens,
-                  "Prompt tokens whose attention scores the image tokens: \"question\" (the "
-                  "text after the last image, at most its last 32 tokens) or N (the last N)")
-      ->capture_default_str();
-  run->add_option("--query-weights", options->query_weights,
-                  "How the scoring tokens' attention is combined: \"equal\" (each token's and "
-                  "head's attention over the image tokens normalized, then averaged) or \"mass\" "
-                  "(raw probabilities averaged)")
-      ->capture_default_str();
+  AddQueryFlags(*run, options->query);
   run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
       ->capture_default_str();
   run->add_option("--fastv-layer", options->reduction.fastv_layer,
@@ -171,8 +163,7 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");
   run->callback([options] {
-    ParseQueryTokens(options->query_tokens, options->reduction);
-    ParseQueryWeights(options->query_weights, options->reduction);
+    ParseQueryFlags(options->query, options->reduction);
     Run(*options);
   });
 }

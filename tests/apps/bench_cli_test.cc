@@ -53,6 +53,27 @@ TEST(BenchCliTest, GenIsAnswerTokens) {
   EXPECT_EQ(nlohmann::json::parse(result.out)["answer_tokens"], 3);
 }
 
+// The scoring flags are read as run and eval read them, and a bad value fails naming the flag, on
+// the command line and inside --compare.
+TEST(BenchCliTest, ScoringFlagsAreCheckedAsInRun) {
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--query-tokens", "instruction"},
+        std::vector<std::string>{"--compare", "--query-tokens 0"}}) {
+    std::vector<std::string> args = {"--budgets", "1", "--repeats", "1", "--no-ceilings"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const CliResult result = RunCli(Bench(args));
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    EXPECT_NE(result.err.find("--query-tokens must be"), std::string::npos) << result.err;
+  }
+  const CliResult weights =
+      RunCli(Bench({"--budgets", "1", "--repeats", "1", "--no-ceilings", "--query-weights", "x"}));
+  EXPECT_EQ(weights.exit_code, 1);
+  EXPECT_NE(weights.err.find("--query-weights"), std::string::npos) << weights.err;
+  const CliResult good = RunCli(Bench({"--budgets", "1", "--repeats", "1", "--no-ceilings",
+                                       "--query-tokens", "8", "--query-weights", "mass"}));
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+}
+
 TEST(BenchCliTest, BadCompareFlagsFailNamingThem) {
   for (const std::string flags : {"--dtype fp8", "--no-such-flag", "--batch"}) {
     const CliResult result =
