@@ -24,6 +24,10 @@
 namespace lightvlm {
 namespace {
 
+// The layers whose attention reads the image most broadly, as FastV found (its K = 2): the
+// pyramid starts after them whenever the budget can keep them whole.
+constexpr int64_t kBroadLayers = 2;
+
 std::vector<int64_t> StageLayers(int64_t stages, int64_t num_layers) {
   Check(stages >= 1, "--stages must be at least 1, got ", stages);
   std::vector<double> fractions;
@@ -55,8 +59,17 @@ class LightVlmMerge : public TokenReducer {
 
  protected:
   std::vector<ReductionStage> Plan(int64_t image_tokens, int64_t num_layers) const override {
-    return GeometricPlan(StageLayers(options().stages, num_layers), image_tokens, num_layers,
-                         options().budget);
+    std::vector<int64_t> layers = StageLayers(options().stages, num_layers);
+    const ReductionBudget& budget = options().budget;
+    const int64_t broad = std::min(kBroadLayers, num_layers - 1);
+    // On shallow models the depth fractions put the first stage inside the broad layers; move
+    // such stages after them when the budget allows (keep >= broad / L), else leave the plan.
+    if (budget.final_tokens < 0 && layers.front() < broad &&
+        static_cast<double>(broad) / static_cast<double>(num_layers) <= budget.keep) {
+      for (int64_t& layer : layers) layer = std::max(layer, broad);
+      layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    }
+    return GeometricPlan(std::move(layers), image_tokens, num_layers, budget);
   }
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,

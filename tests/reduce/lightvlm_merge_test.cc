@@ -59,6 +59,23 @@ TEST(LightVlmMergeTest, StagesSitAtAnEighthAQuarterHalfAndThreeQuartersOfDepth) 
   EXPECT_EQ(layers_of(4, 2), (std::vector<int64_t>{1}));
 }
 
+// On shallow models the depth fractions would cut inside the first two layers (where text reads
+// the image most broadly); the pyramid starts after them when the budget can keep them whole.
+TEST(LightVlmMergeTest, OnShallowModelsTheFirstStageWaitsForTheBroadLayers) {
+  const auto plan_of = [](double keep, int64_t num_layers) {
+    const auto reducer = MakeTokenReducer("lightvlm", KeepOptions(keep));
+    reducer->Begin({{5, 24, 24}}, num_layers);
+    return reducer->plan();
+  };
+  const auto half = plan_of(0.5, 4);
+  EXPECT_EQ(testing::StageLayers(half), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(half.front().image_tokens, 0);  // layers 0 and 1 whole spend the budget
+  // Below 2 / L the budget cannot keep them whole: the plan by depth, moved as usual.
+  EXPECT_EQ(testing::StageLayers(plan_of(0.35, 4)), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(testing::StageLayers(plan_of(0.3, 8)), (std::vector<int64_t>{2, 4, 6}));
+  EXPECT_EQ(testing::StageLayers(plan_of(0.2, 8)), (std::vector<int64_t>{1, 2, 4, 6}));
+}
+
 TEST(LightVlmMergeTest, KeepsTheTopScoredTokens) {
   testing::SyntheticPrompt prompt = testing::StandardPrompt();
   const auto reducer = OneStage(9);
