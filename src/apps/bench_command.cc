@@ -83,6 +83,7 @@ void Resolve(BenchConfiguration& config) {
   config.decode.prompt_tokens = config.bench.prompt_tokens;
   config.decode.weight_dtype = config.bench.weight_dtype;
   config.decode.threads = config.bench.threads;
+  config.decode.measure_ceilings = config.bench.measure_ceilings;
 }
 
 // `first` with `flags` (bench flags, as on the command line) applied on top.

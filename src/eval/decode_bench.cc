@@ -248,8 +248,15 @@ DecodeBenchReport RunDecodeBench(
     }
     report.rows.push_back(row);
   }
-  report.peak_rss_bytes = PeakResidentBytes();
+  report.peak_rss_bytes = PeakResidentBytes();  // before the ceilings' own buffers
+  if (options.measure_ceilings) {
+    report.ceilings = MeasureCeilings(first.pool, options.weight_dtype);
+  }
   return report;
+}
+
+double SyntheticGigabytesPerSecond(const DecodeBenchReport& report, const DecodeBenchRow& row) {
+  return (report.weight_bytes + row.kv_bytes_per_step) / (row.step_ms * 1e6);
 }
 
 std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
@@ -263,6 +270,11 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
     out << "SYNTHETIC KV cache: " << report.context
         << " entries per layer of random keys and values (no prefill was run); median of "
         << report.steps << " decode steps\n";
+    if (report.ceilings.copy_gbytes_s > 0) {
+      out << "machine ceilings: copy " << report.ceilings.copy_gbytes_s << " GB/s, GEMM "
+          << report.ceilings.gemm_gflops << " GFLOP/s (" << report.dtype
+          << "); GB/s below: the weights and live KV entries a step reads / its time\n";
+    }
     out << "policy     budget  live/layer  KV MB/step  step_ms  tokens/s   GB/s  peak_KV_MB  "
            "speedup  predicted";
   } else {
@@ -317,6 +329,13 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                                          {"peak_kv_bytes", row.peak_kv_bytes},
                                          {"measured_speedup", row.measured_speedup},
                                          {"predicted_speedup", row.predicted_speedup}});
+    if (report.synthetic) {
+      json["gbytes_per_s"] = SyntheticGigabytesPerSecond(report, row);
+      if (report.ceilings.copy_gbytes_s > 0) {
+        json["copy_bound_share"] =
+            SyntheticGigabytesPerSecond(report, row) / report.ceilings.copy_gbytes_s;
+      }
+    }
     if (compared) {
       json["compare_policy"] = row.compare_policy;
       json["compare_step_ms"] = row.compare_step_ms;
@@ -334,6 +353,8 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                          {"batch", report.batch},
                          {"weight_bytes", report.weight_bytes},
                          {"peak_rss_bytes", report.peak_rss_bytes},
+                         {"ceiling_gemm_gflops", report.ceilings.gemm_gflops},
+                         {"ceiling_copy_gbytes_s", report.ceilings.copy_gbytes_s},
                          {"rows", rows}};
   if (compared) {
     json["compare"] = report.compare;

@@ -18,6 +18,7 @@
 
 #include "base/dtype.h"
 #include "eval/bench_setup.h"
+#include "eval/cost_model.h"
 #include "reduce/kv_policy.h"
 
 namespace lightvlm {
@@ -36,6 +37,9 @@ struct DecodeBenchOptions {
   int64_t warmup = 8;         // synthetic mode: untimed steps first
   DType weight_dtype = DType::kBF16;
   int threads = 0;
+  // Also measure the machine's copy and GEMM ceilings (a few seconds), so that each synthetic
+  // row's bytes per second can be read as a share of the copy bound.
+  bool measure_ceilings = false;
 };
 
 struct DecodeBenchRow {
@@ -67,6 +71,7 @@ struct DecodeBenchReport {
   int64_t batch = 1;
   double weight_bytes = 0;    // the decoder's matrices, read once per step
   size_t peak_rss_bytes = 0;  // of the whole process, models and caches included
+  MachineCeilings ceilings;   // zero unless measured
   std::string compare;        // the second configuration's --compare flags; empty without one
   bool compare_shares_model = false;
   double compare_weight_bytes = 0;
@@ -80,6 +85,8 @@ DecodeBenchReport RunDecodeBench(
     const DecodeBenchOptions& options,
     const std::optional<BenchComparison<DecodeBenchOptions>>& compare = std::nullopt);
 std::string FormatDecodeBenchReport(const DecodeBenchReport& report);
+// Synthetic mode: the bytes a step of `row` reads (weights once, every live KV entry) per second.
+double SyntheticGigabytesPerSecond(const DecodeBenchReport& report, const DecodeBenchRow& row);
 nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report);
 
 }  // namespace lightvlm

@@ -180,6 +180,23 @@ TEST(DecodeBenchTest, ComparisonsMustPairTheirRows) {
             std::string::npos);
 }
 
+// With the ceilings measured, each synthetic row's bytes per second is given as a share of the
+// copy bound.
+TEST(DecodeBenchTest, SyntheticRowsReadAsAShareOfTheCopyBound) {
+  DecodeBenchOptions options = SyntheticStories();
+  options.measure_ceilings = true;
+  const DecodeBenchReport report = RunDecodeBench(options);
+  ASSERT_GT(report.ceilings.copy_gbytes_s, 0);
+  EXPECT_GT(report.ceilings.gemm_gflops, 0);
+  const DecodeBenchRow& row = report.rows.front();
+  const double gbytes = (report.weight_bytes + row.kv_bytes_per_step) / (row.step_ms * 1e6);
+  EXPECT_DOUBLE_EQ(SyntheticGigabytesPerSecond(report, row), gbytes);
+  const nlohmann::json json = DecodeBenchReportJson(report);
+  EXPECT_DOUBLE_EQ(json["rows"][0]["copy_bound_share"].get<double>(),
+                   gbytes / report.ceilings.copy_gbytes_s);
+  EXPECT_NE(FormatDecodeBenchReport(report).find("machine ceilings: copy"), std::string::npos);
+}
+
 // A second configuration of none alone runs beside every row: each policy against none.
 TEST(DecodeBenchTest, NoneAloneRunsBesideEveryRow) {
   DecodeBenchOptions options = SyntheticStories();
