@@ -14,11 +14,7 @@ BatchGenerator::BatchGenerator(const Decoder& decoder, ThreadPool& pool, BatchOp
 }
 
 int64_t BatchGenerator::Submit(BatchRequest request) {
-  Check(request.prompt.size() < options_.context, "prompt has ", request.prompt.size(),
-        " tokens and leaves no room to generate in the context of ", options_.context,
-        " tokens a sequence");
-  Check(request.options.max_new_tokens > 0, "max new tokens must be positive, got ",
-        request.options.max_new_tokens);
+  CheckCanGenerate(request.options, 0, request.prompt.size(), options_.context);
   const auto id = static_cast<int64_t>(results_.size());
   results_.emplace_back();
   waiting_.push_back(std::make_unique<Sequence>(Sequence{id, std::move(request), {}, {}, {}, {}}));

@@ -6,14 +6,19 @@
 
 namespace lightvlm {
 
+void CheckCanGenerate(const GenerationOptions& options, int64_t used, int64_t prompt_tokens,
+                      int64_t context) {
+  Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
+        options.max_new_tokens);
+  Check(used + prompt_tokens < context, "prompt has ", prompt_tokens,
+        " tokens and leaves no room to generate in the context of ", context,
+        " tokens (shorten the prompt, raise the context, or ask for truncation)");
+}
+
 Generation::Generation(const GenerationOptions& options, const Session& session,
                        int64_t prompt_tokens)
     : options_(options), sampler_(options.sampling) {
-  Check(options.max_new_tokens > 0, "max new tokens must be positive, got ",
-        options.max_new_tokens);
-  Check(session.length() + prompt_tokens < session.context(), "prompt has ", prompt_tokens,
-        " tokens and leaves no room to generate in the context of ", session.context(),
-        " tokens (shorten the prompt, raise the context, or ask for truncation)");
+  CheckCanGenerate(options, session.length(), prompt_tokens, session.context());
   result_.prompt_tokens = prompt_tokens;
 }
 

@@ -11,9 +11,14 @@
 
 namespace lightvlm {
 
+// Fails unless `options` asks for at least one token and a prompt of `prompt_tokens` after the
+// `used` tokens already in a cache of `context` leaves room to generate one.
+void CheckCanGenerate(const GenerationOptions& options, int64_t used, int64_t prompt_tokens,
+                      int64_t context);
+
 class Generation {
  public:
-  // Checks that `prompt_tokens` more tokens leave `session` room to generate; fails if not.
+  // Fails as CheckCanGenerate does for `prompt_tokens` more tokens in `session`.
   Generation(const GenerationOptions& options, const Session& session, int64_t prompt_tokens);
 
   // Samples the next token from `logits` (the last row's, after prefill or a decode step) and
