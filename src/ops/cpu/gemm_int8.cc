@@ -101,14 +101,14 @@ void DotRowsOfX(const Int8Product& p, int64_t r0, int64_t j) {
   }
 }
 
-// Decode rows (m <= kDecodeRows): x quantised to int16 per row, so that a weight vector needs
+// Decode rows (m <= kInt16Rows): x quantised to int16 per row, so that a weight vector needs
 // one widening (int8 to int16) and one multiply-add of pairs (int16 x int16 into int32 lanes)
 // per 32 weights, instead of two widenings, two conversions and two float multiply-adds: at one
 // row a float32 kernel is bound by those instructions, not by the weight's bytes. int16 keeps
 // x to 1 / 65534 of its row's largest magnitude, finer than bf16 for all but the largest values.
 struct Int16Rows {
   const int16_t* x;       // [m, padded_k], zero past k
-  const float* x_scales;  // [m]: x[r, i] = x[r, i] * x_scales[r]
+  const float* x_scales;  // [m]: row r of x stands for x[r, i] * x_scales[r]
   int64_t m, k, padded_k;
   const int8_t* w;
   const float* scales;
