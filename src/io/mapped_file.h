@@ -28,4 +28,10 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Lets the system drop the resident pages of [begin, begin + bytes), a range inside a read-only
+// file mapping, from this process (only pages that lie wholly inside it). The contents stay
+// readable: a later read faults them in again from the file. Used once a tensor has been copied
+// out of a checkpoint, so that the file's pages do not stay resident beside the copy.
+void ReleaseMappedPages(const std::byte* begin, size_t bytes);
+
 }  // namespace lightvlm

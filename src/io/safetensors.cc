@@ -347,6 +347,9 @@ Tensor Checkpoint::Load(const std::string& name, const Shape& expected_shape, DT
       ConvertFromF32(staging.data(), dtype, out + done * out_size, n);
     }
   }
+  // The copy is what the model keeps: the file's pages need not stay resident beside it (a model
+  // loaded from a mapped checkpoint otherwise peaks at the weights' size twice).
+  ReleaseMappedPages(stored.data, stored.num_bytes);
   return tensor;
 }
 
