@@ -85,7 +85,6 @@ void RunBatch(const BatchCommandOptions& options) {
   std::deque<ImageEmbeddings> images;  // a deque: prompts point into it while it grows
   for (size_t i = 0; i < requests.size(); ++i) {
     const Request& request = requests[i];
-    std::vector<ImageEmbeddings> prompt_images;
     const ImageEmbeddings* image = nullptr;
     if (!request.image_path.empty()) {
       Check(model.language_model->image_token_id() >= 0, options.requests_path, ", request ", i,
