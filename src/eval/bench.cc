@@ -242,14 +242,10 @@ nlohmann::json BenchReportJson(const BenchReport& report) {
                          {"image_tokens", report.image_tokens},
                          {"vision_ms", report.vision_ms},
                          {"peak_rss_bytes", report.peak_rss_bytes},
-                         {"ceiling_gemm_gflops", report.ceilings.gemm_gflops},
-                         {"ceiling_copy_gbytes_s", report.ceilings.copy_gbytes_s},
                          {"rows", rows}};
+  AddCeilingsJson(report.ceilings, json);
   if (compared) {
-    json["compare"] = report.compare;
-    json["compare_ratio_definition"] =
-        std::string(kPrefillRatio) + "; A: this configuration, B: A with `compare` on top";
-    json["compare_shares_model"] = report.compare_shares_model;
+    AddComparisonJson(report.compare, kPrefillRatio, report.compare_shares_model, json);
     json["compare_prompt_tokens"] = report.compare_prompt_tokens;
     json["compare_vision_ms"] = report.compare_vision_ms;
   }

@@ -58,4 +58,17 @@ Prompt BenchPrompt(const Model& model, const std::string& question,
   return prompt;
 }
 
+void AddCeilingsJson(const MachineCeilings& ceilings, nlohmann::json& json) {
+  json["ceiling_gemm_gflops"] = ceilings.gemm_gflops;
+  json["ceiling_copy_gbytes_s"] = ceilings.copy_gbytes_s;
+}
+
+void AddComparisonJson(const std::string& flags, std::string_view ratio, bool shares_model,
+                       nlohmann::json& json) {
+  json["compare"] = flags;
+  json["compare_ratio_definition"] =
+      std::string(ratio) + "; A: this configuration, B: A with `compare` on top";
+  json["compare_shares_model"] = shares_model;
+}
+
 }  // namespace lightvlm

@@ -8,11 +8,15 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "base/dtype.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
+#include "eval/cost_model.h"
 #include "io/image.h"
 
 namespace lightvlm {
@@ -60,5 +64,11 @@ Image BenchImage(const std::string& path);
 // tokens included, has at least min_tokens tokens; fails when the plain prompt already has more.
 Prompt BenchPrompt(const Model& model, const std::string& question,
                    std::span<const ImageEmbeddings> images, int64_t min_tokens);
+
+// The JSON fields both bench reports share: the machine's ceilings, and, with a comparison, its
+// flags, how its ratio reads (`ratio`) and whether B shared A's model.
+void AddCeilingsJson(const MachineCeilings& ceilings, nlohmann::json& json);
+void AddComparisonJson(const std::string& flags, std::string_view ratio, bool shares_model,
+                       nlohmann::json& json);
 
 }  // namespace lightvlm

@@ -353,14 +353,10 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                          {"batch", report.batch},
                          {"weight_bytes", report.weight_bytes},
                          {"peak_rss_bytes", report.peak_rss_bytes},
-                         {"ceiling_gemm_gflops", report.ceilings.gemm_gflops},
-                         {"ceiling_copy_gbytes_s", report.ceilings.copy_gbytes_s},
                          {"rows", rows}};
+  AddCeilingsJson(report.ceilings, json);
   if (compared) {
-    json["compare"] = report.compare;
-    json["compare_ratio_definition"] =
-        std::string(kDecodeRatio) + "; A: this configuration, B: A with `compare` on top";
-    json["compare_shares_model"] = report.compare_shares_model;
+    AddComparisonJson(report.compare, kDecodeRatio, report.compare_shares_model, json);
     json["compare_weight_bytes"] = report.compare_weight_bytes;
     json["compare_context"] = report.compare_context;
     json["compare_batch"] = report.compare_batch;
