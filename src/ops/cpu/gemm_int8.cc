@@ -168,27 +168,28 @@ void DotInt16Rows(const Int16Rows& p, int64_t r0, int64_t j) {
   }
 }
 
-void LinearInt8DecodeColumns(const int16_t* x, const float* x_scales, int64_t m, int64_t k,
-                             int64_t padded_k, const int8_t* w, const float* scales, int64_t group,
-                             int64_t n, const float* bias, float* y, int64_t begin, int64_t end) {
-  const Int16Rows p{x, x_scales, m, k, padded_k, w, scales, group, n, bias, y};
-  const int64_t tile = std::max<int64_t>(1, (256 << 10) / p.k);
+// Calls dot.operator()<R>(r0, j) for blocks of R <= 4 rows of x from row r0 and every output
+// column j in [begin, end), in tiles of columns whose weights (k bytes each) stay in cache while
+// every block of rows passes over them: each weight byte comes from memory once.
+template <class Dot>
+void ForEachRowBlock(int64_t m, int64_t k, int64_t begin, int64_t end, const Dot& dot) {
+  const int64_t tile = std::max<int64_t>(1, (256 << 10) / k);
   for (int64_t first = begin; first < end; first += tile) {
     const int64_t last = std::min(end, first + tile);
-    for (int64_t r0 = 0; r0 < p.m; r0 += 4) {
+    for (int64_t r0 = 0; r0 < m; r0 += 4) {
       for (int64_t j = first; j < last; ++j) {
-        switch (std::min<int64_t>(4, p.m - r0)) {
+        switch (std::min<int64_t>(4, m - r0)) {
           case 1:
-            DotInt16Rows<1>(p, r0, j);
+            dot.template operator()<1>(r0, j);
             break;
           case 2:
-            DotInt16Rows<2>(p, r0, j);
+            dot.template operator()<2>(r0, j);
             break;
           case 3:
-            DotInt16Rows<3>(p, r0, j);
+            dot.template operator()<3>(r0, j);
             break;
           default:
-            DotInt16Rows<4>(p, r0, j);
+            dot.template operator()<4>(r0, j);
             break;
         }
       }
@@ -196,35 +197,20 @@ void LinearInt8DecodeColumns(const int16_t* x, const float* x_scales, int64_t m,
   }
 }
 
-// Output columns [begin, end) of y for every row of x, in tiles of columns whose weights stay in
-// cache while blocks of 4 rows of x pass over them: each weight byte comes from memory once.
+void LinearInt8DecodeColumns(const int16_t* x, const float* x_scales, int64_t m, int64_t k,
+                             int64_t padded_k, const int8_t* w, const float* scales, int64_t group,
+                             int64_t n, const float* bias, float* y, int64_t begin, int64_t end) {
+  const Int16Rows p{x, x_scales, m, k, padded_k, w, scales, group, n, bias, y};
+  ForEachRowBlock(m, k, begin, end,
+                  [&]<int R>(int64_t r0, int64_t j) { DotInt16Rows<R>(p, r0, j); });
+}
+
+// Output columns [begin, end) of y for every row of x.
 void LinearInt8Columns(const float* x, int64_t m, int64_t k, const int8_t* w, const float* scales,
                        int64_t group, int64_t n, const float* bias, float* y, int64_t begin,
                        int64_t end) {
   const Int8Product p{x, m, k, w, scales, group, n, bias, y};
-  const int64_t tile = std::max<int64_t>(1, (256 << 10) / p.k);
-  for (int64_t first = begin; first < end; first += tile) {
-    const int64_t last = std::min(end, first + tile);
-    int64_t r0 = 0;
-    for (; r0 + 4 <= p.m; r0 += 4) {
-      for (int64_t j = first; j < last; ++j) DotRowsOfX<4>(p, r0, j);
-    }
-    for (int64_t j = first; j < last; ++j) {
-      switch (p.m - r0) {
-        case 3:
-          DotRowsOfX<3>(p, r0, j);
-          break;
-        case 2:
-          DotRowsOfX<2>(p, r0, j);
-          break;
-        case 1:
-          DotRowsOfX<1>(p, r0, j);
-          break;
-        default:
-          break;
-      }
-    }
-  }
+  ForEachRowBlock(m, k, begin, end, [&]<int R>(int64_t r0, int64_t j) { DotRowsOfX<R>(p, r0, j); });
 }
 
 }  // namespace lightvlm::ops::HWY_NAMESPACE
