@@ -6,8 +6,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   libopenblas-dev      # float32 GEMM
   libdnnl-dev          # bf16 GEMM on the matrix units (oneDNN)
+  ocl-icd-opencl-dev   # oneDNN's CMake config (dnnl-config.cmake) requires OpenCL's headers and library
   libhwy-dev           # SIMD kernels with runtime dispatch
-  libstb-dev           # image decoding
+  libstb-dev           # PNG, BMP, GIF and PNM decoding
+  libjpeg62-turbo-dev  # JPEG decoding, as Pillow does it (libjpeg-turbo)
   nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
