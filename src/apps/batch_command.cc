@@ -62,7 +62,8 @@ std::vector<Request> LoadRequests(const std::string& path, int64_t default_max_t
   ForEachJsonLine(
       path, "no requests",
       [&](const JsonFile& json, int64_t line) {
-        Request request{.line = line};
+        Request request;
+        request.line = line;
         request.prompt = json.Get<std::string>("prompt");
         const std::string image = json.GetOr<std::string>("image", "");
         if (!image.empty()) request.image_path = (base_dir / image).string();
@@ -72,7 +73,10 @@ std::vector<Request> LoadRequests(const std::string& path, int64_t default_max_t
         requests.push_back(std::move(request));
       },
       [&](int64_t line, const Error& error) {
-        requests.push_back({.line = line, .error = error.what()});
+        Request request;
+        request.line = line;
+        request.error = error.what();
+        requests.push_back(std::move(request));
       });
   return requests;
 }

@@ -52,8 +52,8 @@ std::vector<int32_t> ReadTokenIds(const JsonFile& file, const std::string& field
   const nlohmann::json* node = file.Node(field);
   if (node == nullptr || node->is_null()) return {};
   if (node->is_number_integer()) return {file.Get<int32_t>(field)};
-  const auto ids = file.Get<std::vector<int64_t>>(field);
-  return std::vector<int32_t>(ids.begin(), ids.end());
+  // As int32 directly, so that an id out of range is an error rather than silently cut.
+  return file.Get<std::vector<int32_t>>(field);
 }
 
 LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {

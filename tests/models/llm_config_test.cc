@@ -81,6 +81,15 @@ TEST(LlmConfigTest, HugeSizesAreRefusedWhenRead) {
             "config.json: head_dim (4294967296) is too large (at most 2147483647)");
 }
 
+// A list of eos ids was narrowed to int32 silently: 4294967298 became 2.
+TEST(LlmConfigTest, TokenIdListsOutOfRangeAreErrors) {
+  std::string json = kLlama;
+  json.replace(json.find("\"eos_token_id\": 2"), 17, "\"eos_token_id\": [4294967298]");
+  EXPECT_EQ(
+      ErrorOf(json),
+      "config.json: field 'eos_token_id[0]' = 4294967298 is out of range for a 32-bit integer");
+}
+
 TEST(LlmConfigTest, RopeFrequenciesPlainAndLinear) {
   LlmConfig c = ReadLlmConfig(JsonFile::Parse(kLlama, "config.json"));
   const auto plain = RopeInverseFrequencies(c);
