@@ -5,10 +5,12 @@
 //   {"prompt": "What colour is the square?", "image": "shapes/0001.png", "max_tokens": 16}
 //
 // ("image" and "max_tokens" optional; "image" relative to the file's directory). Each answer is
-// printed as one JSON line when it finishes: {"index", "text", "tokens", "stop", "prefill_ms",
-// "decode_ms"}, index counting the requests from 0.
+// printed as one JSON line when it finishes: {"index", "line", "text", "tokens", "stop",
+// "prefill_ms", "decode_ms"}, index counting the requests (non-blank lines) from 0 and line their
+// line in the file. A request that cannot be answered (bad JSON or fields, an image that does not
+// load, a prompt too long) gets {"index", "line", "error"} instead, the others their answers, and
+// the command then exits with status 2 (kExitPartialFailure).
 #include <chrono>
-#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -18,6 +20,7 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "apps/runtime_flags.h"
 #include "base/log.h"
 #include "engine/batch_generator.h"
 #include "engine/model.h"
@@ -33,8 +36,8 @@ struct BatchCommandOptions {
   std::string requests_path;
   int64_t batch = 8;
   int64_t max_new_tokens = 64;
-  int64_t context = 0;  // 0: the model's max_position_embeddings
-  int64_t max_image_pixels = ImageLimits{}.max_pixels;
+  ContextFlags context;
+  ImageLimits image_limits;
   std::string reducer = "none";
   ReducerOptions reduction;
   std::string kv_policy = "none";
@@ -45,35 +48,63 @@ struct BatchCommandOptions {
 };
 
 struct Request {
+  int64_t line = 0;  // in the requests file
   std::string prompt;
   std::string image_path;  // empty: text only
   int64_t max_new_tokens = 0;
+  std::string error;  // set when the request cannot be answered; it gets an error line
 };
 
+// Every request of the file, those that are malformed with their error set.
 std::vector<Request> LoadRequests(const std::string& path, int64_t default_max_tokens) {
   const std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   std::vector<Request> requests;
-  ForEachJsonLine(path, "no requests", [&](const JsonFile& json) {
-    Request request;
-    request.prompt = json.Get<std::string>("prompt");
-    const std::string image = json.GetOr<std::string>("image", "");
-    if (!image.empty()) request.image_path = (base_dir / image).string();
-    request.max_new_tokens = json.GetOr<int64_t>("max_tokens", default_max_tokens);
-    Check(request.max_new_tokens > 0, json.path(), ": max_tokens must be positive, got ",
-          request.max_new_tokens);
-    requests.push_back(std::move(request));
-  });
+  ForEachJsonLine(
+      path, "no requests",
+      [&](const JsonFile& json, int64_t line) {
+        Request request;
+        request.line = line;
+        request.prompt = json.Get<std::string>("prompt");
+        const std::string image = json.GetOr<std::string>("image", "");
+        if (!image.empty()) request.image_path = (base_dir / image).string();
+        request.max_new_tokens = json.GetOr<int64_t>("max_tokens", default_max_tokens);
+        Check(request.max_new_tokens > 0, json.path(), ": max_tokens must be positive, got ",
+              request.max_new_tokens);
+        requests.push_back(std::move(request));
+      },
+      [&](int64_t line, const Error& error) {
+        Request request;
+        request.line = line;
+        request.error = error.what();
+        requests.push_back(std::move(request));
+      });
   return requests;
+}
+
+void PrintError(size_t index, const Request& request) {
+  std::cout
+      << nlohmann::json{{"index", index}, {"line", request.line}, {"error", request.error}}.dump()
+      << std::endl;
+}
+
+// The request's image, encoded once per path; fails naming the image.
+const ImageEmbeddings& CachedImage(const Model& model, ThreadPool& pool, const std::string& path,
+                                   const ImageLimits& limits,
+                                   std::map<std::string, ImageEmbeddings>& image_of_path) {
+  const auto found = image_of_path.find(path);
+  if (found != image_of_path.end()) return found->second;
+  ImageEmbeddings image = model.language_model->EncodeImage(pool, LoadImage(path, limits));
+  return image_of_path.emplace(path, std::move(image)).first->second;
 }
 
 void RunBatch(const BatchCommandOptions& options) {
   SetVerbose(options.verbose);
-  const std::vector<Request> requests = LoadRequests(options.requests_path, options.max_new_tokens);
+  std::vector<Request> requests = LoadRequests(options.requests_path, options.max_new_tokens);
   const Model model = LoadModel(options.model_dir, ParseWeightDType(options.weight_dtype));
   ThreadPool pool(options.threads);
   BatchOptions batch_options{
       .max_batch = options.batch,
-      .context = options.context ? options.context : model.config().max_position_embeddings,
+      .context = options.context.CheckedContext(model.config(), options.batch),
       .make_reducer = [&] { return MakeTokenReducer(options.reducer, options.reduction); },
       .make_kv_policy = [&] { return MakeKvPolicy(options.kv_policy, options.kv); }};
   // Fail on a bad reducer or policy before any image is encoded.
@@ -81,54 +112,57 @@ void RunBatch(const BatchCommandOptions& options) {
   batch_options.make_kv_policy();
   BatchGenerator generator(model.decoder(), pool, batch_options);
 
-  std::map<std::string, const ImageEmbeddings*> image_of_path;
-  std::deque<ImageEmbeddings> images;  // a deque: prompts point into it while it grows
+  // A map's elements stay put while it grows: prompts point into it.
+  std::map<std::string, ImageEmbeddings> image_of_path;
+  std::vector<size_t> request_of_id;  // the generator's request ids, in order of submission
+  int64_t failed = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
-    const Request& request = requests[i];
-    const ImageEmbeddings* image = nullptr;
-    if (!request.image_path.empty()) {
-      Check(model.language_model->image_token_id() >= 0, options.requests_path, ", request ", i,
-            ": ", model.directory, " takes no images");
-      auto [found, inserted] = image_of_path.try_emplace(request.image_path, nullptr);
-      if (inserted) {
-        images.push_back(model.language_model->EncodeImage(
-            pool, LoadImage(request.image_path, {.max_pixels = options.max_image_pixels})));
-        found->second = &images.back();
+    Request& request = requests[i];
+    if (request.error.empty()) {
+      try {
+        const ImageEmbeddings* image = nullptr;
+        if (!request.image_path.empty()) {
+          Check(model.language_model->image_token_id() >= 0, model.directory, " takes no images");
+          image =
+              &CachedImage(model, pool, request.image_path, options.image_limits, image_of_path);
+        }
+        GenerationOptions generation;
+        generation.max_new_tokens = request.max_new_tokens;
+        generation.stop_token_ids = model.stop_token_ids;
+        generator.Submit(
+            {MakePrompt(model, request.prompt, std::span(image, image ? 1 : 0)), generation, {}});
+        request_of_id.push_back(i);
+      } catch (const Error& error) {
+        request.error = StrCat(options.requests_path, ", line ", request.line, ": ", error.what());
       }
-      image = found->second;
     }
-    const std::string text =
-        model.language_model->FormatPrompt(request.prompt, image != nullptr ? 1 : 0);
-    const std::vector<int32_t> ids = model.tokenizer->Encode(text, /*add_special=*/true);
-    Prompt prompt{ids, {}};
-    if (image != nullptr) {
-      prompt = AssemblePrompt(ids, std::span(image, 1), model.language_model->image_token_id());
+    if (!request.error.empty()) {
+      PrintError(i, request);
+      ++failed;
     }
-    GenerationOptions generation;
-    generation.max_new_tokens = request.max_new_tokens;
-    generation.stop_token_ids = model.stop_token_ids;
-    generator.Submit({std::move(prompt), generation, {}});
   }
 
   const auto start = std::chrono::steady_clock::now();
-  std::vector<bool> printed(requests.size(), false);
+  std::vector<bool> printed(request_of_id.size(), false);
   int64_t generated = 0;
   bool more = true;
   while (more) {
     more = generator.Step();
-    for (size_t i = 0; i < requests.size(); ++i) {
-      if (printed[i] || !generator.done(static_cast<int64_t>(i))) continue;
-      const GenerationResult& result = generator.result(static_cast<int64_t>(i));
+    for (size_t id = 0; id < request_of_id.size(); ++id) {
+      if (printed[id] || !generator.done(static_cast<int64_t>(id))) continue;
+      const GenerationResult& result = generator.result(static_cast<int64_t>(id));
       generated += static_cast<int64_t>(result.tokens.size());
+      const size_t i = request_of_id[id];
       const nlohmann::json line = {
           {"index", i},
+          {"line", requests[i].line},
           {"text", model.tokenizer->Decode(result.tokens, /*skip_special=*/true)},
           {"tokens", result.tokens.size()},
           {"stop", StopReasonName(result.stop_reason)},
           {"prefill_ms", result.prefill_ms},
           {"decode_ms", result.decode_ms}};
       std::cout << line.dump() << std::endl;
-      printed[i] = true;
+      printed[id] = true;
     }
   }
   const double seconds =
@@ -136,6 +170,10 @@ void RunBatch(const BatchCommandOptions& options) {
   LogVerbose("batch: ", requests.size(), " requests, ", generated, " tokens in ", seconds, " s (",
              generated / std::max(seconds, 1e-9), " tokens/s); ", generator.steps(),
              " batched decode steps, at most ", generator.largest_batch(), " sequences in one");
+  if (failed > 0) {
+    throw PartialFailure(StrCat(failed, " of ", requests.size(), " requests in ",
+                                options.requests_path, " failed (see their error lines)"));
+  }
 }
 
 }  // namespace
@@ -150,17 +188,15 @@ void AddBatchCommand(CLI::App& app) {
                    "JSON Lines: {\"prompt\": ..., \"image\": ..., \"max_tokens\": ...} per line")
       ->required();
   command->add_option("-b,--batch", options->batch, "Sequences decoded together")
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   command
       ->add_option("-n,--max-tokens", options->max_new_tokens,
                    "Most tokens per answer, where a request gives no max_tokens")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--context", options->context,
-                      "Tokens each sequence's KV cache holds (default: max_position_embeddings)");
-  command
-      ->add_option("--max-image-pixels", options->max_image_pixels,
-                   "Refuse images with more pixels than this")
-      ->capture_default_str();
+  AddContextFlags(*command, options->context);
+  AddImageLimitFlag(*command, options->image_limits);
   command->add_option("--reduce", options->reducer, "Image-token reducer in prefill")
       ->capture_default_str();
   command
@@ -171,7 +207,7 @@ void AddBatchCommand(CLI::App& app) {
   command->add_option("--dtype", options->weight_dtype, "Weights in memory: f32, bf16 or int8")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
-  command->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
+  AddThreadsFlag(*command, options->threads);
   command->add_flag("-v,--verbose", options->verbose, "Throughput and batching on stderr");
   command->callback([options] { RunBatch(*options); });
 }

@@ -8,6 +8,7 @@
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
 #include "apps/query_flags.h"
+#include "apps/runtime_flags.h"
 #include "base/error.h"
 #include "eval/bench.h"
 #include "eval/decode_bench.h"
@@ -53,7 +54,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
                   "Weights in memory: f32, bf16 or int8 (per output channel)")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
-  command.add_option("-t,--threads", bench.threads, "Threads (default: all cores)");
+  AddThreadsFlag(command, bench.threads);
   command.add_flag(
       "--no-ceilings", [&bench](int64_t) { bench.measure_ceilings = false; },
       "Skip measuring the GEMM and copy ceilings");

@@ -4,7 +4,18 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/error.h"
+
 namespace lightvlm {
+
+// Exit statuses: 1 when a command fails, 2 when it did its work but some of it failed (batch:
+// some requests got an error line instead of an answer), thrown as PartialFailure.
+constexpr int kExitFailure = 1;
+constexpr int kExitPartialFailure = 2;
+class PartialFailure : public Error {
+ public:
+  using Error::Error;
+};
 
 void AddRunCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);

@@ -7,6 +7,7 @@
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
 #include "apps/query_flags.h"
+#include "apps/runtime_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -115,7 +116,7 @@ void AddEvalCommand(CLI::App& app) {
   eval->add_option("--limit", options->limit, "Evaluate only the first N items");
   eval->add_option("-n,--max-tokens", options->max_new_tokens, "Most tokens of each answer")
       ->capture_default_str();
-  eval->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
+  AddThreadsFlag(*eval, options->threads);
   eval->add_flag("--json", options->json, "Print JSON instead of a table");
   CLI::Option* sweep =
       eval->add_flag("--sweep", options->sweep,

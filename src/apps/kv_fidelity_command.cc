@@ -5,6 +5,7 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
+#include "apps/runtime_flags.h"
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "eval/kv_fidelity.h"
@@ -52,7 +53,7 @@ void AddKvFidelityCommand(CLI::App& app) {
       ->capture_default_str();
   AddKvPolicyKnobs(*command, options->kv);
   command->add_flag("--text", options->show_text, "Print each policy's text");
-  command->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
+  AddThreadsFlag(*command, options->threads);
   command->callback([options] { Measure(*options); });
 }
 

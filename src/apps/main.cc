@@ -28,10 +28,13 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
+  } catch (const lightvlm::PartialFailure& error) {
+    std::cerr << "lightvlm: error: " << error.what() << '\n';
+    return lightvlm::kExitPartialFailure;
   } catch (const std::bad_alloc&) {
     std::cerr << "lightvlm: error: out of memory\n";
   } catch (const std::exception& error) {
     std::cerr << "lightvlm: error: " << error.what() << '\n';
   }
-  return 1;
+  return lightvlm::kExitFailure;
 }

@@ -5,6 +5,7 @@
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
 #include "apps/query_flags.h"
+#include "apps/runtime_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -21,9 +22,9 @@ struct RunOptions {
   std::string prompt;
   std::vector<std::string> image_paths;
   bool raw_prompt = false;
-  int64_t max_image_pixels = ImageLimits{}.max_pixels;
+  ImageLimits image_limits;
   GenerationOptions generation;
-  int64_t context = 0;  // 0: the model's max_position_embeddings
+  ContextFlags context;
   bool truncate = false;
   int threads = 0;
   bool verbose = false;
@@ -60,25 +61,21 @@ void Run(const RunOptions& options) {
   SetVerbose(options.verbose);
   Model model = LoadModel(options.model_dir, ParseWeightDType(options.weight_dtype));
   const LlmConfig& config = model.config();
-  const int64_t context = options.context ? options.context : config.max_position_embeddings;
+  const int64_t context = options.context.CheckedContext(config, 1);
 
   ThreadPool pool(options.threads);
   std::vector<ImageEmbeddings> images;
   for (const std::string& path : options.image_paths) {
-    const Image image = LoadImage(path, {.max_pixels = options.max_image_pixels});
+    const Image image = LoadImage(path, options.image_limits);
     images.push_back(model.language_model->EncodeImage(pool, image));
   }
-  const std::string text =
-      options.raw_prompt
-          ? options.prompt
-          : model.language_model->FormatPrompt(options.prompt, static_cast<int64_t>(images.size()));
-  std::vector<int32_t> ids = model.tokenizer->Encode(text, /*add_special=*/true);
+  Prompt prompt = MakePrompt(model, options.prompt, images, options.raw_prompt);
   if (options.truncate) {
     Check(images.empty(), "--truncate works on text-only prompts (it could cut an image)");
+    const std::vector<int32_t>& ids = prompt.token_ids;
     const bool starts_with_bos = !ids.empty() && ids.front() == config.bos_token_id;
-    ids = TruncatePrompt(ids, context - 1, starts_with_bos);
+    prompt.token_ids = TruncatePrompt(ids, context - 1, starts_with_bos);
   }
-  const Prompt prompt = AssemblePrompt(ids, images, model.language_model->image_token_id());
   Session session(model.decoder(), pool, context);
   const auto reducer = MakeTokenReducer(options.reducer, options.reduction);
   session.SetTokenReducer(reducer.get());
@@ -120,10 +117,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_flag("--raw", options->raw_prompt,
                 "Use the prompt as given, without the model's chat format (place images with "
                 "<image>)");
-  run->add_option("--max-image-pixels", options->max_image_pixels,
-                  "Refuse images with more pixels than this")
-      ->capture_default_str();
+  AddImageLimitFlag(*run, options->image_limits);
   run->add_option("-n,--max-tokens", options->generation.max_new_tokens, "Most tokens to generate")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   run->add_option("--temp", options->generation.sampling.temperature,
                   "Sampling temperature; 0 is greedy")
@@ -134,8 +130,7 @@ void AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--seed", options->generation.sampling.seed, "Random seed")
       ->capture_default_str();
-  run->add_option("--context", options->context,
-                  "Tokens the KV cache holds (default: max_position_embeddings)");
+  AddContextFlags(*run, options->context);
   run->add_flag("--truncate", options->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
   run->add_option("--reduce", options->reducer,
@@ -160,9 +155,11 @@ void AddRunCommand(CLI::App& app) {
                   "has them) or int8 (a quarter, one scale per output channel)")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
-  run->add_option("-t,--threads", options->threads, "Threads (default: all cores)");
+  AddThreadsFlag(*run, options->threads);
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");
   run->callback([options] {
+    // The flags CLI11 cannot check alone, before anything is loaded.
+    ValidateSamplingOptions(options->generation.sampling);
     ParseQueryFlags(options->query, options->reduction);
     Run(*options);
   });

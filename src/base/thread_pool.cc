@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/error.h"
+
 namespace lightvlm {
 
 ThreadPool::ThreadPool(int num_threads) {
+  Check(num_threads >= 0, "thread count must be >= 0 (0: all cores), got ", num_threads);
   if (num_threads <= 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
   ranges_.resize(num_threads);
   for (int worker = 1; worker < num_threads; ++worker) {

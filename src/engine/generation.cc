@@ -24,7 +24,13 @@ Generation::Generation(const GenerationOptions& options, const Session& session,
 
 bool Generation::Advance(std::span<const float> logits, const Session& session,
                          const std::function<bool(int32_t)>& on_token) {
-  const int32_t token = sampler_.Sample(logits);
+  int32_t token = 0;
+  try {
+    token = sampler_.Sample(logits);
+  } catch (const Error& error) {
+    Fail("generation step ", result_.tokens.size() + 1, " (prompt of ", result_.prompt_tokens,
+         " tokens): ", error.what());
+  }
   result_.tokens.push_back(token);
   if (on_token && !on_token(token)) {
     result_.stop_reason = StopReason::kCaller;

@@ -23,7 +23,9 @@ Model LoadModel(const std::string& directory, DType weight_dtype) {
   model.directory = directory;
   model.language_model = LoadLanguageModel(directory, weight_dtype);
   const LlmConfig& config = model.config();
-  model.tokenizer = Tokenizer::Load((fs::path(directory) / "tokenizer.json").string());
+  model.tokenizer = Tokenizer::Load(
+      (fs::path(directory) / "tokenizer.json").string(),
+      {config.vocab_size, StrCat(directory, "/config.json's vocab_size ", config.vocab_size)});
   Check(model.tokenizer->vocab_size() <= config.vocab_size, directory,
         "/tokenizer.json: the tokenizer has ", model.tokenizer->vocab_size(),
         " tokens but config.json's vocab_size is ", config.vocab_size);
@@ -34,6 +36,15 @@ Model LoadModel(const std::string& directory, DType weight_dtype) {
     AddUnique(model.stop_token_ids, ReadTokenIds(generation, "eos_token_id"));
   }
   return model;
+}
+
+Prompt MakePrompt(const Model& model, const std::string& question,
+                  std::span<const ImageEmbeddings> images, bool raw) {
+  const LanguageModel& language_model = *model.language_model;
+  const std::string text =
+      raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
+  return AssemblePrompt(model.tokenizer->Encode(text, /*add_special=*/true), images,
+                        language_model.image_token_id());
 }
 
 }  // namespace lightvlm

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "engine/prompt.h"
 #include "io/tokenizer.h"
 #include "models/language_model.h"
 
@@ -26,5 +28,12 @@ struct Model {
 // present) of `directory`. Errors name the file and the problem.
 // Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
 Model LoadModel(const std::string& directory, DType weight_dtype = DType::kF32);
+
+// The prompt for `question` about `images`, built by one rule for every command: wrapped in the
+// checkpoint's chat format (used as given when `raw`), tokenized, and each image placed at its
+// image token. A placeholder without an image is an error, also in a text-only prompt (an
+// "<image>" typed there is never passed to the model as text), and so is an image without one.
+Prompt MakePrompt(const Model& model, const std::string& question,
+                  std::span<const ImageEmbeddings> images, bool raw = false);
 
 }  // namespace lightvlm

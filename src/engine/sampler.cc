@@ -29,6 +29,15 @@ Sampler::Sampler(const SamplingOptions& options) : options_(options), random_(op
 
 int32_t Sampler::Sample(std::span<const float> logits) {
   Check(!logits.empty(), "cannot sample from empty logits");
+  // A NaN compares false with everything: greedy would pick an arbitrary token and sampling would
+  // read before its candidates. An infinity makes the softmax NaN. Either means the model broke.
+  const auto bad =
+      std::find_if(logits.begin(), logits.end(), [](float logit) { return !std::isfinite(logit); });
+  if (bad != logits.end()) {
+    Fail("the logit of token ", bad - logits.begin(), " is ",
+         std::isnan(*bad) ? "NaN" : (*bad > 0 ? "+infinity" : "-infinity"),
+         ": the model's weights or activations are not finite");
+  }
   if (options_.temperature == 0.0f) return ArgMax(logits);
 
   const auto vocab = static_cast<int64_t>(logits.size());

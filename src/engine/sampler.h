@@ -22,6 +22,7 @@ void ValidateSamplingOptions(const SamplingOptions& options);
 class Sampler {
  public:
   explicit Sampler(const SamplingOptions& options);
+  // Fails when a logit is NaN or infinite, naming the token.
   int32_t Sample(std::span<const float> logits);
 
  private:

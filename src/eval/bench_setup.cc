@@ -17,9 +17,7 @@ Prompt PromptWithFiller(const Model& model, const std::string& question,
   std::string text;
   for (int64_t i = 0; i < fillers; ++i) text += kFiller;
   text += question;
-  text = model.language_model->FormatPrompt(text, static_cast<int64_t>(images.size()));
-  return AssemblePrompt(model.tokenizer->Encode(text, true), images,
-                        model.language_model->image_token_id());
+  return MakePrompt(model, text, images);
 }
 
 }  // namespace

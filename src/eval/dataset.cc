@@ -57,8 +57,9 @@ EvalItem ParseItem(const JsonFile& json, const std::filesystem::path& base_dir) 
 std::vector<EvalItem> LoadDataset(const std::string& path) {
   const std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   std::vector<EvalItem> items;
-  ForEachJsonLine(path, "no items",
-                  [&](const JsonFile& line) { items.push_back(ParseItem(line, base_dir)); });
+  ForEachJsonLine(path, "no items", [&](const JsonFile& line, int64_t) {
+    items.push_back(ParseItem(line, base_dir));
+  });
   return items;
 }
 

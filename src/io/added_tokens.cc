@@ -20,11 +20,12 @@ bool IsWordByte(char c) {
 }  // namespace
 
 AddedVocabulary AddedVocabulary::FromJson(const std::optional<TokenizerJson>& added_tokens,
-                                          const BpeModel& model) {
+                                          const TokenIdLimit& id_limit, const BpeModel& model) {
   AddedVocabulary vocabulary;
   vocabulary.id_limit_ = model.id_limit();
   if (!added_tokens) return vocabulary;
-  for (size_t i = 0; i < added_tokens->ArraySize(); ++i) vocabulary.Add(added_tokens->At(i), model);
+  for (size_t i = 0; i < added_tokens->ArraySize(); ++i)
+    vocabulary.Add(added_tokens->At(i), id_limit, model);
   for (std::vector<size_t>& candidates : vocabulary.by_first_byte_) {
     std::stable_sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
       return vocabulary.tokens_[a].content.size() > vocabulary.tokens_[b].content.size();
@@ -33,11 +34,12 @@ AddedVocabulary AddedVocabulary::FromJson(const std::optional<TokenizerJson>& ad
   return vocabulary;
 }
 
-void AddedVocabulary::Add(const TokenizerJson& node, const BpeModel& model) {
+void AddedVocabulary::Add(const TokenizerJson& node, const TokenIdLimit& id_limit,
+                          const BpeModel& model) {
   const int64_t id = node["id"].Int();
   const std::string content = node["content"].String();
-  if (id < 0 || id > BpeModel::kMaxTokenId) {
-    node["id"].Invalid("(", id, ") is outside 0..", BpeModel::kMaxTokenId);
+  if (id < 0 || id >= id_limit.size) {
+    node["id"].Invalid("(", id, ") is outside 0..", id_limit.size - 1, " (", id_limit.source, ")");
   }
   if (content.empty()) node["content"].Invalid("must not be empty");
   const auto token_id = static_cast<int32_t>(id);

@@ -37,7 +37,7 @@ class AddedVocabulary {
   // `added_tokens` is the "added_tokens" node (absent means none). Fails naming the element
   // whose id clashes with the model's vocabulary or with another added token.
   static AddedVocabulary FromJson(const std::optional<TokenizerJson>& added_tokens,
-                                  const BpeModel& model);
+                                  const TokenIdLimit& id_limit, const BpeModel& model);
 
   // Cuts the prompt at added tokens: at each position the longest token that matches wins.
   // Every token is matched in the raw prompt, also those marked "normalized" (Hugging Face
@@ -50,7 +50,7 @@ class AddedVocabulary {
   int32_t id_limit() const { return id_limit_; }
 
  private:
-  void Add(const TokenizerJson& node, const BpeModel& model);
+  void Add(const TokenizerJson& node, const TokenIdLimit& id_limit, const BpeModel& model);
   // The token matching at `pos`, with [begin, end) widened by lstrip / rstrip; begin never goes
   // below `floor`, the end of the previous match.
   struct Match {

@@ -50,7 +50,7 @@ std::optional<std::pair<std::string, std::string>> MergePair(const nlohmann::jso
 
 }  // namespace
 
-BpeModel BpeModel::FromJson(const TokenizerJson& model) {
+BpeModel BpeModel::FromJson(const TokenizerJson& model, const TokenIdLimit& id_limit) {
   const std::string type = model["type"].String();
   if (type != "BPE") model["type"].Invalid("is \"", type, "\"; only \"BPE\" is supported");
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
@@ -60,7 +60,7 @@ BpeModel BpeModel::FromJson(const TokenizerJson& model) {
     dropout->Invalid("is not supported: it would make encoding random");
   }
   BpeModel bpe;
-  bpe.ReadVocabulary(model["vocab"]);
+  bpe.ReadVocabulary(model["vocab"], id_limit);
   bpe.ReadMerges(model["merges"]);
   bpe.ReadUnknownHandling(model);
   bpe.ignore_merges_ = model.BoolOr("ignore_merges", false);
@@ -69,15 +69,21 @@ BpeModel BpeModel::FromJson(const TokenizerJson& model) {
 
 // The loops below read the JSON directly and build a field path only for an error: a large
 // vocabulary has 150k entries and as many merges.
-void BpeModel::ReadVocabulary(const TokenizerJson& vocab) {
+void BpeModel::ReadVocabulary(const TokenizerJson& vocab, const TokenIdLimit& id_limit) {
   if (!vocab.value().is_object()) vocab.Invalid("must be an object of token: id");
+  int64_t largest_id = -1;
   for (const auto& [token, id_node] : vocab.value().items()) {
     if (!id_node.is_number_integer()) vocab[token].Invalid("must be an integer id");
     const int64_t id = id_node.get<int64_t>();
-    if (id < 0 || id > kMaxTokenId) {
-      vocab[token].Invalid("has id ", id, " outside 0..", kMaxTokenId);
+    if (id < 0 || id >= id_limit.size) {
+      vocab[token].Invalid("has id ", id, " outside 0..", id_limit.size - 1, " (", id_limit.source,
+                           ")");
     }
-    if (static_cast<size_t>(id) >= tokens_by_id_.size()) tokens_by_id_.resize(id + 1);
+    largest_id = std::max(largest_id, id);
+  }
+  tokens_by_id_.resize(largest_id + 1);
+  for (const auto& [token, id_node] : vocab.value().items()) {
+    const auto id = id_node.get<int64_t>();
     std::optional<std::string>& slot = tokens_by_id_[id];
     if (slot) vocab.Invalid("gives id ", id, " to both \"", *slot, "\" and \"", token, "\"");
     slot = token;

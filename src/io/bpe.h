@@ -12,17 +12,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/tokenizer.h"
 #include "io/tokenizer_json.h"
 
 namespace lightvlm {
 
 class BpeModel {
  public:
-  // Ids are kept in dense tables; real vocabularies stay far below this.
-  static constexpr int64_t kMaxTokenId = (1 << 24) - 1;
-
   // `model` is the "model" node; fails naming the field that is malformed.
-  static BpeModel FromJson(const TokenizerJson& model);
+  static BpeModel FromJson(const TokenizerJson& model, const TokenIdLimit& id_limit);
 
   // Appends the ids of one pre-tokenized word (valid UTF-8, not empty).
   void EncodeWord(std::string_view word, std::vector<int32_t>& ids) const;
@@ -49,7 +47,7 @@ class BpeModel {
   }
   const Merge* FindMerge(int32_t left, int32_t right) const;
 
-  void ReadVocabulary(const TokenizerJson& vocab);
+  void ReadVocabulary(const TokenizerJson& vocab, const TokenIdLimit& id_limit);
   void ReadMerges(const TokenizerJson& merges);
   void ReadUnknownHandling(const TokenizerJson& model);
   // The symbols a word starts from: one per character, byte tokens or <unk> where needed.

@@ -1,6 +1,7 @@
 #include "io/json_file.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <type_traits>
@@ -96,20 +97,21 @@ T Convert(const json& node, const FieldRef& at) {
 
 }  // namespace
 
-JsonFile JsonFile::Load(const std::string& path) {
-  const auto file = MappedFile::Open(path);
-  const auto* text = reinterpret_cast<const char*>(file->data());
-  return Parse(std::string(text, text + file->size()), path);
+nlohmann::json ParseJson(std::string_view text, const std::string& name) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& error) {
+    // Not only syntax errors: a number out of range ("1e400") is an out_of_range exception.
+    Fail(name, ": not valid JSON: ", error.what());
+  }
 }
+
+JsonFile JsonFile::Load(const std::string& path) { return Parse(ReadFileText(path), path); }
 
 JsonFile JsonFile::Parse(const std::string& text, const std::string& name) {
   JsonFile file;
   file.path_ = name;
-  try {
-    file.root_ = json::parse(text);
-  } catch (const json::parse_error& error) {
-    Fail(name, ": not valid JSON: ", error.what());
-  }
+  file.root_ = ParseJson(text, name);
   return file;
 }
 
@@ -167,19 +169,28 @@ LIGHTVLM_JSON_FILE_TYPE(nlohmann::json)
 
 #undef LIGHTVLM_JSON_FILE_TYPE
 
-void ForEachJsonLine(const std::string& path, const std::string& what,
-                     const std::function<void(const JsonFile& line)>& parse_line) {
+void ForEachJsonLine(
+    const std::string& path, const std::string& what,
+    const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
+    const std::function<void(int64_t line_number, const Error& error)>& on_bad_line) {
+  // A FIFO is fine here (data piped in); a directory would read as an empty file.
+  Check(!std::filesystem::is_directory(path), path, ": is a directory, not a file");
   std::ifstream in(path);
   Check(in.good(), path, ": cannot open the file");
   bool any = false;
   std::string line;
   for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const JsonFile json = JsonFile::Parse(line, StrCat(path, ", line ", line_number));
-    Check(json.root().is_object(), json.path(), ": expected a JSON object, got ",
-          json.root().type_name());
-    parse_line(json);
     any = true;
+    try {
+      const JsonFile json = JsonFile::Parse(line, StrCat(path, ", line ", line_number));
+      Check(json.root().is_object(), json.path(), ": expected a JSON object, got ",
+            json.root().type_name());
+      parse_line(json, line_number);
+    } catch (const Error& error) {
+      if (!on_bad_line) throw;
+      on_bad_line(line_number, error);
+    }
   }
   Check(!in.bad(), path, ": read error");
   Check(any, path, ": ", what);

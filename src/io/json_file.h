@@ -2,13 +2,21 @@
 // access whose errors name the file and the field.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+
 namespace lightvlm {
+
+// Parses `text`; every failure (bad syntax, or a number out of range such as 1e400) is an Error
+// naming `name`. Every JSON text the engine reads is parsed here.
+nlohmann::json ParseJson(std::string_view text, const std::string& name);
 
 class JsonFile {
  public:
@@ -43,9 +51,14 @@ class JsonFile {
 };
 
 // Calls `parse_line` with each non-blank line of the JSON Lines file at `path`, parsed, as a
-// JsonFile named "<path>, line <n>" (so its errors name the line). Fails naming the file when it
-// cannot be read, and when it has no lines that are not blank and `what` (e.g. "no items").
-void ForEachJsonLine(const std::string& path, const std::string& what,
-                     const std::function<void(const JsonFile& line)>& parse_line);
+// JsonFile named "<path>, line <n>" (so its errors name the line), and n. Fails naming the file
+// when it cannot be read, and when it has no lines that are not blank and `what` (e.g. "no
+// items"). A line that is not a JSON object, or whose `parse_line` throws an Error, fails the
+// whole walk; with `on_bad_line`, it is passed there instead (with its line number and the
+// error, which names the line) and the walk goes on.
+void ForEachJsonLine(
+    const std::string& path, const std::string& what,
+    const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
+    const std::function<void(int64_t line_number, const Error& error)>& on_bad_line = {});
 
 }  // namespace lightvlm

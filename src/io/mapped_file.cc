@@ -33,14 +33,24 @@ class FileDescriptor {
   Fail(path, ": cannot ", action, ": ", std::strerror(errno));
 }
 
+// Fails unless `status` is a regular file's, saying what it is instead.
+void CheckRegularFile(const std::string& path, const struct stat& status) {
+  Check(!S_ISDIR(status.st_mode), path, ": is a directory, not a file");
+  Check(S_ISREG(status.st_mode), path, ": not a regular file (a FIFO, socket or device)");
+}
+
 }  // namespace
 
 std::unique_ptr<MappedFile> MappedFile::Open(const std::string& path) {
-  const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) FailWithErrno(path, "open");
+  // Checked before opening: opening a FIFO for reading blocks until a writer comes, forever.
   struct stat status;
+  if (stat(path.c_str(), &status) != 0) FailWithErrno(path, "open");
+  CheckRegularFile(path, status);
+  // O_NONBLOCK: should the path become a FIFO between stat and open, open does not block either.
+  const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) FailWithErrno(path, "open");
   if (fstat(fd.get(), &status) != 0) FailWithErrno(path, "stat");
-  Check(S_ISREG(status.st_mode), path, ": not a regular file");
+  CheckRegularFile(path, status);
 
   std::unique_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;
@@ -55,6 +65,12 @@ std::unique_ptr<MappedFile> MappedFile::Open(const std::string& path) {
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) munmap(const_cast<std::byte*>(data_), size_);
+}
+
+std::string ReadFileText(const std::string& path) {
+  const auto file = MappedFile::Open(path);
+  const auto* text = reinterpret_cast<const char*>(file->data());
+  return std::string(text, text + file->size());
 }
 
 void ReleaseMappedPages(const std::byte* begin, size_t bytes) {

@@ -10,7 +10,9 @@ namespace lightvlm {
 class MappedFile {
  public:
   // Fails naming the path and the system's reason when the file cannot be opened, is not a
-  // regular file, or cannot be mapped. An empty file is valid: size() is 0 and nothing is mapped.
+  // regular file (a directory, or a FIFO, which is refused before it is opened: opening one
+  // blocks until something writes to it), or cannot be mapped. An empty file is valid: size() is 0
+  // and nothing is mapped.
   static std::unique_ptr<MappedFile> Open(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -27,6 +29,9 @@ class MappedFile {
   const std::byte* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// The whole contents of a regular file, read as MappedFile::Open does (with its errors).
+std::string ReadFileText(const std::string& path);
 
 // Lets the system drop the resident pages of [begin, begin + bytes), a range inside a read-only
 // file mapping, from this process (only pages that lie wholly inside it). The contents stay

@@ -66,6 +66,8 @@ std::unique_ptr<Normalizer> ParseNormalizer(const TokenizerJson& node) {
 }
 
 void ReplaceAll(std::string& text, const std::string& pattern, const std::string& content) {
+  // An empty pattern is found at every position, forever; the parsers reject one.
+  Check(!pattern.empty(), "ReplaceAll: empty pattern");
   size_t pos = text.find(pattern);
   if (pos == std::string::npos) return;
   std::string replaced;

@@ -197,7 +197,7 @@ class SplitPreTokenizer : public PreTokenizer {
 class MetaspacePreTokenizer : public PreTokenizer {
  public:
   explicit MetaspacePreTokenizer(const TokenizerJson& node)
-      : replacement_(node.StringOr("replacement", "\u2581")),
+      : replacement_(ParseMetaspaceReplacement(node)),
         prepend_scheme_(ParsePrependScheme(node)),
         split_(node.BoolOr("split", true)) {}
 
@@ -273,6 +273,17 @@ PrependScheme ParsePrependScheme(const TokenizerJson& metaspace) {
   if (name == "first") return PrependScheme::kFirst;
   if (name == "never") return PrependScheme::kNever;
   scheme->Invalid("\"", name, "\" is not \"always\", \"first\" or \"never\"");
+}
+
+std::string ParseMetaspaceReplacement(const TokenizerJson& metaspace) {
+  const std::string replacement = metaspace.StringOr("replacement", "\u2581");
+  const bool one_character = !replacement.empty() &&
+                             DecodeUtf8Step(replacement, 0).kind == Utf8Step::Kind::kValid &&
+                             DecodeUtf8Step(replacement, 0).length == replacement.size();
+  if (!one_character) {
+    metaspace["replacement"].Invalid("must be exactly one character, got \"", replacement, "\"");
+  }
+  return replacement;
 }
 
 std::string BytesToByteLevelChars(std::string_view bytes) {

@@ -37,6 +37,9 @@ std::unique_ptr<PreTokenizer> ParsePreTokenizer(const TokenizerJson& node);
 // an added token), or never. Read from "prepend_scheme", or from the older "add_prefix_space".
 enum class PrependScheme { kAlways, kFirst, kNever };
 PrependScheme ParsePrependScheme(const TokenizerJson& metaspace);
+// Metaspace's "replacement" (default "▁"), which must be exactly one character, as Hugging Face
+// tokenizers requires (an empty one would match everywhere, and splitting on it never end).
+std::string ParseMetaspaceReplacement(const TokenizerJson& metaspace);
 
 // GPT-2's reversible map from bytes to printable characters: printable Latin-1 bytes stand for
 // themselves, the 68 others (controls, space, DEL, NBSP, soft hyphen) for U+0100 + n in byte order.

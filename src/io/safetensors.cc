@@ -59,13 +59,8 @@ uint64_t ReadLittleEndianU64(const std::byte* bytes) {
 }
 
 json ParseHeader(const std::string& path, const std::byte* begin, uint64_t length) {
-  const auto* text = reinterpret_cast<const char*>(begin);
-  json header;
-  try {
-    header = json::parse(text, text + length);
-  } catch (const json::parse_error& error) {
-    Fail(path, ": header is not valid JSON: ", error.what());
-  }
+  const json header = ParseJson(std::string_view(reinterpret_cast<const char*>(begin), length),
+                                StrCat(path, ": header"));
   Check(header.is_object(), path, ": header should be a JSON object, got ", header.type_name());
   return header;
 }
@@ -331,6 +326,8 @@ Tensor Checkpoint::Load(const std::string& name, const Shape& expected_shape, DT
   Check(stored.shape == expected_shape, stored.file, ": tensor '", name, "' has shape ",
         ShapeToString(stored.shape), ", expected ", ShapeToString(expected_shape));
   Tensor tensor(dtype, stored.shape);
+  // An empty tensor has no buffer: memcpy to its null data would be undefined even for 0 bytes.
+  if (tensor.num_elements() == 0) return tensor;
   if (stored.dtype == dtype) {
     std::memcpy(tensor.view().raw(), stored.data, stored.num_bytes);
   } else if (dtype == DType::kF32) {

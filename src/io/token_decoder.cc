@@ -133,7 +133,7 @@ class StripDecoder : public TokenDecoder {
 class MetaspaceDecoder : public TokenDecoder {
  public:
   explicit MetaspaceDecoder(const TokenizerJson& node)
-      : replacement_(node.StringOr("replacement", "\u2581")),
+      : replacement_(ParseMetaspaceReplacement(node)),
         drops_at_start_(ParsePrependScheme(node) != PrependScheme::kNever) {}
 
   void Decode(std::vector<std::string>& tokens, DecodePosition position) const override {

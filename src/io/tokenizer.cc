@@ -1,12 +1,11 @@
 #include "io/tokenizer.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "base/error.h"
 #include "io/added_tokens.h"
 #include "io/bpe.h"
+#include "io/mapped_file.h"
 #include "io/normalizer.h"
 #include "io/pretokenizer.h"
 #include "io/token_decoder.h"
@@ -63,10 +62,10 @@ SpecialTokenTemplate ParsePostProcessor(const TokenizerJson& node) {
 
 class HfTokenizer final : public Tokenizer {
  public:
-  HfTokenizer(const TokenizerJson& root, const std::string& name)
+  HfTokenizer(const TokenizerJson& root, const std::string& name, const TokenIdLimit& id_limit)
       : name_(name),
-        model_(BpeModel::FromJson(root["model"])),
-        added_(AddedVocabulary::FromJson(root.Find("added_tokens"), model_)) {
+        model_(BpeModel::FromJson(root["model"], id_limit)),
+        added_(AddedVocabulary::FromJson(root.Find("added_tokens"), id_limit, model_)) {
     if (const auto node = root.Find("normalizer")) normalizer_ = ParseNormalizer(*node);
     if (const auto node = root.Find("pre_tokenizer")) pre_tokenizer_ = ParsePreTokenizer(*node);
     if (const auto node = root.Find("decoder")) decoder_ = ParseTokenDecoder(*node);
@@ -178,19 +177,15 @@ class HfTokenizer final : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> Tokenizer::Load(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  Check(file.good(), path, ": cannot be opened");
-  std::ostringstream text;
-  text << file.rdbuf();
-  Check(!file.bad(), path, ": cannot be read");
-  return FromJson(text.str(), path);
+std::unique_ptr<Tokenizer> Tokenizer::Load(const std::string& path, const TokenIdLimit& id_limit) {
+  return FromJson(ReadFileText(path), path, id_limit);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::FromJson(const std::string& json_text,
-                                               const std::string& name) {
+                                               const std::string& name,
+                                               const TokenIdLimit& id_limit) {
   const nlohmann::json root = TokenizerJson::ParseFile(json_text, name);
-  return std::make_unique<HfTokenizer>(TokenizerJson(root, name, ""), name);
+  return std::make_unique<HfTokenizer>(TokenizerJson(root, name, ""), name, id_limit);
 }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special)

@@ -16,11 +16,22 @@
 
 namespace lightvlm {
 
+// The ids a tokenizer may use: 0 to size - 1, `source` naming the limit in errors. Ids index
+// dense tables, so every id is checked against it before a table is sized by the largest: one
+// stray id must not allocate a huge table.
+struct TokenIdLimit {
+  int64_t size = int64_t{1} << 24;  // real vocabularies stay far below this
+  std::string source = "the largest vocabulary supported";
+};
+
 class Tokenizer {
  public:
-  // Fails naming the file and the part that is malformed.
-  static std::unique_ptr<Tokenizer> Load(const std::string& path);
-  static std::unique_ptr<Tokenizer> FromJson(const std::string& json_text, const std::string& name);
+  // Fails naming the file and the part that is malformed, and when a token id is outside
+  // `id_limit` (checked before any table indexed by id is allocated).
+  static std::unique_ptr<Tokenizer> Load(const std::string& path,
+                                         const TokenIdLimit& id_limit = {});
+  static std::unique_ptr<Tokenizer> FromJson(const std::string& json_text, const std::string& name,
+                                             const TokenIdLimit& id_limit = {});
   virtual ~Tokenizer() = default;
 
   // Token ids of `text` (which must be valid UTF-8, else an error). With add_special, the

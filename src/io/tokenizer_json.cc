@@ -1,10 +1,11 @@
 #include "io/tokenizer_json.h"
 
+#include "io/json_file.h"
+
 namespace lightvlm {
 
 nlohmann::json TokenizerJson::ParseFile(const std::string& text, const std::string& file) {
-  nlohmann::json root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  Check(!root.is_discarded(), file, ": is not valid JSON");
+  nlohmann::json root = ParseJson(text, file);
   Check(root.is_object(), file, ": the top level must be a JSON object");
   return root;
 }

@@ -37,6 +37,13 @@ int ReadPositiveEntry(const JsonFile& file, const std::string& field, int index)
   return entry.get<int>();
 }
 
+// A [height, width] the processor resizes or crops every image to: checked when read, before an
+// image of that size is allocated (the shortest-edge form is checked per image).
+void CheckPixels(const JsonFile& file, const std::string& field, int64_t height, int64_t width) {
+  Check(height * width <= kMaxResizedPixels, file.path(), ": field '", field, "' asks for ", height,
+        "x", width, " images, more than ", kMaxResizedPixels, " pixels");
+}
+
 // "size": an int (shortest edge), [height, width], or an object with the keys transformers'
 // get_size_dict accepts for CLIP.
 void ReadResizeSize(const JsonFile& file, ClipImageProcessorConfig& config) {
@@ -59,6 +66,9 @@ void ReadResizeSize(const JsonFile& file, ClipImageProcessorConfig& config) {
     Fail(file.path(), ": field 'size' should be an int, [height, width], {\"shortest_edge\"} or ",
          "{\"height\", \"width\"}; got ", node->dump());
   }
+  if (config.size_shortest_edge == 0) {
+    CheckPixels(file, "size", config.size_height, config.size_width);
+  }
 }
 
 void ReadCropSize(const JsonFile& file, ClipImageProcessorConfig& config) {
@@ -76,6 +86,7 @@ void ReadCropSize(const JsonFile& file, ClipImageProcessorConfig& config) {
     Fail(file.path(), ": field 'crop_size' should be an int, [height, width] or ",
          "{\"height\", \"width\"}; got ", node->dump());
   }
+  CheckPixels(file, "crop_size", config.crop_height, config.crop_width);
 }
 
 // image_mean / image_std: one number for all channels, or one per RGB channel.

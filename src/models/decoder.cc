@@ -63,8 +63,11 @@ Tensor SliceScores(const Tensor& scores, int64_t first_row, int64_t rows, int64_
 
 Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
                  const DecoderTensorNames& names, DType weight_dtype)
-    : config_(config), inv_freq_(RopeInverseFrequencies(config)) {
+    : config_(config) {
   const LlmConfig& c = config_;
+  // Every size from config.json is checked against the tensors' shapes in the safetensors headers
+  // (each Load checks before it allocates) before anything is sized by config.json alone, such as
+  // the RoPE table below: a head_dim of 2e9 used to build a 3.9 GB table before a shape error.
   embed_tokens_ =
       checkpoint.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
   for (int64_t i = 0; i < c.num_layers; ++i) {
@@ -80,6 +83,7 @@ Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
     lm_head_ = LoadLinearWeight(checkpoint, names.prefix + "embed_tokens.weight", c.vocab_size,
                                 c.hidden_size, weight_dtype);
   }
+  inv_freq_ = RopeInverseFrequencies(c);
 }
 
 KvCache Decoder::NewCache(int64_t capacity) const {

@@ -6,6 +6,12 @@
 #include "base/error.h"
 
 namespace lightvlm {
+namespace {
+
+// A key and a value of kv_dim floats and the token's index.
+size_t BytesPerEntry(int64_t kv_dim) { return 2 * kv_dim * sizeof(float) + sizeof(int64_t); }
+
+}  // namespace
 
 LayerKvCache::LayerKvCache(int64_t kv_dim, int64_t capacity)
     : kv_dim_(kv_dim), capacity_(capacity) {
@@ -51,8 +57,11 @@ void LayerKvCache::Keep(std::span<const int64_t> rows) {
   size_ = kept;
 }
 
-size_t LayerKvCache::bytes() const {
-  return size_ * (2 * kv_dim_ * sizeof(float) + sizeof(int64_t));
+size_t LayerKvCache::bytes() const { return size_ * BytesPerEntry(kv_dim_); }
+
+double KvCache::BytesAtCapacity(int64_t num_layers, int64_t kv_dim, int64_t capacity) {
+  return static_cast<double>(num_layers) * static_cast<double>(capacity) *
+         static_cast<double>(BytesPerEntry(kv_dim));
 }
 
 KvCache::KvCache(int64_t num_layers, int64_t kv_dim, int64_t capacity) : capacity_(capacity) {

@@ -40,6 +40,10 @@ class LayerKvCache {
 
 class KvCache {
  public:
+  // The most bytes a cache of these dimensions holds once full (as a double: a hostile config's
+  // product overflows int64), to check against a limit before one is created.
+  static double BytesAtCapacity(int64_t num_layers, int64_t kv_dim, int64_t capacity);
+
   KvCache(int64_t num_layers, int64_t kv_dim, int64_t capacity);
 
   LayerKvCache& layer(int64_t index) { return layers_.at(index); }

@@ -1,6 +1,8 @@
 #include "models/llm_config.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <numbers>
 #include <utility>
 
@@ -33,8 +35,15 @@ RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& prefix) {
   return scaling;
 }
 
+// Every size of a real model fits in 31 bits; bounding each keeps the products of two of them
+// (q_dim, kv_dim, a tensor's element count) far from overflowing int64. Whether the sizes agree
+// with the weights is checked against the tensors' shapes when they are loaded.
+constexpr int64_t kMaxConfigSize = std::numeric_limits<int32_t>::max();
+
 void CheckPositive(const JsonFile& config, const std::string& field, int64_t value) {
   Check(value > 0, config.path(), ": ", field, " must be positive, got ", value);
+  Check(value <= kMaxConfigSize, config.path(), ": ", field, " (", value,
+        ") is too large (at most ", kMaxConfigSize, ")");
 }
 
 }  // namespace
@@ -43,8 +52,8 @@ std::vector<int32_t> ReadTokenIds(const JsonFile& file, const std::string& field
   const nlohmann::json* node = file.Node(field);
   if (node == nullptr || node->is_null()) return {};
   if (node->is_number_integer()) return {file.Get<int32_t>(field)};
-  const auto ids = file.Get<std::vector<int64_t>>(field);
-  return std::vector<int32_t>(ids.begin(), ids.end());
+  // As int32 directly, so that an id out of range is an error rather than silently cut.
+  return file.Get<std::vector<int32_t>>(field);
 }
 
 LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {

@@ -158,6 +158,61 @@ TEST(CliTest, UsageErrorsAreNotCrashes) {
   EXPECT_NE(result.err.find("--model"), std::string::npos) << result.err;
 }
 
+// Flags are validated where they are declared, while the command line is parsed: before anything
+// is loaded (the model directory here does not exist and is never reached). --threads -3 used to
+// be accepted silently.
+TEST(CliTest, BadFlagValuesFailBeforeLoading) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--threads", "-3"},     {"--threads", "100000"},     {"--context", "-1"},
+      {"--max-kv-bytes", "0"}, {"--max-image-pixels", "0"}, {"--max-tokens", "0"}};
+  for (const auto& [flag, value] : bad) {
+    const CliResult result = RunCli({"run", "-m", "/nonexistent", "-p", "Hi", flag, value});
+    EXPECT_NE(result.exit_code, 0) << flag << " " << value;
+    EXPECT_LT(result.exit_code, 128);
+    EXPECT_NE(result.err.find(flag), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("/nonexistent"), std::string::npos) << result.err;
+  }
+  for (const std::string command : {"batch", "eval", "bench", "kvfidelity"}) {
+    const CliResult result = RunCli({command, "-m", "/nonexistent", "--threads", "-3"});
+    EXPECT_NE(result.exit_code, 0) << command;
+    EXPECT_LT(result.exit_code, 128);
+    EXPECT_NE(result.err.find("--threads"), std::string::npos) << command << ": " << result.err;
+  }
+  ExpectFailure(RunCli({"run", "-m", "/nonexistent", "-p", "Hi", "--temp", "-1"}),
+                {"temperature must be >= 0"});
+}
+
+// The KV cache's worst case (context x layers x KV heads x head dim) is checked against
+// --max-kv-bytes before a cache is created: a config.json claiming a huge context fails at once.
+TEST(CliTest, KvCacheLimitHoldsBeforeTheCacheIsCreated) {
+  // stories260k: 512 tokens x 5 layers x (2 x 32 floats + an int64 index) = 675840 bytes.
+  ExpectFailure(RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once", "--max-kv-bytes",
+                        "600000"}),
+                {"KV cache of 512 tokens (config.json's max_position_embeddings) x 5 layers x 4 "
+                 "KV heads x 8 head dim can reach 675840 bytes, over --max-kv-bytes 600000"});
+  const CliResult fits = RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once",
+                                 "--max-kv-bytes", "675840", "-n", "2"});
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+  // batch: one cache per sequence decoded together.
+  const fs::path requests = testing::FreshTempDir() / "requests.jsonl";
+  WriteFile(requests, "{\"prompt\": \"Once\"}\n");
+  ExpectFailure(RunCli({"batch", "-m", testing::kStoriesDir.string(), "--requests",
+                        requests.string(), "--max-kv-bytes", "1000000", "-b", "2"}),
+                {"8 head dim x 2 sequences can reach 1351680 bytes, over --max-kv-bytes 1000000"});
+
+  const fs::path model = CopyOfStories();
+  std::string config = ReadFile(model / "config.json");
+  config.replace(config.find("\"max_position_embeddings\": 512"), 30,
+                 "\"max_position_embeddings\": 2000000000");
+  WriteFile(model / "config.json", config);
+  ExpectFailure(RunStories(model), {"KV cache of 2000000000 tokens (config.json's "
+                                    "max_position_embeddings)",
+                                    "lower --context or raise --max-kv-bytes"});
+  const CliResult short_context =
+      RunCli({"run", "-m", model.string(), "-p", "Once", "--context", "64", "-n", "2"});
+  EXPECT_EQ(short_context.exit_code, 0) << short_context.err;
+}
+
 const fs::path kLlavaDir = fs::path(LIGHTVLM_SOURCE_DIR) / "tests" / "fixtures" / "llava";
 
 CliResult AskAboutImage(const fs::path& image, const std::vector<std::string>& extra = {}) {

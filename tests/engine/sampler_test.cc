@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <vector>
 
 #include "base/error.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
@@ -62,6 +64,26 @@ TEST(SamplerTest, SameSeedSameTokens) {
   }
   EXPECT_EQ(from_a, from_b);
   EXPECT_NE(from_a, from_c);
+}
+
+// NaN logits used to make sampling read candidates_[-1] and greedy return an arbitrary token.
+TEST(SamplerTest, RejectsNonFiniteLogitsGreedyAndSampled) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const float temperature : {0.0f, 1.0f}) {
+    Sampler sampler({.temperature = temperature, .top_k = 2});
+    EXPECT_EQ(testing::ErrorOf([&] {
+                sampler.Sample(std::vector<float>{1, nan, 2});
+              }),
+              "the logit of token 1 is NaN: the model's weights or activations are not finite");
+    EXPECT_EQ(testing::ErrorOf([&] { sampler.Sample(std::vector<float>(3, nan)); }),
+              "the logit of token 0 is NaN: the model's weights or activations are not finite");
+    EXPECT_EQ(testing::ErrorOf([&] {
+                sampler.Sample(std::vector<float>{0, 1, -inf});
+              }),
+              "the logit of token 2 is -infinity: the model's weights or activations are not "
+              "finite");
+  }
 }
 
 TEST(SamplerTest, RejectsOutOfRangeOptions) {

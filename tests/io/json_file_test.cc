@@ -57,6 +57,53 @@ TEST(JsonFileTest, RejectsUnreadableAndNonJsonFiles) {
                       ErrorOf([&] { JsonFile::Load((dir / "empty.json").string()); }));
 }
 
+// nlohmann::json reports a number it cannot hold as out_of_range, not as a parse error: that
+// too must come out as an Error naming the file (and the line of a JSON Lines file).
+TEST(JsonFileTest, NumberOverflowNamesTheFileAndLine) {
+  const auto dir = testing::FreshTempDir();
+  testing::WriteFile(dir / "config.json", "{\"hidden_size\": 1e400}");
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, (dir / "config.json").string() + ": not valid JSON: ",
+                      ErrorOf([&] { JsonFile::Load((dir / "config.json").string()); }));
+  testing::WriteFile(dir / "data.jsonl", "{\"a\": 1}\n{\"a\": -1e400}\n");
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      (dir / "data.jsonl").string() + ", line 2: not valid JSON: ", ErrorOf([&] {
+                        ForEachJsonLine((dir / "data.jsonl").string(), "no items",
+                                        [](const JsonFile&, int64_t) {});
+                      }));
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "x.json: not valid JSON",
+                      ErrorOf([] { ParseJson("[1e400]", "x.json"); }));
+}
+
+TEST(JsonFileTest, DirectoryIsNamedAsOne) {
+  const auto dir = testing::FreshTempDir();
+  EXPECT_EQ(ErrorOf([&] { JsonFile::Load(dir.string()); }),
+            dir.string() + ": is a directory, not a file");
+  EXPECT_EQ(
+      ErrorOf([&] { ForEachJsonLine(dir.string(), "no items", [](const JsonFile&, int64_t) {}); }),
+      dir.string() + ": is a directory, not a file");
+}
+
+// With on_bad_line, each broken line is reported with its number and the others still parsed.
+TEST(JsonFileTest, JsonLinesGoOnPastBadLines) {
+  const auto path = testing::FreshTempDir() / "requests.jsonl";
+  testing::WriteFile(path, "{\"a\": 1}\nnot json\n\n[2]\n{\"a\": 3}\n{\"b\": 4}\n");
+  std::vector<std::pair<int64_t, int>> good;
+  std::vector<std::pair<int64_t, std::string>> bad;
+  ForEachJsonLine(
+      path.string(), "no items",
+      [&](const JsonFile& line, int64_t number) { good.emplace_back(number, line.Get<int>("a")); },
+      [&](int64_t number, const Error& error) { bad.emplace_back(number, error.what()); });
+  EXPECT_EQ(good, (std::vector<std::pair<int64_t, int>>{{1, 1}, {5, 3}}));
+  ASSERT_EQ(bad.size(), 3u);
+  EXPECT_EQ(bad[0].first, 2);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, path.string() + ", line 2: not valid JSON",
+                      bad[0].second);
+  EXPECT_EQ(bad[1], (std::pair<int64_t, std::string>{
+                        4, path.string() + ", line 4: expected a JSON object, got array"}));
+  EXPECT_EQ(bad[2],
+            (std::pair<int64_t, std::string>{6, path.string() + ", line 6: missing field 'a'"}));
+}
+
 TEST(JsonFileTest, ReadsScalars) {
   const JsonFile config = Config();
   EXPECT_EQ(config.Get<std::string>("model_type"), "llava");

@@ -199,5 +199,23 @@ TEST(ClipImageProcessorTest, ErrorsNameTheFileAndField) {
                       error_of(R"({"do_resize": "yes"})"));
 }
 
+// The {height, width} and [height, width] forms had no cap: 15000x15000 allocated 689 MB per
+// image. Every fixed size is now checked when the file is read, as the shortest-edge form is.
+TEST(ClipImageProcessorTest, FixedSizesAreCappedWhenRead) {
+  const auto error_of = [](const std::string& text) {
+    return ErrorOf([&] { ReadClipImageProcessorConfig(ConfigText(text)); });
+  };
+  const std::string too_many = "15000x15000 images, more than 50000000 pixels";
+  EXPECT_EQ(error_of(R"({"size": {"height": 15000, "width": 15000}})"),
+            "preprocessor_config.json: field 'size' asks for " + too_many);
+  EXPECT_EQ(error_of(R"({"size": [15000, 15000]})"),
+            "preprocessor_config.json: field 'size' asks for " + too_many);
+  EXPECT_EQ(error_of(R"({"crop_size": {"height": 15000, "width": 15000}})"),
+            "preprocessor_config.json: field 'crop_size' asks for " + too_many);
+  EXPECT_EQ(ReadClipImageProcessorConfig(ConfigText(R"({"size": {"height": 5000, "width": 5000}})"))
+                .size_height,
+            5000);
+}
+
 }  // namespace
 }  // namespace lightvlm

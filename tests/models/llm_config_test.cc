@@ -69,6 +69,27 @@ TEST(LlmConfigTest, ErrorsNameFileAndField) {
   EXPECT_NE(ErrorOf(negative).find("vocab_size must be positive"), std::string::npos);
 }
 
+// hidden_size 1e12 used to end in "out of memory" naming no file (a RoPE table sized by it);
+// every size is now bounded when read, so that no product of two sizes overflows.
+TEST(LlmConfigTest, HugeSizesAreRefusedWhenRead) {
+  std::string huge = kLlama;
+  huge.replace(huge.find("\"hidden_size\": 64"), 17, "\"hidden_size\": 1000000000000");
+  EXPECT_EQ(ErrorOf(huge),
+            "config.json: hidden_size (1000000000000) is too large (at most "
+            "2147483647)");
+  EXPECT_EQ(ErrorOf(WithField(R"("head_dim": 4294967296)")),
+            "config.json: head_dim (4294967296) is too large (at most 2147483647)");
+}
+
+// A list of eos ids was narrowed to int32 silently: 4294967298 became 2.
+TEST(LlmConfigTest, TokenIdListsOutOfRangeAreErrors) {
+  std::string json = kLlama;
+  json.replace(json.find("\"eos_token_id\": 2"), 17, "\"eos_token_id\": [4294967298]");
+  EXPECT_EQ(
+      ErrorOf(json),
+      "config.json: field 'eos_token_id[0]' = 4294967298 is out of range for a 32-bit integer");
+}
+
 TEST(LlmConfigTest, RopeFrequenciesPlainAndLinear) {
   LlmConfig c = ReadLlmConfig(JsonFile::Parse(kLlama, "config.json"));
   const auto plain = RopeInverseFrequencies(c);

@@ -1,0 +1,55 @@
+#include "apps/runtime_flags.h"
+
+#include <string>
+
+#include "base/error.h"
+#include "models/kv_cache.h"
+
+namespace lightvlm {
+
+void AddThreadsFlag(CLI::App& command, int& threads) {
+  // Bounded above too: each thread is created at once.
+  command.add_option("-t,--threads", threads, "Threads (default 0: all cores)")
+      ->check(CLI::Range(0, 4096));
+}
+
+int64_t ContextFlags::CheckedContext(const LlmConfig& config, int64_t sequences) const {
+  const int64_t tokens = context > 0 ? context : config.max_position_embeddings;
+  const char* source = context > 0 ? "--context" : "config.json's max_position_embeddings";
+  Check(tokens <= config.max_position_embeddings, "--context ", tokens, " is over the model's ",
+        config.max_position_embeddings, " tokens (config.json: max_position_embeddings)");
+  const double bytes = static_cast<double>(sequences) *
+                       KvCache::BytesAtCapacity(config.num_layers, config.kv_dim(), tokens);
+  if (bytes > static_cast<double>(max_kv_bytes)) {
+    // Exact while it fits an int64 (config sizes are bounded, so it nearly always does).
+    const std::string bytes_text =
+        bytes < 9e18 ? StrCat(static_cast<int64_t>(bytes)) : StrCat(bytes);
+    Fail("KV cache of ", tokens, " tokens (", source, ") x ", config.num_layers, " layers x ",
+         config.num_kv_heads, " KV heads x ", config.head_dim, " head dim",
+         sequences > 1 ? StrCat(" x ", sequences, " sequences") : "", " can reach ", bytes_text,
+         " bytes, over --max-kv-bytes ", max_kv_bytes, ": lower --context or raise --max-kv-bytes");
+  }
+  return tokens;
+}
+
+void AddContextFlags(CLI::App& command, ContextFlags& flags) {
+  command
+      .add_option("--context", flags.context,
+                  "Tokens each KV cache holds (default 0: config.json's max_position_embeddings)")
+      ->check(CLI::NonNegativeNumber);
+  command
+      .add_option("--max-kv-bytes", flags.max_kv_bytes,
+                  "Refuse a context whose KV caches, full, would hold more bytes than this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void AddImageLimitFlag(CLI::App& command, ImageLimits& limits) {
+  command
+      .add_option("--max-image-pixels", limits.max_pixels,
+                  "Refuse images with more pixels than this (checked before decoding)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+}  // namespace lightvlm

@@ -1,0 +1,34 @@
+// The flags that every command loading a model shares, declared once: --threads, --context and
+// the limits that hold before anything large is allocated (--max-image-pixels, --max-kv-bytes).
+// Each is validated where it is declared: CLI11 runs the checks while parsing, so a bad value
+// fails before anything is loaded.
+#pragma once
+
+#include <cstdint>
+
+#include <CLI/CLI.hpp>
+
+#include "io/image.h"
+#include "models/llm_config.h"
+
+namespace lightvlm {
+
+// -t/--threads: 0 (default) means all cores.
+void AddThreadsFlag(CLI::App& command, int& threads);
+
+struct ContextFlags {
+  int64_t context = 0;  // --context; 0: config.json's max_position_embeddings
+  // --max-kv-bytes: the most a command's KV caches may hold when full, checked before one is
+  // created (a long context's worst case can be far more than the machine has).
+  int64_t max_kv_bytes = int64_t{64} << 30;
+
+  // The context to run `sequences` sequences with, after checking it is within
+  // max_position_embeddings and that their caches, full, stay within max_kv_bytes.
+  int64_t CheckedContext(const LlmConfig& config, int64_t sequences) const;
+};
+void AddContextFlags(CLI::App& command, ContextFlags& flags);
+
+// --max-image-pixels.
+void AddImageLimitFlag(CLI::App& command, ImageLimits& limits);
+
+}  // namespace lightvlm
