@@ -79,7 +79,8 @@ class ByteReader {
 
   std::string ReadString(const std::string& what) {
     const uint64_t length = Read<uint64_t>(what);
-    Need(length, what);
+    Check(length <= remaining(), path_, ": ", what, " is a string of ", length, " bytes at byte ",
+          position_, ", past the end of the file (", size_, " bytes): truncated or corrupt");
     std::string text(reinterpret_cast<const char*>(data_ + position_), length);
     position_ += length;
     return text;
