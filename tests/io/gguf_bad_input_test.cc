@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/gguf_file.h"
+#include "support/gguf_bytes.h"
 #include "support/golden.h"
 #include "support/test_files.h"
 
@@ -15,45 +16,8 @@ namespace {
 
 using testing::ErrorOf;
 using testing::FreshTempDir;
+using testing::GgufBytes;
 using testing::WriteFile;
-
-// Little-endian GGUF bytes written field by field, so each test can break one of them.
-class GgufBytes {
- public:
-  GgufBytes& U32(uint32_t v) { return Int(v, 4); }
-  GgufBytes& U64(uint64_t v) { return Int(v, 8); }
-  GgufBytes& Byte(uint8_t v) { return Int(v, 1); }
-  GgufBytes& Str(const std::string& s) {
-    U64(s.size());
-    bytes_ += s;
-    return *this;
-  }
-  GgufBytes& Header(uint64_t tensors, uint64_t kvs, uint32_t version = 3) {
-    bytes_ += "GGUF";
-    return U32(version).U64(tensors).U64(kvs);
-  }
-  // A tensor info: name, dims (GGUF order), type id, offset.
-  GgufBytes& Info(const std::string& name, const std::vector<uint64_t>& dims, uint32_t type,
-                  uint64_t offset) {
-    Str(name).U32(static_cast<uint32_t>(dims.size()));
-    for (uint64_t d : dims) U64(d);
-    return U32(type).U64(offset);
-  }
-  // Zero padding to `alignment`, then `data_bytes` bytes of data.
-  GgufBytes& Data(size_t data_bytes, size_t alignment = 32) {
-    bytes_.resize((bytes_.size() + alignment - 1) / alignment * alignment, '\0');
-    bytes_.append(data_bytes, '\x11');
-    return *this;
-  }
-  const std::string& str() const { return bytes_; }
-
- private:
-  GgufBytes& Int(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) bytes_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-    return *this;
-  }
-  std::string bytes_;
-};
 
 constexpr uint32_t kF32 = 0, kQ4_0 = 2, kQ4_K = 12;
 constexpr uint32_t kTypeU32 = 4, kTypeString = 8, kTypeArray = 9;
