@@ -77,6 +77,7 @@ def add_metadata(writer):
     writer.add_key_value("test.floats", [0.5, -1.25], V.ARRAY, sub_type=V.FLOAT32)
     writer.add_key_value("test.strings", ["a", "", "ü"], V.ARRAY, sub_type=V.STRING)
     writer.add_key_value("test.bools", [True, False], V.ARRAY, sub_type=V.BOOL)
+    writer.add_vocab_size(32)
     writer.add_block_count(1)
     writer.add_context_length(64)
     writer.add_embedding_length(HIDDEN)
