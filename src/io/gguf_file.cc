@@ -325,7 +325,7 @@ std::unique_ptr<GgufFile> GgufFile::Open(const std::string& path) {
     Check(tensor.offset % file->alignment_ == 0, where, " has offset ", tensor.offset,
           ", not a multiple of the alignment ", file->alignment_);
     Check(tensor.offset <= data_size && tensor.num_bytes <= data_size - tensor.offset, where,
-          " spans bytes ", tensor.offset, "..", tensor.offset + tensor.num_bytes,
+          " needs ", tensor.num_bytes, " bytes at offset ", tensor.offset,
           " of the data section, past its end at ", data_size, " (file truncated?)");
     tensor.data = file->mapping_->data() + data_start + tensor.offset;
   }

@@ -2,6 +2,7 @@
 // attn_q and attn_k weights, because ggml's RoPE rotates adjacent pairs of dimensions (0,1),
 // (2,3), ... where Hugging Face's rotates the two halves of each head (i, i + head_dim/2): within
 // each head, HF row s * head_dim/2 + i is stored as row 2 * i + s. This undoes that reordering.
+// Only the "llama" architecture is reordered; the converter stores qwen2's rows unchanged.
 #pragma once
 
 #include <cstdint>

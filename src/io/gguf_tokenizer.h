@@ -7,6 +7,10 @@
 //    is a token, higher scores first, as llama.cpp's SentencePiece tokenizer does.
 // Control, unknown and user-defined tokens are matched in the text before BPE (control and
 // unknown ones are special: Decode(skip_special) drops them).
+// The tokenizer behaves as the Hugging Face tokenizer.json of the same model, which is where it
+// may differ from llama.cpp: all control tokens are matched in the text (llama.cpp only with
+// parse_special), and equal SentencePiece scores are ordered by token id where llama.cpp takes
+// the leftmost pair.
 #pragma once
 
 #include <cstdint>

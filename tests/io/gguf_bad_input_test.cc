@@ -80,9 +80,27 @@ TEST(GgufBadInputTest, TruncationsOfARealFileFailCleanly) {
 
 TEST(GgufBadInputTest, TensorDataPastTheEnd) {
   const BadFile bad = OpenBytes(GgufBytes().Header(1, 0).Info("w", {4, 2}, kF32, 0).Data(31).str());
+  EXPECT_EQ(bad.error,
+            bad.path +
+                ": tensor 'w' needs 32 bytes at offset 0 of the data section, past its end at "
+                "31 (file truncated?)");
+}
+
+TEST(GgufBadInputTest, OffsetNearTheTopOfUint64) {
+  const BadFile bad =
+      OpenBytes(GgufBytes().Header(1, 0).Info("w", {8}, kF32, ~uint64_t{31}).Data(64).str());
   EXPECT_EQ(bad.error, bad.path +
-                           ": tensor 'w' spans bytes 0..32 of the data section, past its end at "
-                           "31 (file truncated?)");
+                           ": tensor 'w' needs 32 bytes at offset 18446744073709551584 of the "
+                           "data section, past its end at 64 (file truncated?)");
+}
+
+TEST(GgufBadInputTest, TypesThatOpenButDoNotDequantize) {
+  const std::string path = (FreshTempDir() / "q2_k.gguf").string();
+  WriteFile(path, GgufBytes().Header(1, 0).Info("w", {256}, /*Q2_K=*/10, 0).Data(84).str());
+  const auto file = GgufFile::Open(path);
+  EXPECT_EQ(file->TensorInfo("w").num_bytes, 84u);
+  EXPECT_EQ(ErrorOf([&] { file->LoadF32("w", {256}); }),
+            path + ": tensor 'w' has type Q2_K, which cannot be dequantized");
 }
 
 TEST(GgufBadInputTest, OverlappingTensors) {
@@ -113,7 +131,7 @@ TEST(GgufBadInputTest, HugeTensorsAreRejectedWithoutAllocating) {
   const BadFile huge = OpenBytes(
       GgufBytes().Header(1, 0).Info("w", {1ull << 30, 1ull << 30}, kF32, 0).Data(64).str());
   EXPECT_EQ(huge.error, huge.path +
-                            ": tensor 'w' spans bytes 0..4611686018427387904 of the data "
+                            ": tensor 'w' needs 4611686018427387904 bytes at offset 0 of the data "
                             "section, past its end at 64 (file truncated?)");
   const BadFile overflow = OpenBytes(
       GgufBytes().Header(1, 0).Info("w", {1ull << 40, 1ull << 40}, kF32, 0).Data(64).str());
