@@ -22,10 +22,11 @@ runs on the CPU in under a minute and is deterministic. What it writes:
       for every photograph in ../shared/images: its sha256, size and the FNV-1a 64-bit hash of
       Pillow's decoded RGB bytes (the pixels themselves would be megabytes);
   llava/photos.json
-      for every photograph: the 16 greedy tokens (EOS disabled) of the tiny LLaVA model on the
-      question QUESTION, as transformers' LlavaForConditionalGeneration and LlavaProcessor produce
-      them from Image.open(photo), checked against a manual argmax loop and for near ties (top-1
-      minus top-2 logit > 5e-3 at every step, recorded).
+      for every photograph and question in QUESTIONS: the 16 greedy tokens (EOS disabled) of the
+      tiny LLaVA model, as transformers' LlavaForConditionalGeneration and LlavaProcessor produce
+      them from Image.open(photo), checked against a manual argmax loop; pairs with a near tie
+      (top-1 minus top-2 logit <= 5e-3 at some step) are listed apart, not as answers, and the
+      first question must have none.
 """
 
 import argparse
@@ -44,7 +45,10 @@ from safetensors.numpy import save_file
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 IMAGES_DIR = make_fixtures.IMAGES_DIR
-QUESTION = "What is in the picture?"  # greedy margins > 5e-3 on every photograph (not so for many questions)
+# The first question has no near tie on any photograph (many questions have one on some); the
+# second is the one of the bug report, whose answer about mmbench_21.jpg changed at the 10th token
+# when stb_image decoded the JPEG, recorded for the photographs where it has no near tie.
+QUESTIONS = ("What is in the picture?", "Is this picture taken indoors or outdoors? Answer in 3 words.")
 SOURCE_PHOTO = "mmbench_1156.jpg"
 NOISE_SEED = 4321
 
@@ -177,32 +181,39 @@ def write_llava_answers(llava_dir):
     model = LlavaForConditionalGeneration.from_pretrained(
         str(model_dir), attn_implementation=make_fixtures.ATTN_IMPL, torch_dtype=torch.float32).eval()
     pad_id = processor.tokenizer.pad_token_id
-    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
-    prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
-    answers = []
-    for path in sorted(IMAGES_DIR.glob("*.jpg")):
-        with Image.open(path) as image:
-            inputs = processor(images=image, text=prompt, return_tensors="pt")
-        tokens = make_fixtures.greedy_generate(model, dict(inputs), pad_id)
-        manual, margin = make_fixtures.greedy_manual(model, inputs["input_ids"], make_fixtures.NUM_NEW_TOKENS,
-                                                     pixel_values=inputs["pixel_values"])
-        # The random tiny model repeats itself on some photographs, so make_fixtures' check for
-        # distinct tokens does not apply; near ties must still be absent for the test to be fair.
-        assert tokens == manual, (path.name, tokens, manual)
-        assert margin > 5e-3, f"{path.name}: near tie (top-1 - top-2 = {margin}); change QUESTION"
-        answers.append({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                        "greedy_tokens": tokens, "min_top1_top2_logit_margin": round(margin, 6)})
+    answers, left_out = [], []
+    for question in QUESTIONS:
+        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+        for path in sorted(IMAGES_DIR.glob("*.jpg")):
+            with Image.open(path) as image:
+                inputs = processor(images=image, text=prompt, return_tensors="pt")
+            tokens = make_fixtures.greedy_generate(model, dict(inputs), pad_id)
+            manual, margin = make_fixtures.greedy_manual(
+                model, inputs["input_ids"], make_fixtures.NUM_NEW_TOKENS, pixel_values=inputs["pixel_values"])
+            assert tokens == manual, (path.name, tokens, manual)
+            # The random tiny model repeats itself on some photographs, so make_fixtures' check for
+            # distinct tokens does not apply; a near tie would make the comparison unfair.
+            entry = {"question": question, "file": path.name, "min_top1_top2_logit_margin": round(margin, 6)}
+            if margin <= 5e-3:
+                left_out.append(entry)
+                continue
+            answers.append({**entry, "prompt": prompt, "greedy_tokens": tokens,
+                            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    photos = {path.name for path in IMAGES_DIR.glob("*.jpg")}
+    assert {a["file"] for a in answers if a["question"] == QUESTIONS[0]} == photos, "a photograph has a near tie"
     make_fixtures.write_json(llava_dir / "photos.json", {
         "generator": "tools/make_jpeg_fixtures.py",
-        "question": QUESTION,
-        "prompt": prompt,
         "calls": {
+            "prompt": "processor.apply_chat_template([{'role': 'user', 'content': [{'type': 'image'}, "
+                      "{'type': 'text', 'text': question}]}], add_generation_prompt=True)",
             "process": "processor = AutoProcessor.from_pretrained('model'); "
                        "inputs = processor(images=Image.open(photo), text=prompt, return_tensors='pt')",
             "generate": make_fixtures.GENERATE_CALL.replace("PAD", str(pad_id)),
         },
         "versions": make_fixtures.versions(),
-        "answers": answers})
+        "answers": answers,
+        "left_out_near_ties": left_out})
 
 
 def main(argv=None):

@@ -73,7 +73,7 @@ class Decompressor {
     errors_.progress.progress_monitor = LimitScans;
     Run([this] { jpeg_create_decompress(&cinfo_); });
     cinfo_.progress = &errors_.progress;
-    jpeg_mem_src(&cinfo_, bytes.data(), bytes.size());
+    Run([&] { jpeg_mem_src(&cinfo_, bytes.data(), bytes.size()); });  // fails on empty input
   }
   ~Decompressor() { jpeg_destroy_decompress(&cinfo_); }
   Decompressor(const Decompressor&) = delete;

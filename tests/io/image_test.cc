@@ -207,6 +207,10 @@ std::vector<fs::path> FuzzInputs() {
                            "photo.gif", "photo.ppm", "photo_palette.png", "photo_rgba.png"}) {
     inputs.push_back(kDecodeDir / file);
   }
+  for (const char* file :
+       {"cmyk_progressive.jpg", "arithmetic_progressive_cjpeg.jpg", "restart_rows_s422.jpg"}) {
+    inputs.push_back(kDecodeDir.parent_path() / "jpeg" / file);
+  }
   inputs.push_back(kPhotosDir / "mmbench_503.jpg");
   return inputs;
 }

@@ -94,6 +94,25 @@ TEST(JpegDecoderTest, OnlyFilesStartingAsJpegDoAreJpeg) {
   EXPECT_FALSE(LooksLikeJpeg(std::vector<uint8_t>{0xFF, 0xD8, 0x00, 0xFF}));
 }
 
+// The offset of the first marker `code` (after its 0xFF) in `jpeg`.
+size_t FindMarker(const std::vector<uint8_t>& jpeg, uint8_t code) {
+  for (size_t i = 2; i + 1 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == code) return i + 1;
+  }
+  ADD_FAILURE() << "no marker " << int{code};
+  return 0;
+}
+
+TEST(JpegDecoderTest, EmptyAndZeroSizedInputAreErrors) {
+  EXPECT_EQ(ErrorOf([] { DecodeJpeg({}, "empty.jpg", {}); }),
+            "empty.jpg: corrupt JPEG (Empty input file)");
+  std::vector<uint8_t> jpeg = ReadBytes(kJpegDir / "s420.jpg");
+  const size_t frame = FindMarker(jpeg, 0xC0);
+  jpeg[frame + 4] = jpeg[frame + 5] = 0;  // height
+  EXPECT_EQ(ErrorOf([&] { DecodeImage(jpeg, "flat.jpg"); }),
+            "flat.jpg: corrupt JPEG (Empty JPEG image (DNL not supported))");
+}
+
 TEST(JpegDecoderTest, TruncatedFilesAreErrorsNotGreyPixels) {
   const std::vector<uint8_t> jpeg = ReadBytes(kPhotosDir / "mmbench_21.jpg");
   const std::vector<uint8_t> half(jpeg.begin(), jpeg.begin() + jpeg.size() / 2);
@@ -111,15 +130,6 @@ TEST(JpegDecoderTest, TruncatedFilesAreErrorsNotGreyPixels) {
   const std::vector<uint8_t> header_only(jpeg.begin(), jpeg.begin() + 300);
   EXPECT_EQ(ErrorOf([&] { DecodeImage(header_only, "header.jpg"); }),
             "header.jpg: truncated JPEG (Premature end of JPEG file)");
-}
-
-// The offset of the first marker `code` (after its 0xFF) in `jpeg`.
-size_t FindMarker(const std::vector<uint8_t>& jpeg, uint8_t code) {
-  for (size_t i = 2; i + 1 < jpeg.size(); ++i) {
-    if (jpeg[i] == 0xFF && jpeg[i + 1] == code) return i + 1;
-  }
-  ADD_FAILURE() << "no marker " << int{code};
-  return 0;
 }
 
 TEST(JpegDecoderTest, PixelLimitIsCheckedFromTheFrameHeaderBeforeDecoding) {
@@ -144,19 +154,36 @@ TEST(JpegDecoderTest, PixelLimitIsCheckedFromTheFrameHeaderBeforeDecoding) {
             "s420.jpg: image of 61x43 = 2623 pixels exceeds the limit of 100 pixels");
 }
 
+// The first scan of a progressive JPEG (header and entropy-coded data) that is a first pass over
+// AC coefficients (Ss > 0, Ah = 0): decoding it again does not depend on what earlier scans left.
+std::vector<uint8_t> FirstAcScan(const std::vector<uint8_t>& jpeg) {
+  for (size_t pos = 2; pos + 3 < jpeg.size(); ++pos) {
+    if (!(jpeg[pos] == 0xFF && jpeg[pos + 1] == 0xDA)) continue;
+    const size_t data = pos + 2 + (jpeg[pos + 2] << 8 | jpeg[pos + 3]);
+    const uint8_t first_coefficient = jpeg[data - 3];
+    const uint8_t bit_positions = jpeg[data - 1];  // Ah << 4 | Al
+    if (first_coefficient == 0 || bit_positions >> 4 != 0) continue;
+    size_t end = data;
+    while (!(jpeg[end] == 0xFF && jpeg[end + 1] != 0x00)) ++end;  // the next marker
+    return std::vector<uint8_t>(jpeg.begin() + pos, jpeg.begin() + end);
+  }
+  ADD_FAILURE() << "no first AC scan";
+  return {};
+}
+
 TEST(JpegDecoderTest, RefusesFilesWithThousandsOfScans) {
-  // Each scan of a progressive file revisits every block; a small file repeating its last scan
-  // would keep libjpeg busy for long on a large image. The repeats only draw warnings, which are
-  // silent, so the scan limit is what stops it.
+  // Each scan of a progressive file revisits every block; a small file repeating one scan would
+  // keep libjpeg busy for long on a large image. The repeats only draw warnings, which are silent
+  // (as in Pillow), so the scan limit is what stops it.
   const std::vector<uint8_t> jpeg = ReadBytes(kJpegDir / "progressive_s420.jpg");
-  size_t last_scan = jpeg.size();
-  while (!(jpeg[last_scan - 1] == 0xFF && jpeg[last_scan] == 0xDA)) --last_scan;
-  const std::vector<uint8_t> scan(jpeg.begin() + last_scan - 1, jpeg.end() - 2);  // up to EOI
-  std::vector<uint8_t> many(jpeg.begin(), jpeg.end() - 2);
-  for (int i = 0; i < 1000; ++i) many.insert(many.end(), scan.begin(), scan.end());
-  many.insert(many.end(), {0xFF, 0xD9});
-  EXPECT_EQ(ErrorOf([&] { DecodeImage(many, "scans.jpg"); }),
-            "scans.jpg: corrupt JPEG (more than 1000 scans)");
+  const std::vector<uint8_t> scan = FirstAcScan(jpeg);
+  std::vector<uint8_t> repeated(jpeg.begin(), jpeg.end() - 2);  // all but the end marker
+  for (int i = 0; i < 990; ++i) repeated.insert(repeated.end(), scan.begin(), scan.end());
+  repeated.insert(repeated.end(), {0xFF, 0xD9});
+  EXPECT_EQ(DecodeImage(repeated, "990.jpg").width, 61);  // 10 scans + 990: within the limit
+  repeated.insert(repeated.end() - 2, scan.begin(), scan.end());
+  EXPECT_EQ(ErrorOf([&] { DecodeImage(repeated, "1001.jpg"); }),
+            "1001.jpg: corrupt JPEG (more than 1000 scans)");
 }
 
 TEST(JpegDecoderTest, RefusesHuffmanTablesWithTooManyCodes) {
