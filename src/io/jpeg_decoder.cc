@@ -62,18 +62,17 @@ bool Attempt(JpegErrors& errors, const Call& call) {
   return true;
 }
 
-// A libjpeg decompressor reading `bytes`; its calls go through Run, which turns libjpeg's errors
-// into Errors naming the file.
+// A libjpeg decompressor, destroyed with this object; its calls go through Run, which turns
+// libjpeg's errors into Errors naming the file.
 class Decompressor {
  public:
-  Decompressor(std::span<const uint8_t> bytes, const std::string& name) : name_(name) {
+  explicit Decompressor(const std::string& name) : name_(name) {
     cinfo_.err = jpeg_std_error(&errors_.manager);
     errors_.manager.error_exit = ExitWithLibjpegMessage;
     errors_.manager.emit_message = EmitMessage;
     errors_.progress.progress_monitor = LimitScans;
     Run([this] { jpeg_create_decompress(&cinfo_); });
     cinfo_.progress = &errors_.progress;
-    Run([&] { jpeg_mem_src(&cinfo_, bytes.data(), bytes.size()); });  // fails on empty input
   }
   ~Decompressor() { jpeg_destroy_decompress(&cinfo_); }
   Decompressor(const Decompressor&) = delete;
@@ -134,8 +133,9 @@ bool LooksLikeJpeg(std::span<const uint8_t> bytes) {
 
 Image DecodeJpeg(std::span<const uint8_t> bytes, const std::string& name,
                  const ImageLimits& limits) {
-  Decompressor jpeg(bytes, name);
+  Decompressor jpeg(name);
   jpeg_decompress_struct& cinfo = jpeg.cinfo();
+  jpeg.Run([&] { jpeg_mem_src(&cinfo, bytes.data(), bytes.size()); });  // fails on empty input
   jpeg.Run([&] { jpeg_read_header(&cinfo, TRUE); });
   Check(cinfo.data_precision == 8, name, ": JPEG with ", cinfo.data_precision,
         "-bit samples is not supported (8-bit only)");
