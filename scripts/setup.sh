@@ -10,6 +10,7 @@ packages=(
   libhwy-dev           # SIMD kernels with runtime dispatch
   libstb-dev           # PNG, BMP, GIF and PNM decoding
   libjpeg62-turbo-dev  # JPEG decoding, as Pillow does it (libjpeg-turbo)
+  libjpeg-turbo-progs  # cjpeg: only tools/make_jpeg_fixtures.py needs it, for samplings Pillow cannot write
   nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes

@@ -612,8 +612,8 @@ def make_llava(out):
     model.save_pretrained(str(model_dir), safe_serialization=True)
     processor.save_pretrained(str(model_dir))
 
-    # Stored as PNG: JPEG decoders (libjpeg under PIL, stb_image in the engine) differ by a few
-    # units per pixel, a lossless file lets the engine's pixel values be checked to 1e-4.
+    # Stored as PNG, so that this fixture depends on no JPEG decoder (when it was made, the engine's
+    # differed from PIL's by a few units per pixel; tools/make_jpeg_fixtures.py now covers JPEG).
     Image.open(io.BytesIO(image_bytes)).convert("RGB").save(fdir / "image.png", optimize=True)
     image = Image.open(fdir / "image.png")
     image.load()

@@ -15,8 +15,8 @@ read what it writes and need no Python. What it writes:
   decode/expected.safetensors
       U8 [h, w, 3] per file: np.asarray(Image.open(file).convert("RGB")), which is what
       transformers' convert_to_rgb produces (it calls PIL's convert("RGB"): alpha is dropped, not
-      composited; gray is replicated). The JPEG entries are Pillow's libjpeg decode: stb_image decodes
-      JPEG slightly differently (chroma upsampling, IDCT rounding), so tests compare it loosely;
+      composited; gray is replicated). The JPEG entries are Pillow's libjpeg-turbo decode, which
+      lightvlm equals exactly (tools/make_jpeg_fixtures.py covers JPEG in depth);
   resize/cases.safetensors
       inputs "input/<name>" U8 [h, w, 3] (a 48x36 crop of the photo, 23x17 seeded noise) and, for every filter and size in RESIZE_SIZES, the output
       of Image.resize((w, h), filter) as "<name>/<filter id>/<w>x<h>" U8 [h, w, 3];

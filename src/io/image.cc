@@ -3,24 +3,26 @@
 #include <algorithm>
 #include <climits>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "base/error.h"
+#include "io/jpeg_decoder.h"
 #include "io/mapped_file.h"
 
-// stb_image's implementation lives in this file only. Only the formats the engine accepts are
+// stb_image's implementation lives in this file only. Only the formats it decodes here are
 // compiled in: fewer decoders, less attack surface, and headerless formats such as TGA cannot
-// claim arbitrary bytes. STB_IMAGE_STATIC keeps its symbols private to this file; STBI_NO_STDIO
-// because files are read through MappedFile. Its allocations are zeroed: on corrupt input stb reads
-// memory it never wrote (a JPEG scan may use a Huffman table no segment defined, and its decoder
-// state is malloc'ed), which would make the output depend on stale heap contents. stb_image 2.27
-// compiles cleanly under -Wall -Wextra (GCC 12 and Clang, -O0 to -O3): no warning is silenced.
+// claim arbitrary bytes (JPEG goes to libjpeg-turbo, see io/jpeg_decoder.h). STB_IMAGE_STATIC keeps
+// its symbols private to this file; STBI_NO_STDIO because files are read through MappedFile. Its
+// allocations are zeroed so that corrupt input can never make the output depend on stale heap
+// contents. stb_image 2.27 compiles cleanly under -Wall -Wextra (GCC 12 and Clang, -O0 to -O3): no
+// warning is silenced.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_MALLOC(size) calloc(1, size)
 #define STBI_REALLOC(pointer, size) realloc(pointer, size)
 #define STBI_FREE(pointer) free(pointer)
 #define STB_IMAGE_STATIC
 #define STBI_NO_STDIO
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_GIF
@@ -34,92 +36,70 @@ struct StbFree {
   void operator()(stbi_uc* pixels) const { stbi_image_free(pixels); }
 };
 
-// --- A guard for a bug of stb_image 2.27 (Debian's libstb-dev): a JPEG Huffman table (DHT)
-// declaring more than 256 codes makes it write past its 256-entry tables, corrupting the decoder's
-// memory (upstream 2.28 rejects such tables). Those tables are invalid JPEG, so DecodeImage
-// refuses them before stb reads anything. The walk below visits every DHT segment stb would read:
-// it skips padding between segments (stb does before the frame header and fails on it after),
-// skips each scan's entropy-coded data up to the first marker that is not stuffing (FF 00), fill
-// (FF FF) or a restart (FF D0..D7), and reads tables past a segment's declared length as stb does.
-
-// The byte at `pos`, or 0 past the end, which is what stb reads there.
-uint8_t ByteAt(std::span<const uint8_t> bytes, size_t pos) {
-  return pos < bytes.size() ? bytes[pos] : 0;
-}
-
-bool IsRestartMarker(uint8_t marker) { return marker >= 0xD0 && marker <= 0xD7; }
-
-// Position just past the marker code that starts at `pos` (0xFF, more 0xFF fill, the code).
-size_t SkipMarkerPrefix(std::span<const uint8_t> bytes, size_t pos) {
-  while (pos < bytes.size() && bytes[pos] == 0xFF) ++pos;
-  return pos;
-}
-
-// Position of the 0xFF that starts the first marker after entropy-coded data beginning at `pos`.
-size_t SkipEntropyCodedData(std::span<const uint8_t> bytes, size_t pos) {
-  while (pos < bytes.size()) {
-    if (bytes[pos] != 0xFF) {
-      ++pos;
-      continue;
-    }
-    const size_t code = SkipMarkerPrefix(bytes, pos);
-    if (code < bytes.size() && bytes[code] != 0x00 && !IsRestartMarker(bytes[code])) return pos;
-    pos = code + 1;
-  }
-  return pos;
-}
-
-// Whether a DHT segment whose tables start at `pos` has a table of more than 256 codes.
-bool HuffmanSegmentOverflows(std::span<const uint8_t> bytes, size_t pos, int segment_length) {
-  for (int remaining = segment_length - 2; remaining > 0;) {
-    int codes = 0;
-    for (int i = 0; i < 16; ++i) codes += ByteAt(bytes, pos + 1 + i);  // after the class/id byte
-    if (codes > 256) return true;
-    pos += 17 + codes;
-    remaining -= 17 + codes;
-  }
-  return false;
-}
-
-bool JpegHasOversizedHuffmanTable(std::span<const uint8_t> bytes) {
-  if (bytes.empty() || bytes[0] != 0xFF) return false;
-  size_t pos = SkipMarkerPrefix(bytes, 0);
-  if (ByteAt(bytes, pos) != 0xD8) return false;  // no start-of-image marker: not a JPEG
-  ++pos;
-  while (pos < bytes.size()) {
-    if (bytes[pos] != 0xFF) {  // padding between segments
-      ++pos;
-      continue;
-    }
-    pos = SkipMarkerPrefix(bytes, pos);
-    const uint8_t marker = ByteAt(bytes, pos++);
-    if (marker == 0xD9) break;                                                  // end of image
-    if (marker == 0x00 || marker == 0x01 || IsRestartMarker(marker)) continue;  // no length
-    const int length = ByteAt(bytes, pos) << 8 | ByteAt(bytes, pos + 1);
-    if (marker == 0xC4 && HuffmanSegmentOverflows(bytes, pos + 2, length)) return true;
-    pos += std::max(length, 2);
-    if (marker == 0xDA) pos = SkipEntropyCodedData(bytes, pos);  // start of scan
-  }
-  return false;
-}
-
 struct HeaderSize {
-  int width = 0;
-  int height = 0;
+  uint32_t width = 0;
+  uint32_t height = 0;
 };
 
-// Width and height from the header alone: nothing is decoded or allocated yet.
-HeaderSize ReadHeaderSize(const stbi_uc* data, int size, const std::string& name) {
-  // stb reads Huffman tables while reading a JPEG's header, so the guard goes first.
-  Check(!JpegHasOversizedHuffmanTable(std::span<const uint8_t>(data, size)), name,
-        ": corrupt JPEG (a Huffman table declares more than 256 codes)");
-  HeaderSize header;
+// --- PNG. stb_image 2.27 checks a PNG's size against its own limit while reading the header, and
+// stbi_info then reports any failure as "unknown image type"; so the size is read from the IHDR
+// chunk here and checked against the caller's limit first.
+
+uint32_t BigEndian32(std::span<const uint8_t> bytes, size_t pos) {
+  return uint32_t{bytes[pos]} << 24 | uint32_t{bytes[pos + 1]} << 16 |
+         uint32_t{bytes[pos + 2]} << 8 | bytes[pos + 3];
+}
+
+bool ChunkTypeIs(std::span<const uint8_t> bytes, size_t chunk, const char (&type)[5]) {
+  return std::equal(type, type + 4, bytes.begin() + chunk + 4);
+}
+
+bool IsPng(std::span<const uint8_t> bytes) {
+  static constexpr uint8_t kSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  return bytes.size() >= 8 &&
+         std::equal(std::begin(kSignature), std::end(kSignature), bytes.begin());
+}
+
+// The size declared by a PNG's first chunk, when it is a complete IHDR header.
+std::optional<HeaderSize> ReadPngSize(std::span<const uint8_t> bytes) {
+  if (!IsPng(bytes) || bytes.size() < 24 || !ChunkTypeIs(bytes, 8, "IHDR")) return std::nullopt;
+  return HeaderSize{BigEndian32(bytes, 16), BigEndian32(bytes, 20)};
+}
+
+// stb_image 2.27 offsets and copies into a null pointer when a PNG's first IDAT chunk is empty
+// (undefined behaviour, reported by -fsanitize=undefined). Empty IDAT chunks add nothing to the
+// compressed stream, so a copy of the file without them decodes to the same pixels; the result is
+// empty when the file has none.
+std::vector<uint8_t> PngWithoutEmptyIdatChunks(std::span<const uint8_t> bytes) {
+  std::vector<uint8_t> copy;
+  size_t copied_up_to = 0;
+  for (size_t chunk = 8; chunk + 12 <= bytes.size();) {  // length, type, data, CRC
+    const uint32_t length = BigEndian32(bytes, chunk);
+    if (length == 0 && ChunkTypeIs(bytes, chunk, "IDAT")) {
+      copy.insert(copy.end(), bytes.begin() + copied_up_to, bytes.begin() + chunk);
+      copied_up_to = chunk + 12;
+    }
+    if (ChunkTypeIs(bytes, chunk, "IEND")) break;
+    chunk += size_t{12} + length;
+  }
+  if (copied_up_to != 0) copy.insert(copy.end(), bytes.begin() + copied_up_to, bytes.end());
+  return copy;
+}
+
+// Width and height from the header alone, checked against `limits`: nothing is decoded or
+// allocated yet.
+HeaderSize ReadCheckedHeaderSize(std::span<const uint8_t> bytes, const std::string& name,
+                                 const ImageLimits& limits) {
+  if (const auto png = ReadPngSize(bytes)) CheckImageSize(png->width, png->height, limits, name);
+  int width = 0;
+  int height = 0;
   int channels = 0;
-  if (!stbi_info_from_memory(data, size, &header.width, &header.height, &channels)) {
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
+                             &channels)) {
     Fail(name, ": not a readable JPEG, PNG, BMP, GIF or PNM image (", stbi_failure_reason(), ")");
   }
-  Check(header.width > 0 && header.height > 0, name, ": image has zero size (", header.width, "x",
-        header.height, ")");
+  const HeaderSize header = {static_cast<uint32_t>(width), static_cast<uint32_t>(height)};
+  CheckImageSize(header.width, header.height, limits, name);
   return header;
 }
 
@@ -180,28 +160,39 @@ void CheckPnmHasAllSamples(const PnmHeader& pnm, int64_t pixels, size_t file_siz
 
 }  // namespace
 
+void CheckImageSize(uint32_t width, uint32_t height, const ImageLimits& limits,
+                    const std::string& name) {
+  Check(width > 0 && height > 0, name, ": image has zero size (", width, "x", height, ")");
+  const uint64_t pixels = uint64_t{width} * height;
+  Check(pixels <= static_cast<uint64_t>(limits.max_pixels), name, ": image of ", width, "x", height,
+        " = ", pixels, " pixels exceeds the limit of ", limits.max_pixels, " pixels");
+}
+
 Image DecodeImage(std::span<const uint8_t> bytes, const std::string& name,
                   const ImageLimits& limits) {
   Check(!bytes.empty(), name, ": empty file, not an image");
   Check(bytes.size() <= static_cast<size_t>(INT_MAX), name, ": file of ", bytes.size(),
         " bytes is too large to decode");
-  const int size = static_cast<int>(bytes.size());
+  if (LooksLikeJpeg(bytes)) return DecodeJpeg(bytes, name, limits);
   const PnmHeader pnm = ReadPnmHeader(bytes);
   if (pnm.channels != 0) CheckPnmHeader(pnm, name);
-  const HeaderSize header = ReadHeaderSize(bytes.data(), size, name);
+  const HeaderSize header = ReadCheckedHeaderSize(bytes, name, limits);
   const int64_t pixels = int64_t{header.width} * header.height;
-  Check(pixels <= limits.max_pixels, name, ": image of ", header.width, "x", header.height, " = ",
-        pixels, " pixels exceeds the limit of ", limits.max_pixels, " pixels");
   if (pnm.channels != 0) CheckPnmHasAllSamples(pnm, pixels, bytes.size(), name);
+  const std::vector<uint8_t> png_copy =
+      IsPng(bytes) ? PngWithoutEmptyIdatChunks(bytes) : std::vector<uint8_t>{};
+  if (!png_copy.empty()) bytes = png_copy;
 
   Image image;
   int channels_in_file = 0;
-  std::unique_ptr<stbi_uc, StbFree> decoded(stbi_load_from_memory(
-      bytes.data(), size, &image.width, &image.height, &channels_in_file, /*req_comp=*/3));
+  std::unique_ptr<stbi_uc, StbFree> decoded(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &image.width,
+                            &image.height, &channels_in_file, /*req_comp=*/3));
   if (!decoded) Fail(name, ": cannot decode image (", stbi_failure_reason(), ")");
-  Check(image.width == header.width && image.height == header.height, name, ": decoded size ",
-        image.width, "x", image.height, " differs from the header's ", header.width, "x",
-        header.height);
+  Check(static_cast<uint32_t>(image.width) == header.width &&
+            static_cast<uint32_t>(image.height) == header.height,
+        name, ": decoded size ", image.width, "x", image.height, " differs from the header's ",
+        header.width, "x", header.height);
   image.rgb.assign(decoded.get(), decoded.get() + 3 * pixels);
   return image;
 }

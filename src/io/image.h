@@ -1,4 +1,5 @@
-// Image decoding (JPEG, PNG, BMP, GIF first frame, PNM) into 8-bit RGB, through stb_image.
+// Image decoding (JPEG, PNG, BMP, GIF first frame, PNM) into 8-bit RGB: JPEG through
+// libjpeg-turbo exactly as Pillow decodes it (io/jpeg_decoder.h), the others through stb_image.
 //
 // Every image comes out as RGB, as transformers' processors see it after convert_to_rgb, which
 // calls PIL's Image.convert("RGB"): gray is replicated into the three channels, and alpha is
@@ -6,11 +7,11 @@
 // the alpha band; transformers 4.46 adds no compositing). Transparent pixels therefore keep the
 // colour stored under them, exactly as the reference pixel values see them.
 //
-// Known differences from PIL: JPEG pixels differ by a few units (stb_image and libjpeg upsample
-// chroma and round the IDCT differently); 16-bit PNGs keep their high byte (PIL saturates 16-bit
-// gray to 255 when converting to RGB); EXIF orientation is not applied (nor is it by PIL's
-// Image.open); GIF pixels under the transparent index come out black (PIL gives the palette
-// colour). 16-bit PNM files are refused: stb_image 2.27 decodes them wrongly.
+// EXIF orientation is not applied, as PIL's Image.open does not apply it. Known differences from
+// PIL: 16-bit PNGs keep their high byte (PIL saturates 16-bit gray to 255 when converting to RGB);
+// GIF pixels under the transparent index come out black (PIL gives the palette colour); a JPEG
+// scan cut short by a marker is refused (PIL fills it with grey). 16-bit PNM files are refused:
+// stb_image 2.27 decodes them wrongly.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,11 @@ struct ImageLimits {
 // zero-sized, too large and unknown-format input.
 Image DecodeImage(std::span<const uint8_t> bytes, const std::string& name,
                   const ImageLimits& limits = {});
+
+// Fails, naming `name`, unless the image is non-empty and within `limits`; the decoders call it
+// with the header's size before decoding.
+void CheckImageSize(uint32_t width, uint32_t height, const ImageLimits& limits,
+                    const std::string& name);
 
 // Reads and decodes the file at `path`; errors name the path.
 Image LoadImage(const std::string& path, const ImageLimits& limits = {});

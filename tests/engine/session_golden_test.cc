@@ -2,6 +2,8 @@
 // generate() on the tiny recorded checkpoints: the same prompt ids and the same 16 tokens.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "engine/model.h"
 #include "engine/prompt.h"
 #include "engine/session.h"
@@ -82,6 +84,34 @@ TEST_F(LlavaSessionTest, AnswerMatchesTransformers) {
   options.max_new_tokens = 16;  // transformers ran with EOS disabled
   const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
   EXPECT_EQ(result.tokens, golden.Ids("greedy_tokens"));
+}
+
+// The JPEG photographs of ../shared/images, decoded as Pillow decodes them, give transformers'
+// answers token for token (recorded by tools/make_jpeg_fixtures.py, without near ties).
+// Regression: decoded by stb_image, mmbench_21.jpg's answer to the second question diverged at
+// the 10th token.
+TEST_F(LlavaSessionTest, AnswersAboutJpegPhotographsMatchTransformers) {
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / "llava" / "photos.json").string());
+  const auto& answers = record.root().at("answers");
+  ASSERT_EQ(answers.size(), 10u);  // 6 photographs x 2 questions, less 2 near ties
+  for (const auto& answer : answers) {
+    const std::string file = answer.at("file").get<std::string>();
+    const std::string question = answer.at("question").get<std::string>();
+    SCOPED_TRACE(file + ": " + question);
+    const std::string text = model_->language_model->FormatPrompt(question, 1);
+    EXPECT_EQ(text, answer.at("prompt").get<std::string>());
+    std::vector<ImageEmbeddings> images;
+    images.push_back(model_->language_model->EncodeImage(
+        pool_, LoadImage((std::filesystem::path(LIGHTVLM_SHARED_DIR) / "images" / file).string())));
+    const Prompt prompt = AssemblePrompt(model_->tokenizer->Encode(text, /*add_special=*/true),
+                                         images, model_->language_model->image_token_id());
+    Session session(model_->decoder(), pool_, 1024);
+    GenerationOptions options;
+    options.max_new_tokens = 16;  // transformers ran with EOS disabled
+    const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
+    EXPECT_EQ(result.tokens, answer.at("greedy_tokens").get<std::vector<int32_t>>());
+  }
 }
 
 // Regression: a prompt ending in an image gives the reducer no text queries and could lose its
