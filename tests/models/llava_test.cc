@@ -58,6 +58,16 @@ TEST_F(LlavaTest, ReadsTheConfig) {
   EXPECT_EQ(config.text.hidden_size, 64);
 }
 
+// 5.x's text_config has rope_parameters and no rope_theta; LlamaConfig's default 10000 must not
+// win over it.
+TEST_F(LlavaTest, ReadsTransformers5RopeParameters) {
+  auto config = nlohmann::json::parse(
+      testing::ReadFile(testing::kLlavaTf5Dir / "native_format" / "config.json"));
+  ASSERT_FALSE(config["text_config"].contains("rope_theta"));
+  config["text_config"]["rope_parameters"]["rope_theta"] = 500000.0;
+  EXPECT_EQ(ReadLlavaConfig(JsonFile::Parse(config.dump(), "config.json")).text.rope_theta, 5e5);
+}
+
 TEST_F(LlavaTest, PixelValuesMatchTheProcessor) {
   const Tensor pixels =
       ClipPixelValues(LoadImage((testing::kFixturesDir / "llava" / "image.png").string()),
