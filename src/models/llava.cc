@@ -1,9 +1,10 @@
 #include "models/llava.h"
 
 #include <cstring>
-#include <filesystem>
 
 #include "base/error.h"
+#include "io/chat_template.h"
+#include "models/llava_tensor_layout.h"
 
 namespace lightvlm {
 namespace {
@@ -14,44 +15,6 @@ const nlohmann::json kLlamaDefaults = {
     {"num_hidden_layers", 32}, {"num_attention_heads", 32},   {"max_position_embeddings", 2048},
     {"rms_norm_eps", 1e-6},    {"vocab_size", 32000},         {"rope_theta", 10000.0},
     {"hidden_act", "silu"},    {"tie_word_embeddings", false}};
-
-// Where the parts live: older transformers saved "language_model.model.*", newer ones
-// "model.language_model.*"; hub checkpoints come in both layouts.
-struct LlavaTensorNames {
-  DecoderTensorNames decoder;
-  std::string vision;
-  std::string projector;
-};
-
-LlavaTensorNames FindTensorNames(const Checkpoint& checkpoint) {
-  if (checkpoint.Contains("language_model.model.embed_tokens.weight")) {
-    return {{"language_model.model.", "language_model.lm_head.weight"},
-            "vision_tower.vision_model.",
-            "multi_modal_projector."};
-  }
-  if (checkpoint.Contains("model.language_model.embed_tokens.weight")) {
-    return {{"model.language_model.", "lm_head.weight"},
-            "model.vision_tower.vision_model.",
-            "model.multi_modal_projector."};
-  }
-  Fail(checkpoint.directory(),
-       ": not a LLaVA checkpoint: neither "
-       "'language_model.model.embed_tokens.weight' nor 'model.language_model.embed_tokens.weight'"
-       " is present");
-}
-
-// The chat template of the checkpoint, or "" when it ships none (then LLaVA-1.5's format,
-// "USER: <image>\n{question} ASSISTANT:", is used).
-std::string ReadChatTemplate(const std::string& directory) {
-  namespace fs = std::filesystem;
-  for (const char* file : {"chat_template.json", "tokenizer_config.json"}) {
-    const fs::path path = fs::path(directory) / file;
-    if (!fs::exists(path)) continue;
-    const auto chat_template = JsonFile::Load(path.string()).Find<std::string>("chat_template");
-    if (chat_template) return *chat_template;
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -91,30 +54,50 @@ LlavaConfig ReadLlavaConfig(const JsonFile& config) {
 }
 
 LlavaModel::LlavaModel(const JsonFile& config, const std::string& directory, DType weight_dtype)
-    : config_(ReadLlavaConfig(config)),
-      processor_(LoadClipImageProcessorConfig(
-          (std::filesystem::path(directory) / "preprocessor_config.json").string())) {
-  const Checkpoint checkpoint = Checkpoint::Open(directory);
-  const LlavaTensorNames names = FindTensorNames(checkpoint);
-  vision_ = std::make_unique<ClipVisionTower>(config_.vision, checkpoint, names.vision,
-                                              config_.vision_layers_used(), weight_dtype);
-  const int64_t vision_hidden = config_.vision.hidden_size, text_hidden = config_.text.hidden_size;
-  projector_in_ = LoadLinear(checkpoint, names.projector + "linear_1", text_hidden, vision_hidden,
-                             config_.projector_bias, weight_dtype);
-  projector_out_ = LoadLinear(checkpoint, names.projector + "linear_2", text_hidden, text_hidden,
-                              config_.projector_bias, weight_dtype);
-  decoder_ = std::make_unique<Decoder>(config_.text, checkpoint, names.decoder, weight_dtype);
-  Check(!processor_.do_center_crop || (processor_.crop_height == config_.vision.image_size &&
-                                       processor_.crop_width == config_.vision.image_size),
-        directory, "/preprocessor_config.json: crop_size ", processor_.crop_height, "x",
-        processor_.crop_width, " differs from the vision tower's image_size ",
-        config_.vision.image_size);
-  const std::string chat_template = ReadChatTemplate(directory);
+    : config_(ReadLlavaConfig(config)), processor_(LoadLlavaProcessorConfig(directory)) {
+  const ClipImageProcessorConfig& image = processor_.image;
+  Check(!image.do_center_crop || (image.crop_height == config_.vision.image_size &&
+                                  image.crop_width == config_.vision.image_size),
+        processor_.image_source, ": crop_size ", image.crop_height, "x", image.crop_width,
+        " differs from the vision tower's image_size ", config_.vision.image_size);
+  CheckImageTokens();
+  const ChatTemplate chat_template = ReadChatTemplate(directory);
   // Vicuna-style templates (LLaVA-1.5) end the prompt with "ASSISTANT:"; others ([INST], ChatML)
   // are refused rather than guessed.
-  Check(chat_template.empty() || chat_template.find("ASSISTANT:") != std::string::npos, directory,
+  Check(chat_template.text.empty() || chat_template.text.find("ASSISTANT:") != std::string::npos,
+        chat_template.source,
         ": the chat template is not LLaVA-1.5's (\"USER: <image>\\n... ASSISTANT:\"); other LLaVA "
         "chat formats are not supported yet");
+  const Checkpoint checkpoint = Checkpoint::Open(directory);
+  const LlavaTensorLayout& layout = FindLlavaTensorLayout(checkpoint);
+  vision_ = std::make_unique<ClipVisionTower>(config_.vision, checkpoint, layout.vision,
+                                              config_.vision_layers_used(), weight_dtype);
+  const int64_t vision_hidden = config_.vision.hidden_size, text_hidden = config_.text.hidden_size;
+  projector_in_ = LoadLinear(checkpoint, layout.projector + "linear_1", text_hidden, vision_hidden,
+                             config_.projector_bias, weight_dtype);
+  projector_out_ = LoadLinear(checkpoint, layout.projector + "linear_2", text_hidden, text_hidden,
+                              config_.projector_bias, weight_dtype);
+  decoder_ = std::make_unique<Decoder>(config_.text, checkpoint, layout.decoder, weight_dtype);
+}
+
+int64_t LlavaModel::image_features() const {
+  return config_.vision.num_patches() + (config_.keep_class_token ? 1 : 0);
+}
+
+// transformers' processor puts its own count of image tokens in the prompt, and the model refuses
+// a prompt whose count differs from its image features; such a checkpoint is refused here at load.
+void LlavaModel::CheckImageTokens() const {
+  const int64_t size = config_.vision.image_size;
+  const std::optional<int64_t> tokens = processor_.ImageTokens(size, size);
+  Check(!tokens || *tokens == image_features(), processor_.path, ": patch_size ",
+        processor_.patch_size.value_or(0), ", num_additional_image_tokens ",
+        processor_.num_additional_image_tokens, " and vision_feature_select_strategy '",
+        processor_.vision_feature_select_strategy, "' give ", tokens.value_or(0),
+        " image tokens per ", size, "x", size,
+        " image, but the model (config.json: "
+        "vision_feature_select_strategy '",
+        config_.keep_class_token ? "full" : "default", "') makes ", image_features(),
+        " image features");
 }
 
 std::string LlavaModel::FormatPrompt(const std::string& question, int64_t num_images) const {
@@ -134,7 +117,7 @@ Tensor LlavaModel::Project(ThreadPool& pool, const Tensor& features) const {
 }
 
 ImageEmbeddings LlavaModel::EncodeImage(ThreadPool& pool, const Image& image) const {
-  const Tensor pixels = ClipPixelValues(image, processor_);
+  const Tensor pixels = ClipPixelValues(image, processor_.image);
   const Tensor hidden = vision_->Forward(pool, pixels);
   const int64_t skip = config_.keep_class_token ? 0 : 1;
   const int64_t rows = hidden.dim(0) - skip, width = hidden.dim(1);

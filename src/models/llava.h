@@ -10,6 +10,7 @@
 #include "models/clip_image_processor.h"
 #include "models/clip_vision.h"
 #include "models/language_model.h"
+#include "models/llava_processor.h"
 
 namespace lightvlm {
 
@@ -44,11 +45,17 @@ class LlavaModel : public LanguageModel {
   // The projector applied to vision features [rows, vision hidden] -> [rows, text hidden].
   Tensor Project(ThreadPool& pool, const Tensor& features) const;
   const ClipVisionTower& vision_tower() const { return *vision_; }
-  const ClipImageProcessorConfig& image_processor() const { return processor_; }
+  const ClipImageProcessorConfig& image_processor() const { return processor_.image; }
+  // Image tokens (and embedding rows) per image: one per patch, plus the class token with the
+  // "full" strategy. A prompt the processor expanded has as many.
+  int64_t image_features() const;
 
  private:
+  // Fails when the processor would give a different count of image tokens than image_features().
+  void CheckImageTokens() const;
+
   LlavaConfig config_;
-  ClipImageProcessorConfig processor_;
+  LlavaProcessorConfig processor_;
   std::unique_ptr<ClipVisionTower> vision_;
   Linear projector_in_;   // linear_1: [text hidden, vision hidden]
   Linear projector_out_;  // linear_2: [text hidden, text hidden]

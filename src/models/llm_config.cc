@@ -11,9 +11,9 @@
 namespace lightvlm {
 namespace {
 
-RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& prefix) {
+// `field` is "rope_scaling" (transformers 4.x) or "rope_parameters" (5.x), under the prefix.
+RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& field) {
   RopeScaling scaling;
-  const std::string field = prefix + "rope_scaling";
   const nlohmann::json* node = config.Node(field);
   if (node == nullptr || node->is_null()) return scaling;
   Check(node->is_object(), config.path(), ": field '", field, "' should be an object or null");
@@ -91,9 +91,14 @@ LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {
   CheckPositive(config, field("head_dim"), c.head_dim);
   Check(c.head_dim % 2 == 0, config.path(), ": head_dim (", c.head_dim, ") must be even for RoPE");
   c.rms_norm_eps = config.GetOr<double>(field("rms_norm_eps"), 1e-6);
-  c.rope_theta = config.GetOr<double>(field("rope_theta"), 10000.0);
-  Check(c.rope_theta > 0, config.path(), ": ", field("rope_theta"), " must be positive");
-  c.rope_scaling = ReadRopeScaling(config, prefix);
+  // transformers 5.x writes rope_theta and the scaling fields together in "rope_parameters".
+  const nlohmann::json* parameters = config.Node(field("rope_parameters"));
+  const bool in_parameters = parameters != nullptr && !parameters->is_null();
+  const std::string theta = field(in_parameters ? "rope_parameters.rope_theta" : "rope_theta");
+  c.rope_theta = config.GetOr<double>(theta, 10000.0);
+  Check(c.rope_theta > 0, config.path(), ": ", theta, " must be positive");
+  c.rope_scaling =
+      ReadRopeScaling(config, field(in_parameters ? "rope_parameters" : "rope_scaling"));
   c.hidden_act = config.GetOr<std::string>(field("hidden_act"), "silu");
   Check(c.hidden_act == "silu", config.path(), ": ", field("hidden_act"), " '", c.hidden_act,
         "' is not supported for ", c.model_type, " (supported: silu)");

@@ -10,7 +10,8 @@
 
 namespace lightvlm {
 
-// rope_scaling of config.json. kind "default" means plain RoPE.
+// rope_scaling of config.json (rope_parameters in transformers 5.x). kind "default" means plain
+// RoPE.
 struct RopeScaling {
   std::string kind = "default";  // default | linear | llama3
   double factor = 1.0;

@@ -1,8 +1,11 @@
-// The whole text path (tokenizer, decoder, cache, greedy decoding) against transformers'
-// generate() on the tiny recorded checkpoints: the same prompt ids and the same 16 tokens.
+// The whole path (tokenizer, image pipeline, decoder, cache, greedy decoding) against
+// transformers' generate() on the tiny recorded checkpoints: the same prompt ids and the same 16
+// tokens.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <string>
 
 #include "engine/model.h"
 #include "engine/prompt.h"
@@ -11,6 +14,7 @@
 #include "io/json_file.h"
 #include "reduce/token_reducer.h"
 #include "support/golden.h"
+#include "support/llava_layouts.h"
 
 namespace lightvlm {
 namespace {
@@ -42,12 +46,73 @@ INSTANTIATE_TEST_SUITE_P(Families, SessionGoldenTest,
                          });
 
 // LLaVA end to end: image file -> pixels -> vision tower -> projector -> prompt assembly ->
-// decoder, against LlavaForConditionalGeneration on the same PNG and question.
+// decoder, against LlavaForConditionalGeneration on the same PNG and question, in every checkpoint
+// layout transformers writes (support/llava_layouts.h).
+struct LlavaLayoutCase {
+  std::string name;
+  std::function<std::filesystem::path()> model_dir;
+  std::string golden;  // directory under tests/fixtures with golden.safetensors and golden.json
+};
+
+class LlavaLayoutTest : public ::testing::TestWithParam<LlavaLayoutCase> {};
+
+TEST_P(LlavaLayoutTest, AnswerMatchesTransformers) {
+  const testing::Golden golden(GetParam().golden);
+  const Model model = LoadModel(GetParam().model_dir().string());
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / GetParam().golden / "golden.json").string());
+  const std::string text = model.language_model->FormatPrompt("What is in the picture?", 1);
+  EXPECT_EQ(text, record.Get<std::string>("prompt.text"));
+  ThreadPool pool(2);
+  std::vector<ImageEmbeddings> images;
+  images.push_back(model.language_model->EncodeImage(
+      pool, LoadImage((testing::kFixturesDir / "llava" / "image.png").string())));
+  const std::vector<int32_t> ids = model.tokenizer->Encode(text, /*add_special=*/true);
+  const Prompt prompt = AssemblePrompt(ids, images, model.language_model->image_token_id());
+  EXPECT_EQ(prompt.token_ids, golden.Ids("input_ids"));
+
+  Session prefill_only(model.decoder(), pool, 1024);
+  const std::vector<float> logits = prefill_only.Prefill(prompt);
+  const std::vector<float> expected = golden.Floats("logits_last");
+  ASSERT_EQ(logits.size(), expected.size());
+  EXPECT_LT(testing::MaxAbsDifference(logits.data(), expected.data(), logits.size()), 1e-3);
+
+  Session session(model.decoder(), pool, 1024);
+  GenerationOptions options;
+  options.max_new_tokens = 16;  // transformers ran with EOS disabled
+  const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
+  EXPECT_EQ(result.tokens, golden.Ids("greedy_tokens"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, LlavaLayoutTest,
+    ::testing::Values(
+        // transformers 4.46: language_model.model.*, preprocessor_config.json, chat_template.json
+        LlavaLayoutCase{"v4_46", [] { return testing::kLlavaModelDir; }, "llava"},
+        LlavaLayoutCase{"v4_5x", testing::LlavaIn45xLayout, "llava"},
+        // 5.x: processor_config.json with the image processor nested, chat_template.jinja
+        LlavaLayoutCase{"tf5_original_format",
+                        [] { return testing::kLlavaTf5Dir / "original_format"; }, "llava"},
+        LlavaLayoutCase{"tf5_native_format", [] { return testing::kLlavaTf5Dir / "native_format"; },
+                        "llava"},
+        // vision_feature_select_strategy "full", num_additional_image_tokens 1: 577 image tokens
+        LlavaLayoutCase{"tf5_full_strategy", testing::LlavaFullStrategy,
+                        "llava_tf5/full_strategy"}),
+    [](const auto& info) { return info.param.name; });
+
+// The same prompt with the single <image> the chat format gives (the model expands it).
+TEST(LlavaPromptTest, UnexpandedIdsMatchTheProcessorsTokenizer) {
+  const Model model = LoadModel(testing::kLlavaModelDir.string());
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / "llava" / "golden.json").string());
+  const std::string text = model.language_model->FormatPrompt("What is in the picture?", 1);
+  EXPECT_EQ(model.tokenizer->Encode(text, /*add_special=*/true),
+            record.Get<std::vector<int32_t>>("prompt.unexpanded_input_ids"));
+}
+
 class LlavaSessionTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    model_ = new Model(LoadModel((testing::kFixturesDir / "llava" / "model").string()));
-  }
+  static void SetUpTestSuite() { model_ = new Model(LoadModel(testing::kLlavaModelDir.string())); }
   static void TearDownTestSuite() { delete model_; }
 
   ImageEmbeddings Photo() {
@@ -59,32 +124,6 @@ class LlavaSessionTest : public ::testing::Test {
   ThreadPool pool_{2};
 };
 Model* LlavaSessionTest::model_ = nullptr;
-
-TEST_F(LlavaSessionTest, AnswerMatchesTransformers) {
-  const testing::Golden golden("llava");
-  const JsonFile record =
-      JsonFile::Load((testing::kFixturesDir / "llava" / "golden.json").string());
-  const std::string text = model_->language_model->FormatPrompt("What is in the picture?", 1);
-  EXPECT_EQ(text, record.Get<std::string>("prompt.text"));
-  std::vector<ImageEmbeddings> images;
-  images.push_back(Photo());
-  const std::vector<int32_t> ids = model_->tokenizer->Encode(text, /*add_special=*/true);
-  EXPECT_EQ(ids, record.Get<std::vector<int32_t>>("prompt.unexpanded_input_ids"));
-  const Prompt prompt = AssemblePrompt(ids, images, model_->language_model->image_token_id());
-  EXPECT_EQ(prompt.token_ids, golden.Ids("input_ids"));
-
-  Session prefill_only(model_->decoder(), pool_, 1024);
-  const std::vector<float> logits = prefill_only.Prefill(prompt);
-  const std::vector<float> expected = golden.Floats("logits_last");
-  ASSERT_EQ(logits.size(), expected.size());
-  EXPECT_LT(testing::MaxAbsDifference(logits.data(), expected.data(), logits.size()), 1e-3);
-
-  Session session(model_->decoder(), pool_, 1024);
-  GenerationOptions options;
-  options.max_new_tokens = 16;  // transformers ran with EOS disabled
-  const auto result = session.Generate(prompt, options, [](int32_t) { return true; });
-  EXPECT_EQ(result.tokens, golden.Ids("greedy_tokens"));
-}
 
 // The JPEG photographs of ../shared/images, decoded as Pillow decodes them, give transformers'
 // answers token for token (recorded by tools/make_jpeg_fixtures.py, without near ties).

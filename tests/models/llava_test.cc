@@ -1,16 +1,21 @@
 // LLaVA against transformers' LlavaForConditionalGeneration on the tiny recorded checkpoint
-// (tests/fixtures/llava): pixel values, the vision tower's selected layer, the projector, and
-// both tensor-name layouts that hub checkpoints use.
+// (tests/fixtures/llava): pixel values, the vision tower's selected layer, the projector; the
+// tensor-name layouts, processor files and chat templates of transformers 4.46 to 5.x
+// (tests/fixtures/llava_tf5).
 #include "models/llava.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "base/error.h"
 #include "io/json_file.h"
+#include "models/llava_tensor_layout.h"
 #include "support/golden.h"
+#include "support/llava_layouts.h"
 
 namespace lightvlm {
 namespace {
@@ -51,6 +56,16 @@ TEST_F(LlavaTest, ReadsTheConfig) {
   EXPECT_FALSE(config.keep_class_token);
   EXPECT_EQ(config.vision.grid_size(), 24);
   EXPECT_EQ(config.text.hidden_size, 64);
+}
+
+// 5.x's text_config has rope_parameters and no rope_theta; LlamaConfig's default 10000 must not
+// win over it.
+TEST_F(LlavaTest, ReadsTransformers5RopeParameters) {
+  auto config = nlohmann::json::parse(
+      testing::ReadFile(testing::kLlavaTf5Dir / "native_format" / "config.json"));
+  ASSERT_FALSE(config["text_config"].contains("rope_theta"));
+  config["text_config"]["rope_parameters"]["rope_theta"] = 500000.0;
+  EXPECT_EQ(ReadLlavaConfig(JsonFile::Parse(config.dump(), "config.json")).text.rope_theta, 5e5);
 }
 
 TEST_F(LlavaTest, PixelValuesMatchTheProcessor) {
@@ -94,47 +109,172 @@ TEST_F(LlavaTest, FormatsQuestionsAsLlava15) {
   EXPECT_EQ(model_->FormatPrompt("Hi", 0), "USER: Hi ASSISTANT:");
 }
 
-// Newer transformers save model.language_model.*, model.vision_tower.*,
-// model.multi_modal_projector.* and lm_head.*; the same weights must load and agree.
-TEST_F(LlavaTest, LoadsTheNewerTensorLayout) {
-  const fs::path dir = testing::FreshTempDir("llava_new_layout");
-  for (const auto& entry : fs::directory_iterator(golden_->model_dir())) {
-    if (entry.path().filename() != "model.safetensors")
-      fs::copy_file(entry.path(), dir / entry.path().filename());
-  }
-  const Checkpoint old_layout = Checkpoint::Open(golden_->model_dir().string());
-  std::vector<testing::TensorToWrite> renamed;
-  for (const StoredTensor* t : old_layout.All()) {
-    std::string name = t->name;
-    for (const auto& [from, to] : {std::pair{"language_model.model.", "model.language_model."},
-                                   {"language_model.lm_head.", "lm_head."},
-                                   {"vision_tower.", "model.vision_tower."},
-                                   {"multi_modal_projector.", "model.multi_modal_projector."}}) {
-      if (name.rfind(from, 0) == 0) {
-        name = to + name.substr(std::strlen(from));
-        break;
-      }
-    }
-    renamed.push_back({name, t->dtype_name, t->shape,
-                       std::string(reinterpret_cast<const char*>(t->data), t->num_bytes)});
-  }
-  testing::WriteFile(dir / "model.safetensors", testing::SafetensorsBytes(renamed));
-  const LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string());
-  const Tensor a = model.vision_tower().Forward(pool_, GoldenPixels());
-  const Tensor b = model_->vision_tower().Forward(pool_, GoldenPixels());
-  EXPECT_EQ(testing::MaxAbsDifference(a.f32(), b.f32(), a.num_elements()), 0.0);
+std::string ErrorLoading(const fs::path& dir) {
+  return testing::ErrorOf(
+      [&] { LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string()); });
 }
 
-TEST_F(LlavaTest, MissingPreprocessorConfigIsNamed) {
-  const fs::path dir = testing::FreshTempDir("llava_no_preprocessor");
-  for (const auto& entry : fs::directory_iterator(golden_->model_dir())) {
-    if (entry.path().filename() != "preprocessor_config.json") {
-      fs::copy_file(entry.path(), dir / entry.path().filename());
+TEST_F(LlavaTest, PicksTheTensorLayoutByTheNamesTheCheckpointHolds) {
+  const auto vision_prefix = [](const fs::path& dir) {
+    return FindLlavaTensorLayout(Checkpoint::Open(dir.string())).vision;
+  };
+  EXPECT_EQ(vision_prefix(testing::kLlavaModelDir), "vision_tower.vision_model.");
+  EXPECT_EQ(vision_prefix(testing::LlavaIn45xLayout()), "model.vision_tower.vision_model.");
+  EXPECT_EQ(vision_prefix(testing::kLlavaTf5Dir / "original_format"), "vision_tower.vision_model.");
+  EXPECT_EQ(vision_prefix(testing::kLlavaTf5Dir / "native_format"), "model.vision_tower.");
+  const LlavaTensorLayout& native =
+      FindLlavaTensorLayout(Checkpoint::Open((testing::kLlavaTf5Dir / "native_format").string()));
+  EXPECT_EQ(native.decoder.prefix, "model.language_model.");
+  EXPECT_EQ(native.decoder.lm_head, "lm_head.weight");
+  EXPECT_EQ(native.projector, "model.multi_modal_projector.");
+}
+
+TEST_F(LlavaTest, EveryLayoutLoadsTheSameVisionTower) {
+  const Tensor expected = model_->vision_tower().Forward(pool_, GoldenPixels());
+  for (const fs::path& dir :
+       {testing::LlavaIn45xLayout(), testing::kLlavaTf5Dir / "original_format",
+        testing::kLlavaTf5Dir / "native_format"}) {
+    const LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string());
+    const Tensor hidden = model.vision_tower().Forward(pool_, GoldenPixels());
+    EXPECT_EQ(testing::MaxAbsDifference(hidden.f32(), expected.f32(), hidden.num_elements()), 0.0)
+        << dir;
+  }
+}
+
+TEST_F(LlavaTest, UnknownTensorNamesAreRefusedNamingEveryLayoutsTensors) {
+  const fs::path dir = testing::FreshTempDir("llava_unknown_names");
+  testing::CopyFiles(testing::kLlavaModelDir, dir, {"model.safetensors"});
+  testing::WriteRenamedTensors(testing::kLlavaModelDir, dir,
+                               [](const std::string& name) { return "llava." + name; });
+  const std::string error = ErrorLoading(dir);
+  EXPECT_NE(error.find("fit no LLaVA layout"), std::string::npos) << error;
+  for (const LlavaTensorLayout& layout : LlavaTensorLayouts()) {
+    for (const std::string& tensor : layout.MarkerTensors()) {
+      EXPECT_NE(error.find(tensor), std::string::npos) << tensor << " in " << error;
     }
   }
-  const std::string error = testing::ErrorOf(
-      [&] { LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string()); });
-  EXPECT_NE(error.find("preprocessor_config.json"), std::string::npos) << error;
+  for (const char* tensor : {"language_model.model.embed_tokens.weight",
+                             "model.vision_tower.embeddings.patch_embedding.weight",
+                             "model.vision_tower.vision_model.embeddings.patch_embedding.weight",
+                             "multi_modal_projector.linear_1.weight"}) {
+    EXPECT_NE(error.find(tensor), std::string::npos) << tensor << " in " << error;
+  }
+}
+
+// One part in another layout's names (here the projector) fits no layout either.
+TEST_F(LlavaTest, MixedLayoutsAreRefused) {
+  const fs::path dir = testing::FreshTempDir("llava_mixed_names");
+  testing::CopyFiles(testing::kLlavaModelDir, dir, {"model.safetensors"});
+  testing::WriteRenamedTensors(testing::kLlavaModelDir, dir, [](const std::string& name) {
+    return testing::ReplacePrefix(name, "multi_modal_projector.", "model.multi_modal_projector.");
+  });
+  EXPECT_NE(ErrorLoading(dir).find("fit no LLaVA layout"), std::string::npos);
+}
+
+TEST_F(LlavaTest, MissingImageProcessorConfigNamesBothFiles) {
+  // transformers 4.46's processor_config.json holds no image processor, so without
+  // preprocessor_config.json there is none; without both files neither.
+  for (const std::set<std::string>& removed :
+       {std::set<std::string>{"preprocessor_config.json"},
+        std::set<std::string>{"preprocessor_config.json", "processor_config.json"}}) {
+    const fs::path dir = testing::FreshTempDir("llava_no_preprocessor");
+    testing::CopyFiles(testing::kLlavaModelDir, dir, removed);
+    const std::string error = ErrorLoading(dir);
+    EXPECT_NE(error.find("no image processor config"), std::string::npos) << error;
+    EXPECT_NE(error.find("preprocessor_config.json"), std::string::npos) << error;
+    EXPECT_NE(error.find("in processor_config.json"), std::string::npos) << error;
+  }
+}
+
+TEST_F(LlavaTest, ReadsTheImageProcessorNestedInProcessorConfig) {
+  const LlavaProcessorConfig old = LoadLlavaProcessorConfig(testing::kLlavaModelDir.string());
+  const LlavaProcessorConfig nested =
+      LoadLlavaProcessorConfig((testing::kLlavaTf5Dir / "native_format").string());
+  EXPECT_NE(old.image_source.find("preprocessor_config.json"), std::string::npos);
+  EXPECT_NE(nested.image_source.find("processor_config.json, field 'image_processor'"),
+            std::string::npos);
+  EXPECT_EQ(nested.image.size_shortest_edge, 336);
+  EXPECT_EQ(nested.image.crop_height, 336);
+  EXPECT_EQ(nested.image.resample, ResampleFilter::kBicubic);
+  EXPECT_EQ(nested.image.image_mean, old.image.image_mean);
+  EXPECT_EQ(nested.image.image_std, old.image.image_std);
+  EXPECT_EQ(nested.image.rescale_factor, old.image.rescale_factor);
+  EXPECT_EQ(nested.patch_size, 14);
+  EXPECT_EQ(nested.num_additional_image_tokens, 1);
+
+  // Where both are present the nested one is used, as transformers 5.x reads it first.
+  const fs::path dir = testing::FreshTempDir("llava_both_processor_files");
+  testing::CopyFiles(testing::kLlavaTf5Dir / "native_format", dir);
+  auto image = nlohmann::json::parse(
+      testing::ReadFile(testing::kLlavaModelDir / "preprocessor_config.json"));
+  image["size"] = {{"shortest_edge", 400}};
+  testing::WriteFile(dir / "preprocessor_config.json", image.dump());
+  EXPECT_EQ(LoadLlavaProcessorConfig(dir.string()).image.size_shortest_edge, 336);
+}
+
+TEST_F(LlavaTest, CountsImageTokensAsLlavaProcessor) {
+  LlavaProcessorConfig processor;
+  EXPECT_FALSE(processor.ImageTokens(336, 336).has_value());  // no patch_size: the model expands
+  processor.patch_size = 14;
+  processor.vision_feature_select_strategy = "default";
+  EXPECT_EQ(processor.ImageTokens(336, 336), 576);  // 576 patches + CLS - CLS
+  processor.num_additional_image_tokens = 0;
+  EXPECT_EQ(processor.ImageTokens(336, 336), 575);
+  processor.vision_feature_select_strategy = "full";
+  EXPECT_EQ(processor.ImageTokens(336, 336), 576);
+  processor.num_additional_image_tokens = 1;
+  EXPECT_EQ(processor.ImageTokens(336, 336), 577);
+  EXPECT_EQ(processor.ImageTokens(224, 336), 16 * 24 + 1);
+}
+
+TEST_F(LlavaTest, FullStrategyKeepsTheClassToken) {
+  const fs::path dir = testing::LlavaFullStrategy();
+  const LlavaModel model(JsonFile::Load((dir / "config.json").string()), dir.string());
+  EXPECT_EQ(model.image_features(), 577);
+  EXPECT_EQ(model_->image_features(), 576);
+  const ImageEmbeddings embeddings =
+      model.EncodeImage(pool_, LoadImage((testing::kFixturesDir / "llava" / "image.png").string()));
+  EXPECT_EQ(embeddings.rows.dim(0), 577);
+  // The class token's row comes first, then the patches as the default strategy projects them.
+  const std::vector<float> patches = golden_->Floats("image_features");
+  EXPECT_LT(testing::MaxAbsDifference(embeddings.rows.f32() + 64, patches.data(), patches.size()),
+            1e-3);
+}
+
+// A processor whose image token count differs from the model's image features would give a prompt
+// transformers refuses ("Image features and image tokens do not match"); it is refused at load.
+TEST_F(LlavaTest, ProcessorAndModelDisagreeingOnImageTokensIsRefused) {
+  const auto with_processor_fields = [](const nlohmann::json& fields) {
+    const fs::path dir = testing::FreshTempDir("llava_token_count");
+    testing::CopyFiles(testing::kLlavaModelDir, dir);
+    auto processor =
+        nlohmann::json::parse(testing::ReadFile(testing::kLlavaModelDir / "processor_config.json"));
+    processor.update(fields);
+    testing::WriteFile(dir / "processor_config.json", processor.dump());
+    return ErrorLoading(dir);
+  };
+  const std::string error = with_processor_fields({{"num_additional_image_tokens", 0}});
+  for (const char* part : {"processor_config.json", "num_additional_image_tokens 0",
+                           "give 575 image tokens", "makes 576 image features"}) {
+    EXPECT_NE(error.find(part), std::string::npos) << part << " in " << error;
+  }
+  EXPECT_NE(with_processor_fields({{"vision_feature_select_strategy", "full"}}).find("577"),
+            std::string::npos);
+  EXPECT_EQ(with_processor_fields({{"num_additional_image_tokens", 1}}), "(no error)");
+  EXPECT_NE(with_processor_fields({{"vision_feature_select_strategy", "both"}})
+                .find("field 'vision_feature_select_strategy' 'both' is not supported"),
+            std::string::npos);
+}
+
+TEST_F(LlavaTest, ChatTemplateJinjaIsRead) {
+  const fs::path dir = testing::FreshTempDir("llava_chatml_jinja");
+  testing::CopyFiles(testing::kLlavaTf5Dir / "native_format", dir);
+  testing::WriteFile(dir / "chat_template.jinja",
+                     "{% for m in messages %}<|im_start|>{{ m['role'] }}{% endfor %}");
+  const std::string error = ErrorLoading(dir);
+  EXPECT_NE(error.find("chat_template.jinja: the chat template is not LLaVA-1.5's"),
+            std::string::npos)
+      << error;
 }
 
 }  // namespace

@@ -116,5 +116,26 @@ TEST(LlmConfigTest, RopeFrequenciesLlama3BandsFollowWavelength) {
   EXPECT_FLOAT_EQ(scaled[3], plain(3) / 8);  // wavelength > 1024: slowed by the factor
 }
 
+// transformers 5.x writes rope_theta and the scaling fields in "rope_parameters" instead.
+TEST(LlmConfigTest, ReadsTransformers5RopeParameters) {
+  const LlmConfig plain = ReadLlmConfig(JsonFile::Parse(
+      WithField(R"("rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"})"),
+      "config.json"));
+  EXPECT_EQ(plain.rope_theta, 1e6);
+  EXPECT_EQ(plain.rope_scaling.kind, "default");
+  const LlmConfig llama3 = ReadLlmConfig(
+      JsonFile::Parse(WithField(R"("rope_parameters": {"rope_type": "llama3", "factor": 8.0,
+                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                 "original_max_position_embeddings": 64, "rope_theta": 500000.0})"),
+                      "config.json"));
+  EXPECT_EQ(llama3.rope_theta, 5e5);
+  EXPECT_EQ(llama3.rope_scaling.kind, "llama3");
+  EXPECT_EQ(llama3.rope_scaling.factor, 8.0);
+  EXPECT_EQ(llama3.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_NE(ErrorOf(WithField(R"("rope_parameters": {"rope_theta": -1})"))
+                .find("rope_parameters.rope_theta must be positive"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lightvlm
