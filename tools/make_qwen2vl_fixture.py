@@ -178,6 +178,13 @@ def main(argv=None):
         rows = torch.cat([image_processor(images=[im], return_tensors="pt")["pixel_values"] for im in pil])
         assert torch.equal(rows, pv)
         pos, delta = rope_index(model, ids, grid)
+        with torch.no_grad():
+            rotary = model.visual.rot_pos_emb(grid)
+        tensors[f"{name}.vision_rotary"] = rotary.float()
+        desc[f"{name}.vision_rotary"] = (
+            "model.visual.rot_pos_emb(image_grid_thw): [n_patches, 8] = [h_id * inv_freq(4), w_id * "
+            "inv_freq(4)] per patch in pixel_values' row order; inv_freq[0] = 1, so columns 0 and 4 "
+            "are the patch's row and column ids")
         tensors.update({f"{name}.pixel_values": pv.float(), f"{name}.image_grid_thw": grid.long(),
                         f"{name}.input_ids": ids[0].long(), f"{name}.position_ids": pos.long(),
                         f"{name}.rope_delta": delta.long()})
