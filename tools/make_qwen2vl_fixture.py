@@ -40,7 +40,7 @@ import make_fixtures as mf  # noqa: E402
 
 torch.set_num_threads(1)
 
-SEED = 4001
+SEED = 4012  # top-2 margins >= 0.018 and varied tokens (4001: margin 0.0056; 4003: one token repeated)
 VISION_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 # The fixture's processor: few patches per image so the fixture stays small; min_pixels 56*56 is
 # the real default, max_pixels 28*28*16 allows at most 16 merged tokens per image.
