@@ -167,10 +167,8 @@ LIGHTVLM_JSON_FILE_TYPE(nlohmann::json)
 
 #undef LIGHTVLM_JSON_FILE_TYPE
 
-void ForEachJsonLine(const std::string& path, const std::string& what,
+void ForEachJsonLine(std::istream& in, const std::string& path, const std::string& what,
                      const std::function<void(const JsonFile& line)>& parse_line) {
-  std::ifstream in(path);
-  Check(in.good(), path, ": cannot open the file");
   bool any = false;
   std::string line;
   for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
@@ -183,6 +181,13 @@ void ForEachJsonLine(const std::string& path, const std::string& what,
   }
   Check(!in.bad(), path, ": read error");
   Check(any, path, ": ", what);
+}
+
+void ForEachJsonLine(const std::string& path, const std::string& what,
+                     const std::function<void(const JsonFile& line)>& parse_line) {
+  std::ifstream in(path);
+  Check(in.good(), path, ": cannot open the file");
+  ForEachJsonLine(in, path, what, parse_line);
 }
 
 }  // namespace lightvlm

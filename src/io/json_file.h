@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <istream>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,9 @@ class JsonFile {
 // JsonFile named "<path>, line <n>" (so its errors name the line). Fails naming the file when it
 // cannot be read, and when it has no lines that are not blank and `what` (e.g. "no items").
 void ForEachJsonLine(const std::string& path, const std::string& what,
+                     const std::function<void(const JsonFile& line)>& parse_line);
+// The same for JSON Lines read from `in`; `path` is only for errors.
+void ForEachJsonLine(std::istream& in, const std::string& path, const std::string& what,
                      const std::function<void(const JsonFile& line)>& parse_line);
 
 }  // namespace lightvlm
