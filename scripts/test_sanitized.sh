@@ -12,4 +12,8 @@ cmake --build build-asan -j"$(nproc)"
 # fail the test; print_stacktrace gives UBSan reports a stack.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+# Left out: ShapesModelTest, which answers the shapes model's 800 held-out questions to compare
+# accuracy with transformers; under ASan that alone runs past CI's budget. Every code path it
+# takes (vision tower, projector, prompt, decoder, evaluator) runs under ASan in the llava golden
+# and evaluator tests; the plain suite (scripts/test.sh) runs it.
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E 'ShapesModelTest'

@@ -17,8 +17,8 @@ int Count(const std::string& text, const std::string& part) {
 }
 
 // The texts of the <text class="..."> elements of `svg` with that class, in order. Plain string
-// search, not <regex>: under -fsanitize=address,undefined GCC 12 warns falsely inside <regex>,
-// which -Werror turns into a failed build.
+// search, not <regex>: with -fsanitize=address,undefined, GCC 12 warns falsely inside <regex>
+// (maybe-uninitialized in its std::function), which -Werror turns into a failed build.
 std::vector<std::string> Texts(const std::string& svg, const std::string& css_class) {
   const std::string open = "<text class=\"" + css_class + "\"";
   std::vector<std::string> texts;
