@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIGHTVLM_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
 # Leak checking stays on, with no suppressions: the suite exits leak-free with OpenMP (libgomp),
-# OpenBLAS and oneDNN as they are (their pools and caches are still referenced at exit). halt_on_error and abort_on_error make every report
-# fail the test; print_stacktrace gives UBSan reports a stack.
+# OpenBLAS and oneDNN as they are (their pools and caches are still referenced at exit).
+# halt_on_error and abort_on_error make every report fail the test; print_stacktrace gives UBSan
+# reports a stack.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Left out: ShapesModelTest, which answers the shapes model's 800 held-out questions to compare
