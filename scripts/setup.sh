@@ -15,6 +15,10 @@ packages=(
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
   libgtest-dev         # tests
+  clang                # fuzz targets (scripts/fuzz.sh): libFuzzer needs clang
+  libclang-rt-14-dev   # clang's libFuzzer, ASan and UBSan runtimes
+  libomp-dev           # OpenMP for clang: the fuzz build configures the whole project with it
+  python3              # fuzz seeds: fuzz/small_safetensors.py
 )
 
 missing=()

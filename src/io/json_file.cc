@@ -170,13 +170,9 @@ LIGHTVLM_JSON_FILE_TYPE(nlohmann::json)
 #undef LIGHTVLM_JSON_FILE_TYPE
 
 void ForEachJsonLine(
-    const std::string& path, const std::string& what,
+    std::istream& in, const std::string& path, const std::string& what,
     const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
     const std::function<void(int64_t line_number, const Error& error)>& on_bad_line) {
-  // A FIFO is fine here (data piped in); a directory would read as an empty file.
-  Check(!std::filesystem::is_directory(path), path, ": is a directory, not a file");
-  std::ifstream in(path);
-  Check(in.good(), path, ": cannot open the file");
   bool any = false;
   std::string line;
   for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
@@ -194,6 +190,17 @@ void ForEachJsonLine(
   }
   Check(!in.bad(), path, ": read error");
   Check(any, path, ": ", what);
+}
+
+void ForEachJsonLine(
+    const std::string& path, const std::string& what,
+    const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
+    const std::function<void(int64_t line_number, const Error& error)>& on_bad_line) {
+  // A FIFO is fine here (data piped in); a directory would read as an empty file.
+  Check(!std::filesystem::is_directory(path), path, ": is a directory, not a file");
+  std::ifstream in(path);
+  Check(in.good(), path, ": cannot open the file");
+  ForEachJsonLine(in, path, what, parse_line, on_bad_line);
 }
 
 }  // namespace lightvlm

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,11 @@ class JsonFile {
 // error, which names the line) and the walk goes on.
 void ForEachJsonLine(
     const std::string& path, const std::string& what,
+    const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
+    const std::function<void(int64_t line_number, const Error& error)>& on_bad_line = {});
+// The same for JSON Lines read from `in`; `path` is only for errors.
+void ForEachJsonLine(
+    std::istream& in, const std::string& path, const std::string& what,
     const std::function<void(const JsonFile& line, int64_t line_number)>& parse_line,
     const std::function<void(int64_t line_number, const Error& error)>& on_bad_line = {});
 

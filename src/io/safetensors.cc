@@ -255,11 +255,18 @@ TensorView StoredTensor::view() const {
 }
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) {
+  auto mapping = MappedFile::Open(path);
+  auto file = Parse({mapping->data(), mapping->size()}, path);
+  file->mapping_ = std::move(mapping);
+  return file;
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::Parse(std::span<const std::byte> contents,
+                                                        const std::string& path) {
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
-  file->mapping_ = MappedFile::Open(path);
-  const std::byte* bytes = file->mapping_->data();
-  const uint64_t size = file->mapping_->size();
+  const std::byte* bytes = contents.data();
+  const uint64_t size = contents.size();
   Check(size >= kHeaderLengthBytes, path, ": truncated: ", size,
         " bytes is too short for the 8-byte header length");
   const uint64_t header_length = ReadLittleEndianU64(bytes);

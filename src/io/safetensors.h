@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ struct StoredTensor {
 class SafetensorsFile {
  public:
   static std::unique_ptr<SafetensorsFile> Open(const std::string& path);
+  // The same checks on the contents of a file held in memory, which must outlive the result (its
+  // tensors point into it). `path` is only for errors.
+  static std::unique_ptr<SafetensorsFile> Parse(std::span<const std::byte> contents,
+                                                const std::string& path);
   ~SafetensorsFile();
 
   const std::string& path() const { return path_; }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,24 @@ TEST(JsonFileTest, FindAndGetOrTreatMissingAndNullAlike) {
   EXPECT_EQ(config.GetOr<std::vector<std::string>>("absent", {}), std::vector<std::string>{});
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "should be an integer",
                       ErrorOf([&] { config.GetOr<int>("model_type", 1); }));
+}
+
+TEST(JsonFileTest, ReadsJsonLinesFromAStream) {
+  std::istringstream in("{\"a\": 1}\n\n  \r\n{\"a\": 2}\n");
+  std::vector<int64_t> values;
+  std::vector<std::string> names;
+  ForEachJsonLine(in, "memory.jsonl", "no lines", [&](const JsonFile& line, int64_t) {
+    values.push_back(line.Get<int64_t>("a"));
+    names.push_back(line.path());
+  });
+  EXPECT_EQ(values, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(names, (std::vector<std::string>{"memory.jsonl, line 1", "memory.jsonl, line 4"}));
+  std::istringstream blank("\n \n");
+  EXPECT_EQ(testing::ErrorOf([&] { ForEachJsonLine(blank, "blank.jsonl", "no lines", {}); }),
+            "blank.jsonl: no lines");
+  std::istringstream not_object("[1]\n");
+  EXPECT_EQ(testing::ErrorOf([&] { ForEachJsonLine(not_object, "x.jsonl", "no lines", {}); }),
+            "x.jsonl, line 1: expected a JSON object, got array");
 }
 
 }  // namespace

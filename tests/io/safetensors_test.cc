@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,23 @@ TEST(CheckpointTest, LoadsZeroElementTensors) {
     EXPECT_EQ(empty.shape(), (Shape{0, 3}));
     EXPECT_EQ(checkpoint.Load("empty_bf16", {0}, dtype).num_elements(), 0);
   }
+}
+
+TEST(SafetensorsTest, ParsesContentsHeldInMemory) {
+  const std::string bytes = SafetensorsBytes(MixedTensors());
+  const auto file = SafetensorsFile::Parse(std::as_bytes(std::span(bytes)), "in memory");
+  EXPECT_EQ(file->path(), "in memory");
+  ASSERT_EQ(file->tensors().size(), 4u);
+  const StoredTensor& f32 = file->tensors().at("weight.f32");
+  EXPECT_EQ(f32.shape, (Shape{2, 2}));
+  // Tensors point into the caller's bytes.
+  const auto* data = reinterpret_cast<const char*>(f32.data);
+  EXPECT_TRUE(data > bytes.data() && data + 16 <= bytes.data() + bytes.size());
+  EXPECT_EQ(std::string(data, 16), Bytes<float>({1.0f, -2.0f, 0.5f, 3.25f}));
+  const std::string truncated = bytes.substr(0, bytes.size() - 1);
+  const std::string error =
+      ErrorOf([&] { SafetensorsFile::Parse(std::as_bytes(std::span(truncated)), "in memory"); });
+  EXPECT_EQ(error.rfind("in memory: tensor", 0), 0u) << error;
 }
 
 TEST(SafetensorsTest, RejectsShortFiles) {

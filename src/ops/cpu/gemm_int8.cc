@@ -197,6 +197,10 @@ void ForEachRowBlock(int64_t m, int64_t k, int64_t begin, int64_t end, const Dot
   }
 }
 
+// Lanes of an int16 vector on this target: the loads of DotInt16Rows read this many values of a
+// row of x from any column < k.
+size_t Int16Lanes() { return hn::Lanes(hn::ScalableTag<int16_t>()); }
+
 void LinearInt8DecodeColumns(const int16_t* x, const float* x_scales, int64_t m, int64_t k,
                              int64_t padded_k, const int8_t* w, const float* scales, int64_t group,
                              int64_t n, const float* bias, float* y, int64_t begin, int64_t end) {
@@ -224,7 +228,7 @@ namespace {
 constexpr int64_t kInt16Rows = 32;
 
 // Rows of x as int16 with one scale per row (symmetric: the largest magnitude maps to 32767),
-// each row zero-padded by at least a vector, so that a vector loaded from any column < k stays
+// each row zero-padded so that a vector of `lanes` values loaded from any column < k stays
 // inside its row.
 struct QuantizedRows {
   std::vector<int16_t> values;  // [m, padded_k]
@@ -232,9 +236,12 @@ struct QuantizedRows {
   int64_t padded_k = 0;
 };
 
-QuantizedRows QuantizeRowsInt16(const float* x, int64_t m, int64_t k) {
+// `lanes` comes from the target that will run the kernel (Int16Lanes), not from a Highway
+// constant of this part of the file: here HWY_MAX_BYTES is the baseline target's (8 or 16 bytes)
+// while an AVX-512 kernel loads 64, which read past the rows whenever k % 32 != 0.
+QuantizedRows QuantizeRowsInt16(const float* x, int64_t m, int64_t k, int64_t lanes) {
   QuantizedRows rows;
-  rows.padded_k = (k + 2 * HWY_MAX_BYTES - 1) / HWY_MAX_BYTES * HWY_MAX_BYTES;
+  rows.padded_k = (k + 2 * lanes - 2) / lanes * lanes;  // >= k + lanes - 1, whole vectors
   rows.values.assign(m * rows.padded_k, 0);
   rows.scales.resize(m);
   for (int64_t r = 0; r < m; ++r) {
@@ -254,6 +261,7 @@ QuantizedRows QuantizeRowsInt16(const float* x, int64_t m, int64_t k) {
 
 HWY_EXPORT(LinearInt8Columns);
 HWY_EXPORT(LinearInt8DecodeColumns);
+HWY_EXPORT(Int16Lanes);
 
 void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const int8_t* w,
                 const float* scales, int64_t group, int64_t n, const float* bias, float* y) {
@@ -261,7 +269,8 @@ void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const in
         " n=", n);
   Check(group > 0 && k % group == 0, "LinearInt8: scale group ", group, " does not divide k=", k);
   if (m <= kInt16Rows) {
-    const QuantizedRows rows = QuantizeRowsInt16(x, m, k);
+    const auto lanes = static_cast<int64_t>(HWY_DYNAMIC_DISPATCH(Int16Lanes)());
+    const QuantizedRows rows = QuantizeRowsInt16(x, m, k, lanes);
     pool.ParallelFor(
         n,
         [&](int64_t begin, int64_t end) {

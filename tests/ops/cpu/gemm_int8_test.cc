@@ -109,6 +109,16 @@ TEST(LinearInt8Test, DecodeRowsCoverLongRowsAndOddGroups) {
   CheckAgainstReference(32, 64, 17, 64, true, 3);
 }
 
+// Regression: the int16 rows of x were padded by a vector of the baseline target (8 bytes) while
+// the AVX-512 kernel loads 64 bytes from the last vector's start, so row lengths that are not a
+// multiple of 32 read past the rows (AddressSanitizer: heap-buffer-overflow in DotInt16Rows).
+TEST(LinearInt8Test, DecodeRowsOfAnyLengthStayInsideTheirBuffer) {
+  for (const int64_t k : {1, 17, 31, 33, 47, 63, 100, 130, 257}) {
+    CheckAgainstReference(1, k, 5, k, true, 1);
+    CheckAgainstReference(3, k, 4, k, false, 2);
+  }
+}
+
 // Rounding x to int16 (steps of 1 / 32767 of the row's largest value) keeps decode products
 // within 2e-3 of those with the exact x; rounding x to bf16 (8 significant bits, as the bf16
 // weights' products do) misses products of these sizes by 5e-2 to 8e-2.

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of fuzz/ (clang, ASan + UBSan) into build-fuzz/ and runs each for
+# SECONDS (default 30), one after another, from seed corpora made of the repository's real files.
+# Fails if any target has a finding (the others still run): libFuzzer's report is printed, with the path of the input that caused
+# it (build-fuzz/findings/<target>/crash-*, leak-*, timeout-* or oom-*). docs/RELIABILITY.md.
+#
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: safetensors, llm_config, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+build=build-fuzz
+fixtures=tests/fixtures
+shared=../shared
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DLIGHTVLM_FUZZ=ON -DLIGHTVLM_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzzers
+
+# Seeds: real files (small ones), copied fresh each run. The corpus libFuzzer grows is kept in
+# $build/corpus/<target> between runs.
+seeds="$build/seeds"
+rm -rf "$seeds"
+seed() {  # seed TARGET FILE... (missing files, e.g. ../shared on a machine without it, are skipped)
+  mkdir -p "$seeds/$1"
+  local target=$1
+  shift
+  for file in "$@"; do
+    [ -f "$file" ] && cp "$file" "$seeds/$target/$(echo "$file" | tr '/' '_')"
+  done
+  return 0
+}
+mkdir -p "$seeds/safetensors"
+for model in "$fixtures"/llama/model "$fixtures"/qwen2/model "$fixtures"/llava/model; do
+  python3 fuzz/small_safetensors.py "$model/model.safetensors" \
+    "$seeds/safetensors/$(basename "$(dirname "$model")").safetensors"
+done
+python3 fuzz/small_safetensors.py "$fixtures/images/clip/expected.safetensors" \
+  "$seeds/safetensors/clip_expected.safetensors"
+seed llm_config "$fixtures"/{llama,llama/llama3,qwen2,llava}/model/config.json \
+  "$shared/models/stories260k/config.json"
+seed preprocessor_config "$fixtures"/images/clip/{fixed_nearest,no_resize,old_format,pad_bilinear,photo_lanczos,tall,upscale_crop32}.json \
+  "$fixtures/llava/model/preprocessor_config.json"
+seed image "$fixtures"/images/decode/* "$fixtures/eval/red_disc.png" \
+  "$fixtures"/images/clip/odd_*.png "$shared/images/mmbench_503.jpg"
+rm -f "$seeds"/image/*.safetensors
+seed tokenizer_json "$fixtures/tokenizers/bytelevel_tiny.json" \
+  "$shared/models/stories260k/tokenizer.json" "$fixtures/llama/model/tokenizer.json"
+# tokenizer_encode: the first byte picks the tokenizer and the flags, the rest is the text.
+mkdir -p "$seeds/tokenizer_encode"
+i=0
+for text in "Once upon a time, there was a cat." "<s>Hello</s> wörld 123 " $'tab\tnew\nline  ' \
+  "日本語のテキスト" "<|begin_of_text|>user: hi<|eot_id|>" "   leading and trailing   "; do
+  for flags in 0 1 2 5; do
+    printf "\\x$(printf %02x "$flags")%s" "$text" >"$seeds/tokenizer_encode/$i"
+    i=$((i + 1))
+  done
+done
+seed jsonl "$fixtures/eval/questions.jsonl"
+printf '%s\n' '{"prompt": "Describe the image.", "image": "a.png", "max_tokens": 8}' '' \
+  '{"prompt": "Once upon a time"}' >"$seeds/jsonl/requests.jsonl"
+
+# Bounds per input: the parsers must refuse what is too large before allocating it, so a single
+# input that needs over 2 GB (or one allocation over 1 GB) or 10 s is a finding.
+declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [image]=65536)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors llm_config preprocessor_config image tokenizer_json
+  tokenizer_encode jsonl)
+status=0
+for target in "${targets[@]}"; do
+  corpus="$build/corpus/$target"
+  findings="$build/findings/$target"
+  mkdir -p "$corpus" "$findings"
+  log="$build/findings/$target.log"
+  echo "fuzz: $target for ${seconds}s"
+  if ! "$build/fuzz/${target}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -malloc_limit_mb=1024 -timeout=10 -max_len="${max_len[$target]:-8192}" -print_final_stats=1 \
+    -artifact_prefix="$findings/" "$corpus" "$seeds/$target" >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz: FINDING in $target; input: $(ls -t "$findings"/crash-* "$findings"/leak-* \
+      "$findings"/timeout-* "$findings"/oom-* 2>/dev/null | head -1)" >&2
+    status=1
+    continue
+  fi
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" | tr '\n' ' '
+  echo
+done
+exit $status
