@@ -57,15 +57,16 @@ for text in "Once upon a time, there was a cat." "<s>Hello</s> wörld 123 " $'ta
   done
 done
 seed jsonl "$fixtures/eval/questions.jsonl"
+seed gguf "$fixtures"/gguf/*.gguf
 printf '%s\n' '{"prompt": "Describe the image.", "image": "a.png", "max_tokens": 8}' '' \
   '{"prompt": "Once upon a time"}' >"$seeds/jsonl/requests.jsonl"
 
 # Bounds per input: the parsers must refuse what is too large before allocating it, so a single
 # input that needs over 2 GB (or one allocation over 1 GB) or 10 s is a finding.
-declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [image]=65536)
+declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [image]=65536 [gguf]=65536)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors llm_config preprocessor_config image tokenizer_json
-  tokenizer_encode jsonl)
+  tokenizer_encode jsonl gguf)
 status=0
 for target in "${targets[@]}"; do
   corpus="$build/corpus/$target"

@@ -285,11 +285,18 @@ void CheckNoOverlap(const std::string& path, const std::vector<GgufTensorInfo>& 
 }  // namespace
 
 std::unique_ptr<GgufFile> GgufFile::Open(const std::string& path) {
+  std::unique_ptr<MappedFile> mapping = MappedFile::Open(path);
+  std::unique_ptr<GgufFile> file = Parse(std::span(mapping->data(), mapping->size()), path);
+  file->mapping_ = std::move(mapping);
+  return file;
+}
+
+std::unique_ptr<GgufFile> GgufFile::Parse(std::span<const std::byte> contents,
+                                          const std::string& path) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
-  file->mapping_ = MappedFile::Open(path);
-  const uint64_t size = file->mapping_->size();
-  ByteReader reader(path, file->mapping_->data(), size);
+  const uint64_t size = contents.size();
+  ByteReader reader(path, contents.data(), size);
   const uint32_t magic = reader.Read<uint32_t>("magic");
   Check(magic == kMagic, path, ": not a GGUF file (the first 4 bytes are not \"GGUF\")");
   const uint32_t version = reader.Read<uint32_t>("version");
@@ -327,7 +334,7 @@ std::unique_ptr<GgufFile> GgufFile::Open(const std::string& path) {
     Check(tensor.offset <= data_size && tensor.num_bytes <= data_size - tensor.offset, where,
           " needs ", tensor.num_bytes, " bytes at offset ", tensor.offset,
           " of the data section, past its end at ", data_size, " (file truncated?)");
-    tensor.data = file->mapping_->data() + data_start + tensor.offset;
+    tensor.data = contents.data() + data_start + tensor.offset;
   }
   CheckNoOverlap(path, file->tensors_);
   return file;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -62,6 +63,10 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   static std::unique_ptr<GgufFile> Open(const std::string& path);
+  // The same checks on the contents of a file held in memory, which must outlive the result (its
+  // tensors point into it). `path` is only for errors.
+  static std::unique_ptr<GgufFile> Parse(std::span<const std::byte> contents,
+                                         const std::string& path);
   ~GgufFile();
 
   const std::string& path() const { return path_; }

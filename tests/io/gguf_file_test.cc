@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,26 @@ TEST_P(GgufFixtureTest, UndoesTheConvertersRopeRowOrder) {
     EXPECT_NE(std::memcmp(stored.f32(), original.data(), original.size() * 4), 0) << name;
     ExpectBitIdentical(UndoLlamaRopeRowOrder(stored.view(), n_heads).f32(), original, name);
   }
+}
+
+// Parse (the fuzzer's entry point) reads the same file from memory, and its tensors point into it.
+TEST_P(GgufFixtureTest, ParsesContentsHeldInMemory) {
+  std::ifstream in(kGgufFixtures / GetParam(), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto opened = GgufFile::Open((kGgufFixtures / GetParam()).string());
+  const auto parsed = GgufFile::Parse(std::as_bytes(std::span(bytes)), "in memory");
+  EXPECT_EQ(parsed->path(), "in memory");
+  ASSERT_EQ(parsed->tensors().size(), opened->tensors().size());
+  for (size_t i = 0; i < parsed->tensors().size(); ++i) {
+    const GgufTensorInfo& tensor = parsed->tensors()[i];
+    const auto* data = reinterpret_cast<const char*>(tensor.data);
+    EXPECT_TRUE(data >= bytes.data() && data + tensor.num_bytes <= bytes.data() + bytes.size());
+    EXPECT_EQ(std::memcmp(tensor.data, opened->tensors()[i].data, tensor.num_bytes), 0);
+  }
+  const std::string truncated = bytes.substr(0, bytes.size() - 1);
+  const std::string error =
+      testing::ErrorOf([&] { GgufFile::Parse(std::as_bytes(std::span(truncated)), "in memory"); });
+  EXPECT_EQ(error.rfind("in memory: ", 0), 0u) << error;
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, GgufFixtureTest,
