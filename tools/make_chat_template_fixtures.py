@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/chat_templates/<family>.json: the chat template each supported family
+ships, a set of conversations, and what jinja2 renders for each, configured exactly as
+transformers configures it (transformers.utils.chat_template_utils._compile_jinja_template:
+ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, the {% generation %}
+tag, and its tojson / raise_exception / strftime_now). tests/io/chat_template_test.cc checks that
+the C++ interpreter (src/io/jinja/) renders every case byte for byte the same, and fails where
+jinja2 fails.
+
+Each file: {"family", "source" (where the template text comes from), "template", "cases": [{"name",
+"context" (the variables passed to the template, as apply_chat_template passes them: messages,
+tools=None, documents=None, add_generation_prompt, the special tokens), "expected" (the rendered
+text) or "error" (jinja2's exception)}]}.
+
+Usage: /work/main/.venv/bin/python tools/make_chat_template_fixtures.py [--smollm2-gguf PATH]
+(with the GGUF that scripts/get_models.sh fetches, it also checks that SMOLLM2 below equals the
+GGUF's tokenizer.chat_template).
+"""
+
+import argparse
+import json
+import pathlib
+
+from transformers.utils.chat_template_utils import _compile_jinja_template
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures" / "chat_templates"
+
+# Qwen/Qwen2-VL-2B-Instruct, chat_template.json (the same text appears in public code that
+# renders it, e.g. shell-nlp/gpt_server tests/test_chat_template.py).
+QWEN2_VL = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}"
+    "Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}"
+    "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# HuggingFaceTB/SmolVLM-256M-Instruct, chat_template.json (also transformers' SmolVLM processor
+# DEFAULT_CHAT_TEMPLATE without the video branch, and its processor test).
+SMOLVLM = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+# HuggingFaceTB/SmolLM2-135M-Instruct: tokenizer.chat_template of the GGUF that
+# scripts/get_models.sh fetches (checked against it with --smollm2-gguf).
+SMOLLM2 = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    "<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# OpenGVLab/InternVL2_5-1B, tokenizer_config.json: ChatML with InternVL's default system prompt
+# (the prompt of InternVL's "internvl2_5" conversation template, which public code quoting it
+# confirms); the checkpoint was not reachable here to compare byte for byte.
+INTERNVL2_5 = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{'<|im_start|>system\n你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学及多家合作单位"
+    "联合开发的多模态大语言模型。<|im_end|>\n'}}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# Written for this test: the constructs the interpreter implements that the shipped templates do
+# not use (macros, namespace, filters, tests, slicing, loop controls, block set, tojson), laid
+# out over indented lines so trim_blocks and lstrip_blocks decide the whitespace.
+FEATURES = """{#- Exercises the interpreter; indented so trim_blocks / lstrip_blocks matter. -#}
+{%- set ns = namespace(images=0) -%}
+{%- macro render_part(part, prefix='') -%}
+    {%- if part.type == 'image' -%}
+        {%- set ns.images = ns.images + 1 -%}
+        {{ prefix }}<image {{- ns.images }}>
+    {%- elif part['type'] == 'text' -%}
+        {{ prefix }}{{ part.text | trim }}
+    {%- else -%}
+        {{ raise_exception('unknown part type ' ~ part.type) }}
+    {%- endif -%}
+{%- endmacro -%}
+{{ bos_token }}
+{% if messages[0].role == 'system' %}
+    {% set system = messages[0].content if messages[0].content is string else messages[0].content | selectattr('type', 'equalto', 'text') | map(attribute='text') | join(' ') %}
+    {% set rest = messages[1:] %}
+{% else %}
+    {% set system = 'Default system.' %}
+    {% set rest = messages %}
+{% endif %}
+[SYS] {{ system | upper }} ({{ system | length }} chars)
+{% for message in rest %}
+    {% if message.role not in ['user', 'assistant'] %}
+        {{ raise_exception('Unexpected role: ' + message.role) }}
+    {% endif %}
+    {% if (message.role == 'user') != (loop.index0 % 2 == 0) %}
+        {{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}
+    {% endif %}
+<{{ message.role | capitalize }} {{ loop.index }}/{{ loop.length }}{{ ' first' if loop.first }}{{ ' last' if loop.last else '' }}>
+    {% if message.content is string %}
+    {{ message.content | replace('\\n', ' / ') }}
+    {% else %}
+        {% for part in message.content %}
+    {{ render_part(part, prefix=loop.index ~ ') ') }}
+        {% endfor %}
+    {% endif %}
+    {% if message.role == 'assistant' %}
+        {% generation %}{{ eos_token }}{% endgeneration %}
+    {% endif %}
+{% endfor %}
+{% if add_generation_prompt %}
+<Assistant>{{- ' images=' ~ ns.images -}}
+{% endif %}
+{{ {'n': messages | length, 'roles': messages | map(attribute='role') | list, 'tools': tools} | tojson }}
+{{ messages[-1].role[:3] }}|{{ (messages | last).role[::-1] }}|{{ 'x' in 'xyz' }}|{{ 7 // 2 }}|{{ 2 ** 8 }}|{{ -7 % 3 }}|{{ 1.5 * 2 }}|{{ 7 / 2 }}|{{ none | default('d', true) }}|{{ missing | default('dflt') }}|{{ missing is defined }}|{{ [1, 'a', none, true] }}
+{%- for k, v in {'a': 1, 'b': [1, 2]} | items %} {{ k }}={{ v }}{% endfor %}
+
+{% for i in range(6) if i is odd %}{{ i }}{% if loop.last %}.{% else %},{% endif %}{% endfor %}
+{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}{{ i }}{% endfor %}
+{% for x in [] %}never{% else %}empty loop{% endfor %}
+{% set block %}  captured {{ 'some text' | title }}  {% endset %}[{{ block | trim }}]
+{#+ a comment that keeps its indentation #}
+  {%+ if true %}kept indentation{% endif +%}
+done
+"""
+
+IMAGE = {"type": "image"}
+
+
+def text(t):
+    return {"type": "text", "text": t}
+
+
+# Conversations as apply_chat_template receives them. "parts": content as lists of
+# {"type": ...} parts (what multimodal processors take); "strings": content as plain strings.
+CONVERSATIONS = {
+    "parts_single_image": ([{"role": "user", "content": [IMAGE, text("What is in the picture?")]}], True),
+    "parts_system_two_images": ([
+        {"role": "system", "content": [text("You describe images tersely.")]},
+        {"role": "user", "content": [IMAGE, IMAGE, text("Compare the two pictures.")]},
+    ], True),
+    "parts_multi_turn": ([
+        {"role": "user", "content": [IMAGE, text("What animal is this?")]},
+        {"role": "assistant", "content": [text("A cat.")]},
+        {"role": "user", "content": [text("What colour is it?")]},
+    ], True),
+    "parts_text_before_image_no_prompt": ([
+        {"role": "user", "content": [text("Look at this:"), IMAGE]},
+        {"role": "assistant", "content": [text("I see a red car.")]},
+    ], False),
+    "strings_single": ([{"role": "user", "content": "What is 2+3?"}], True),
+    "strings_system_multi_turn": ([
+        {"role": "system", "content": "You are a calculator."},
+        {"role": "user", "content": "What is 2+3?"},
+        {"role": "assistant", "content": "5"},
+        {"role": "user", "content": "And times 4?"},
+    ], True),
+    "strings_special_characters": ([
+        {"role": "user", "content": "Quotes ' \" and \\ backslash,\nnew line, tab\t, 书生, emoji 🙂, {{ not a tag }} {% raw %}"},
+    ], True),
+    "strings_no_generation_prompt": ([
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+    ], False),
+    "strings_roles_do_not_alternate": ([
+        {"role": "user", "content": "One"},
+        {"role": "user", "content": "Two"},
+    ], True),
+}
+
+FAMILIES = {
+    "llava_1_5": ("tests/fixtures/llava/model/chat_template.json (llava-hf/llava-1.5-7b-hf, verbatim)",
+                  None, {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}),
+    "qwen2": ("tests/fixtures/qwen2/model/tokenizer_config.json (Qwen2-Instruct's ChatML template)",
+              None, {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "qwen2_vl": ("Qwen/Qwen2-VL-2B-Instruct chat_template.json", QWEN2_VL,
+                 {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "smolvlm": ("HuggingFaceTB/SmolVLM-256M-Instruct chat_template.json", SMOLVLM,
+                {"bos_token": "<|im_start|>", "eos_token": "<end_of_utterance>", "pad_token": "<|im_end|>"}),
+    "smollm2": ("HuggingFaceTB/SmolLM2-135M-Instruct (GGUF tokenizer.chat_template)", SMOLLM2,
+                {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"}),
+    "internvl2_5": ("OpenGVLab/InternVL2_5-1B tokenizer_config.json (see INTERNVL2_5 in the script)",
+                    INTERNVL2_5, {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "features": ("written for this test (tools/make_chat_template_fixtures.py, FEATURES)", FEATURES,
+                 {"bos_token": "<s>", "eos_token": "</s>"}),
+}
+
+
+def fixture_template(family):
+    if family == "llava_1_5":
+        path = ROOT / "tests/fixtures/llava/model/chat_template.json"
+    else:
+        path = ROOT / "tests/fixtures/qwen2/model/tokenizer_config.json"
+    return json.loads(path.read_text())["chat_template"]
+
+
+def render(template, context):
+    compiled = _compile_jinja_template(template)
+    try:
+        return {"expected": compiled.render(**context)}
+    except Exception as error:  # jinja2 or Python error: the C++ side must fail too
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smollm2-gguf", type=pathlib.Path)
+    args = parser.parse_args()
+    if args.smollm2_gguf:
+        import gguf
+        field = gguf.GGUFReader(args.smollm2_gguf).fields["tokenizer.chat_template"]
+        shipped = bytes(field.parts[field.data[0]]).decode()
+        assert shipped == SMOLLM2, "SMOLLM2 differs from the GGUF's tokenizer.chat_template"
+        print("SMOLLM2 equals the GGUF's tokenizer.chat_template")
+    OUT.mkdir(parents=True, exist_ok=True)
+    for family, (source, template, special_tokens) in FAMILIES.items():
+        template = template if template is not None else fixture_template(family)
+        cases = []
+        for name, (messages, add_generation_prompt) in CONVERSATIONS.items():
+            context = {"messages": messages, "tools": None, "documents": None,
+                       "add_generation_prompt": add_generation_prompt, **special_tokens}
+            cases.append({"name": name, "context": context, **render(template, context)})
+            if family == "qwen2_vl" and name.startswith("parts"):
+                context = {**context, "add_vision_id": True}
+                cases.append({"name": name + "_vision_id", "context": context, **render(template, context)})
+        rendered = sum("expected" in case for case in cases)
+        assert rendered >= 4, f"{family}: only {rendered} cases render"
+        path = OUT / f"{family}.json"
+        path.write_text(json.dumps({"family": family, "source": source, "template": template,
+                                    "cases": cases}, ensure_ascii=False, indent=1) + "\n")
+        print(f"{path.relative_to(ROOT)}: {rendered} rendered, {len(cases) - rendered} errors")
+
+
+if __name__ == "__main__":
+    main()
