@@ -7,7 +7,9 @@ tag, and its tojson / raise_exception / strftime_now). tests/io/chat_template_te
 the C++ interpreter (src/io/jinja/) renders every case byte for byte the same, and fails where
 jinja2 fails.
 
-Each file: {"family", "source" (where the template text comes from), "template", "cases": [{"name",
+snippets.json holds small templates, one rule each, with what jinja2 renders or raises.
+
+Each family's file: {"family", "source" (where the template text comes from), "template", "cases": [{"name",
 "context" (the variables passed to the template, as apply_chat_template passes them: messages,
 tools=None, documents=None, add_generation_prompt, the special tokens), "expected" (the rendered
 text) or "error" (jinja2's exception)}]}.
@@ -134,6 +136,51 @@ FEATURES = """{#- Exercises the interpreter; indented so trim_blocks / lstrip_bl
 done
 """
 
+# Small templates, each probing one rule of jinja2 that a chat template may lean on (whitespace
+# control, scoping, Python formatting, filters, tests, errors), rendered over SNIPPET_CONTEXT into
+# snippets.json.
+SNIPPET_CONTEXT = {"messages": [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello"}],
+                   "s": "  Héllo, 书生 World  ", "n": 7, "f": 2.5, "xs": [3, 1, 2], "d": {"b": 1, "a": 2},
+                   "none_value": None, "flag": True}
+SNIPPETS = [
+    "a\n  {% if true %}\n    x\n  {% endif %}\nb",
+    "a  {%- if true -%}  x  {%- endif -%}  b",
+    "a\n  {{ 'v' }}\n  {# c #}\nb\n",
+    "{% for m in messages %}\n  {{- m.role }}\n{% endfor %}",
+    "x\r\n{% if true %}\r\ny{% endif %}\n\n",
+    "  {%+ if true %}kept{% endif +%}\nnext",
+    "{{ 'tab\\there' }}|{{ \"dq'\" }}|{{ '\\u4e66\\x41\\101' }}|{{ 'a' 'b' }}|{{ '\\d' }}",
+    "{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1.5e-7 }} {{ 123456789012345678.0 }} {{ 10 / 4 }} {{ -0.0 }}",
+    "{{ n // 2 }} {{ -n // 2 }} {{ n % -3 }} {{ f // 1 }} {{ 2 ** 62 }} {{ n * 'ab' }} {{ [0] * 3 }}",
+    "{{ none_value }} {{ flag }} {{ [none_value, flag, 'q', 1.5] }} {{ d }} {{ missing }}",
+    "{% set count = 0 %}{% for i in xs %}{% set count = count + 1 %}{{ count }}{% endfor %}{{ count }}",
+    "{% set ns = namespace(total=0) %}{% for i in xs %}{% set ns.total = ns.total + i %}{% endfor %}{{ ns.total }}",
+    "{% for i in xs %}{{ loop.index0 }}{{ loop.revindex }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }};{% endfor %}",
+    "{% for k in d %}{{ k }}{% endfor %}|{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %}|{{ d | items | list }}",
+    "{% for c in 'ab书' %}[{{ c }}]{% endfor %} {{ s | length }} {{ s[2:5] }} {{ s[-3:] }} {{ s[::3] }} {{ xs[::-1] }} {{ xs[5:] }}",
+    "{{ s | trim }}|{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ 'xxaxx'.strip('x') }}|{{ s | upper }}|{{ s | lower }}",
+    "{{ 'hello world-foo' | title }}|{{ 'hELLO' | capitalize }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'a b c'.split(' ', 1) }}",
+    "{{ 'aaa' | replace('a', 'b', 2) }}|{{ 'ab' | replace('', '-') }}|{{ 'abc'.replace('b', 'X') }}|{{ 'abc'.startswith('ab') }}|{{ 'abc'.endswith(('x', 'c')) }}",
+    "{{ xs | join(', ') }}|{{ messages | map(attribute='role') | join }}|{{ xs | first }}{{ xs | last }}|{{ xs | list | length }}|{{ xs | reverse | list }}",
+    "{{ messages | selectattr('role', 'equalto', 'user') | list | length }}|{{ messages | rejectattr('role', 'eq', 'user') | map(attribute='content') | first }}|{{ xs | select('odd') | list }}|{{ ['A', 'b'] | map('lower') | list }}",
+    "{{ d | tojson }}|{{ {'k': [1, 2.5, none, true, 'é\"\\n']} | tojson }}|{{ xs | tojson(indent=2) }}|{{ {} | tojson(indent=2) }}",
+    "{{ missing | default('x') }}{{ none_value | default('y') }}{{ '' | default('z', true) }}{{ n | string }}{{ '42' | int + 1 }}{{ 'x' | int }}{{ '2.5' | float }}{{ -3 | abs }}",
+    "{{ n is odd }}{{ n is even }}{{ n is divisibleby 7 }}{{ s is string }}{{ xs is iterable }}{{ d is mapping }}{{ none_value is none }}{{ missing is defined }}{{ missing is undefined }}{{ n is number }}{{ f is integer }}{{ flag is boolean }}{{ n is not none }}{{ n is in xs }}{{ 'ab' is lower }}",
+    "{{ 'b' in 'abc' }}{{ 3 in xs }}{{ 'a' in d }}{{ 'z' not in d }}{{ 1 == 1.0 }}{{ 1 == true }}{{ [1, 2] == [1, 2] }}{{ 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ none_value == none }}",
+    "{{ 'yes' if flag else 'no' }}{{ 'x' if not flag }}|{{ flag and 'A' }}|{{ none_value or 'B' }}|{{ (1, 2) | length }}|{{ not none_value }}",
+    "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(punct='.', name='C') }}",
+    "{% set block %}  inner {{ n }} {% endset %}[{{ block }}]{% set a, b = [1, 2] %}{{ a }}{{ b }}",
+    "{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(1, 10, 4) %}{{ i }}{% endfor %}|{% for i in range(3, 0, -1) %}{{ i }}{% endfor %}|{{ range(0) | length }}",
+    "{% for i in xs if i > 1 %}{{ i }}{{ loop.length }}{% else %}none{% endfor %}|{% for i in [] %}x{% else %}empty{% endfor %}",
+    "{% for i in xs %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% if loop.index >= 2 %}{% break %}{% endif %}{% endfor %}",
+    "{% if n > 10 %}big{% elif n > 5 %}medium{% else %}small{% endif %}",
+    "{{ messages[0]['content'][0] }}{{ messages[0].content[-1] }}|{{ messages[5] }}|{{ 'abc'['x'] }}|{{ d.get('a') }}{{ d.get('q', 0) }}|{{ d.keys() | list }}{{ d.values() | list }}",
+    "{{ x.y }}",
+    "{{ 1 + 'a' }}",
+    "{{ raise_exception('stop here') }}",
+    "{% for x in n %}{% endfor %}",
+]
+
 IMAGE = {"type": "image"}
 
 
@@ -239,6 +286,11 @@ def main():
         path.write_text(json.dumps({"family": family, "source": source, "template": template,
                                     "cases": cases}, ensure_ascii=False, indent=1) + "\n")
         print(f"{path.relative_to(ROOT)}: {rendered} rendered, {len(cases) - rendered} errors")
+    snippets = [{"template": template, **render(template, SNIPPET_CONTEXT)} for template in SNIPPETS]
+    path = OUT / "snippets.json"
+    path.write_text(json.dumps({"context": SNIPPET_CONTEXT, "cases": snippets}, ensure_ascii=False,
+                               indent=1) + "\n")
+    print(f"{path.relative_to(ROOT)}: {len(snippets)} snippets")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ struct Expr {
   enum class Kind {
     kLiteral,    // literal
     kName,       // name
-    kList,       // [children...]
+    kList,       // [children...], or a tuple when name is "tuple"
     kDict,       // {children[0]: children[1], ...}
     kAttribute,  // children[0].name
     kItem,       // children[0][children[1]]

@@ -7,6 +7,8 @@
 #include <map>
 
 #include "io/jinja/operations.h"
+#include "io/jinja/text.h"
+#include "io/utf8.h"
 
 namespace lightvlm::jinja {
 namespace {
@@ -84,12 +86,6 @@ int64_t Length(const Value& value) {
   Throw("object of type '", value.type_name(), "' has no len()");
 }
 
-bool IsSpaceChar(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-char Upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 Value CallMethod(const Value& subject, const char* method, const CallArgs& args = {}) {
   return GetAttribute(subject, method).as_callable().call(args);
 }
@@ -159,17 +155,29 @@ Value Join(const Value& sequence, const CallArgs& args) {
   return Value(std::move(out));
 }
 
-// jinja2's title filter: each run after a space, "-", or an opening bracket is capitalized.
-std::string Title(const std::string& s) {
-  std::string out = s;
-  bool word_start = true;
-  for (char& c : out) {
+// item[0].upper() + item[1:].lower(), as jinja2's title filter does to each run.
+std::string UpperFirst(const std::string& run) {
+  const size_t first = DecodeUtf8Step(run, 0).length;
+  return Upper(std::string_view(run).substr(0, first)) + Lower(std::string_view(run).substr(first));
+}
+
+// jinja2's title filter: each run between spaces, "-" and opening brackets gets its first
+// character upper and the rest lower.
+std::string TitleFilter(const std::string& s) {
+  std::string out, run;
+  bool run_is_separator = false;
+  for (const std::string_view point : CodePoints(s)) {
+    const char32_t c = DecodeUtf8Step(point, 0).code_point;
     const bool separator =
-        IsSpaceChar(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
-    c = separator ? c : word_start ? Upper(c) : Lower(c);
-    word_start = separator;
+        IsPyWhitespace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    if (separator != run_is_separator && !run.empty()) {
+      out += run_is_separator ? run : UpperFirst(run);
+      run.clear();
+    }
+    run_is_separator = separator;
+    run += point;
   }
-  return out;
+  return out + (run_is_separator ? run : UpperFirst(run));
 }
 
 Value ToNumber(const Value& value, const CallArgs& args, bool integer) {
@@ -183,12 +191,9 @@ Value ToNumber(const Value& value, const CallArgs& args, bool integer) {
     return Value(static_cast<int64_t>(d));
   }
   if (!value.is_string()) return fallback;
-  std::string text = value.as_string();
+  std::string text = StripWhitespace(value.as_string(), true, true);
   text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
-  while (!text.empty() && IsSpaceChar(text.back())) text.pop_back();
-  size_t start = 0;
-  while (start < text.size() && IsSpaceChar(text[start])) ++start;
-  const char* begin = text.data() + start;
+  const char* begin = text.data();
   const char* end = text.data() + text.size();
   if (begin != end && *begin == '+') ++begin;
   if (integer) {
@@ -233,7 +238,7 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
        [](const Value& v, const CallArgs&) { return CallMethod(Value(ToStr(v)), "lower"); }},
       {"capitalize",
        [](const Value& v, const CallArgs&) { return CallMethod(Value(ToStr(v)), "capitalize"); }},
-      {"title", [](const Value& v, const CallArgs&) { return Value(Title(ToStr(v))); }},
+      {"title", [](const Value& v, const CallArgs&) { return Value(TitleFilter(ToStr(v))); }},
       {"default",
        [](const Value& v, const CallArgs& a) {
          CheckParams("default", a, {"default_value", "boolean"});
@@ -310,19 +315,6 @@ Test Compare(const char* op) {
   };
 }
 
-bool IsLower(const Value& v, bool lower) {
-  if (!v.is_string()) return false;
-  const std::string& s = v.as_string();
-  bool cased = false;
-  for (const char c : s) {
-    if (Upper(c) != Lower(c)) {
-      cased = true;
-      if ((lower ? Lower(c) : Upper(c)) != c) return false;
-    }
-  }
-  return cased;
-}
-
 const std::map<std::string, Test, std::less<>>& Tests() {
   static const auto* const tests = new std::map<std::string, Test, std::less<>>{
       {"defined", [](const Value& v, const CallArgs&) { return !v.is_undefined(); }},
@@ -345,8 +337,10 @@ const std::map<std::string, Test, std::less<>>& Tests() {
          return v.is_list() || v.is_string() || v.is_dict() || v.is_undefined();
        }},
       {"callable", [](const Value& v, const CallArgs&) { return v.is_callable(); }},
-      {"lower", [](const Value& v, const CallArgs&) { return IsLower(v, true); }},
-      {"upper", [](const Value& v, const CallArgs&) { return IsLower(v, false); }},
+      {"lower", [](const Value& v,
+                   const CallArgs&) { return v.is_string() && IsAllCase(v.as_string(), true); }},
+      {"upper", [](const Value& v,
+                   const CallArgs&) { return v.is_string() && IsAllCase(v.as_string(), false); }},
       {"odd", [](const Value& v, const CallArgs&) { return v.is_int() && v.as_int() % 2 != 0; }},
       {"even", [](const Value& v, const CallArgs&) { return v.is_int() && v.as_int() % 2 == 0; }},
       {"divisibleby",

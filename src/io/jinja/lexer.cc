@@ -3,13 +3,16 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "io/jinja/text.h"
 #include "io/utf8.h"
 
 namespace lightvlm::jinja {
 namespace {
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// The byte length of the whitespace character (Python's \s) at `pos`, or 0.
+size_t SpaceLength(std::string_view s, size_t pos) {
+  const Utf8Step step = DecodeUtf8Step(s, pos);
+  return step.kind == Utf8Step::Kind::kValid && IsPyWhitespace(step.code_point) ? step.length : 0;
 }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -128,14 +131,13 @@ class Lexer {
       const char type = source_[tag + 1];  // '{', '%' or '#'
       const char sign = tag + 2 < source_.size() ? source_[tag + 2] : '\0';
       if (sign == '-') {
-        text.erase(std::find_if_not(text.rbegin(), text.rend(), IsSpace).base(), text.end());
+        text = StripWhitespace(text, false, true);
       } else if (sign != '+' && type != '{') {
         // lstrip_blocks: a block or comment tag alone after indentation takes the indentation.
         const size_t line_start = text.rfind('\n') + 1;
         const bool line_starting = pos_ == 0 || source_[pos_ - 1] == '\n';
         if ((line_start > 0 || line_starting) &&
-            std::all_of(text.begin() + static_cast<std::ptrdiff_t>(line_start), text.end(),
-                        [](char c) { return IsSpace(c) && c != '\n'; })) {
+            StripWhitespace(std::string_view(text).substr(line_start), true, false).empty()) {
           text.resize(line_start);
         }
       }
@@ -181,7 +183,7 @@ class Lexer {
   void AfterTagEnd(char sign, bool block_or_comment) {
     if (sign == '-') {
       size_t end = pos_;
-      while (end < source_.size() && IsSpace(source_[end])) ++end;
+      while (end < source_.size() && SpaceLength(source_, end)) end += SpaceLength(source_, end);
       Advance(end);
     } else if (sign != '+' && block_or_comment && pos_ < source_.size() && source_[pos_] == '\n') {
       Advance(pos_ + 1);
@@ -204,7 +206,8 @@ class Lexer {
     const char closer = block ? '%' : '}';
     int depth = 0;  // open brackets: a "}}" inside a dict literal does not end the tag
     while (true) {
-      while (pos_ < source_.size() && IsSpace(source_[pos_])) Advance(pos_ + 1);
+      while (pos_ < source_.size() && SpaceLength(source_, pos_))
+        Advance(pos_ + SpaceLength(source_, pos_));
       Check(pos_ < source_.size(), "chat template line ", start_line, ": unterminated ",
             block ? "{% ... %} tag" : "{{ ... }} expression");
       const std::string_view rest = std::string_view(source_).substr(pos_);

@@ -4,15 +4,11 @@
 #include <cmath>
 #include <type_traits>
 
+#include "io/jinja/text.h"
+#include "io/utf8.h"
+
 namespace lightvlm::jinja {
 namespace {
-
-bool IsPySpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-char Upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-bool IsAlpha(char c) { return Lower(c) != Upper(c); }
 
 int64_t ToIndex(const Value& value, const char* what) {
   if (!value.is_int() && !value.is_bool())
@@ -38,19 +34,23 @@ void CheckArgCount(const CallArgs& args, size_t most, const char* method) {
   }
 }
 
-// str.strip/lstrip/rstrip: whitespace, or the bytes of `chars` (ASCII sets, as templates use).
+// str.strip/lstrip/rstrip: whitespace, or the characters of `chars`.
 std::string Strip(const std::string& s, const CallArgs& args, bool left, bool right,
                   const char* method) {
   CheckArgCount(args, 1, method);
-  const bool given = !args.positional.empty() && !args.positional[0].is_none();
-  const std::string chars = given ? StringArg(args, 0, method) : "";
-  const auto strip = [&](char c) {
-    return given ? chars.find(c) != std::string::npos : IsPySpace(c);
+  if (args.positional.empty() || args.positional[0].is_none())
+    return StripWhitespace(s, left, right);
+  const auto strip = CodePoints(StringArg(args, 0, method));
+  const auto points = CodePoints(s);
+  const auto stripped = [&](std::string_view point) {
+    return std::find(strip.begin(), strip.end(), point) != strip.end();
   };
-  size_t begin = 0, end = s.size();
-  while (left && begin < end && strip(s[begin])) ++begin;
-  while (right && end > begin && strip(s[end - 1])) --end;
-  return s.substr(begin, end - begin);
+  size_t begin = 0, end = points.size();
+  while (left && begin < end && stripped(points[begin])) ++begin;
+  while (right && end > begin && stripped(points[end - 1])) --end;
+  std::string out;
+  for (size_t i = begin; i < end; ++i) out += points[i];
+  return out;
 }
 
 // Python's str.split(sep=None, maxsplit=-1).
@@ -60,19 +60,26 @@ List Split(const std::string& s, const CallArgs& args) {
   const int64_t max_split = args.positional.size() > 1 ? Arg(args, 1, "split").as_int() : -1;
   List parts;
   if (by_space) {
+    const auto points = CodePoints(s);
+    const auto space = [&](size_t i) {
+      return IsPyWhitespace(DecodeUtf8Step(points[i], 0).code_point);
+    };
     size_t i = 0;
     while (true) {
-      while (i < s.size() && IsPySpace(s[i])) ++i;
-      if (i == s.size()) break;
-      if (max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split) {
-        size_t end = s.size();
-        while (end > i && IsPySpace(s[end - 1])) --end;
-        parts.emplace_back(s.substr(i, end - i));
-        break;
-      }
+      while (i < points.size() && space(i)) ++i;
+      if (i == points.size()) break;
       size_t j = i;
-      while (j < s.size() && !IsPySpace(s[j])) ++j;
-      parts.emplace_back(s.substr(i, j - i));
+      const bool last = max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split;
+      if (last) {
+        j = points.size();
+        while (j > i && space(j - 1)) --j;
+      } else {
+        while (j < points.size() && !space(j)) ++j;
+      }
+      std::string part;
+      for (size_t k = i; k < j; ++k) part += points[k];
+      parts.emplace_back(std::move(part));
+      if (last) break;
       i = j;
     }
     return parts;
@@ -101,12 +108,6 @@ bool AffixMatches(const std::string& s, const Value& affix, bool prefix, const c
   return prefix ? s.starts_with(affix.as_string()) : s.ends_with(affix.as_string());
 }
 
-std::string CaseMap(const std::string& s, bool upper) {
-  std::string out = s;
-  for (char& c : out) c = upper ? Upper(c) : Lower(c);
-  return out;
-}
-
 // The methods of str that chat templates call, bound to `s`.
 std::optional<Value> StringMethod(const std::string& s, const std::string& name) {
   using Fn = std::function<Value(const CallArgs&)>;
@@ -120,25 +121,17 @@ std::optional<Value> StringMethod(const std::string& s, const std::string& name)
     const bool upper = name == "upper";
     fn = [s, upper](const CallArgs& a) {
       CheckArgCount(a, 0, upper ? "upper" : "lower");
-      return Value(CaseMap(s, upper));
+      return Value(upper ? Upper(s) : Lower(s));
     };
   } else if (name == "capitalize") {
     fn = [s](const CallArgs& a) {
       CheckArgCount(a, 0, "capitalize");
-      std::string out = CaseMap(s, false);
-      if (!out.empty()) out[0] = Upper(out[0]);
-      return Value(out);
+      return Value(Capitalize(s));
     };
   } else if (name == "title") {
     fn = [s](const CallArgs& a) {
       CheckArgCount(a, 0, "title");
-      std::string out = s;
-      bool previous_cased = false;
-      for (char& c : out) {
-        c = previous_cased ? Lower(c) : Upper(c);
-        previous_cased = IsAlpha(c);
-      }
-      return Value(out);
+      return Value(Title(s));
     };
   } else if (name == "startswith" || name == "endswith") {
     const bool prefix = name == "startswith";
@@ -169,7 +162,7 @@ std::optional<Value> DictMethod(const Value& dict, const std::string& name) {
       CheckArgCount(a, 0, name.c_str());
       List out;
       for (const auto& [key, value] : dict.as_dict()) {
-        if (name == "items") out.emplace_back(List{Value(key), value});
+        if (name == "items") out.push_back(Value::Tuple({Value(key), value}));
         if (name == "keys") out.emplace_back(key);
         if (name == "values") out.push_back(value);
       }
@@ -334,6 +327,7 @@ Value Slice(const Value& object, const std::optional<Value>& start,
       text += points[static_cast<size_t>(i)];
     }
   }
+  if (object.is_tuple()) return Value::Tuple(std::move(items));
   return object.is_list() ? Value(std::move(items)) : Value(std::move(text));
 }
 

@@ -439,9 +439,9 @@ class Parser {
     Fail(line, "unexpected ", Describe(token), " in an expression");
   }
 
-  // A list or tuple literal (both lists here) up to `close`, after `first` when given.
+  // A list literal up to "]", or a tuple literal up to ")" after `first`.
   ExprPtr ParseSequence(int line, ExprPtr first, const char* close) {
-    auto list = MakeExpr(Expr::Kind::kList, line);
+    auto list = MakeExpr(Expr::Kind::kList, line, std::string(close) == ")" ? "tuple" : "");
     if (first) {
       list->children.push_back(std::move(first));
       Next();  // ,

@@ -354,7 +354,7 @@ class Renderer {
       case Expr::Kind::kList: {
         List items;
         for (const auto& child : expr.children) items.push_back(Eval(*child, scope));
-        return Value(std::move(items));
+        return expr.name == "tuple" ? Value::Tuple(std::move(items)) : Value(std::move(items));
       }
       case Expr::Kind::kDict: {
         Dict dict;
@@ -404,6 +404,7 @@ class Renderer {
         if (!operand.is_number())
           Throw("bad operand type for unary ", expr.name, ": '", operand.type_name(), "'");
         if (expr.name == "+") return operand.is_float() ? operand : Value(operand.as_int());
+        if (operand.is_float()) return Value(-operand.as_float());  // keeps -0.0
         return BinaryOp("-", Value(int64_t{0}), operand);
       }
       case Expr::Kind::kBinary: {

@@ -15,8 +15,8 @@ namespace lightvlm::jinja {
 struct RenderLimits {
   size_t max_output_bytes = size_t{8} << 20;
   // Evaluation steps: one per expression, statement and loop iteration, plus one per 64 bytes
-  // of string built; real chat templates take thousands.
-  int64_t max_steps = 5'000'000;
+  // of string built; real chat templates take thousands (a second of work is ~1.5M).
+  int64_t max_steps = 2'000'000;
   int max_macro_depth = 32;
 };
 

@@ -238,7 +238,7 @@ std::string Value::type_name() const {
   if (is_int()) return "int";
   if (is_float()) return "float";
   if (is_string()) return "str";
-  if (is_list()) return "list";
+  if (is_list()) return is_tuple() ? "tuple" : "list";
   if (is_dict()) return "dict";
   if (is_namespace()) return "Namespace";
   return "function";
@@ -265,7 +265,7 @@ bool Equal(const Value& a, const Value& b) {
   if (a.is_string() && b.is_string()) return a.as_string() == b.as_string();
   if (a.is_list() && b.is_list()) {
     const List &x = a.as_list(), &y = b.as_list();
-    if (x.size() != y.size()) return false;
+    if (x.size() != y.size() || a.is_tuple() != b.is_tuple()) return false;
     for (size_t i = 0; i < x.size(); ++i) {
       if (!Equal(x[i], y[i])) return false;
     }
@@ -321,11 +321,12 @@ std::string Repr(const Value& value) {
   if (value.is_float()) return FloatRepr(value.as_float());
   if (value.is_string()) return StringRepr(value.as_string());
   if (value.is_list()) {
-    std::string out = "[";
+    std::string out = value.is_tuple() ? "(" : "[";
     for (size_t i = 0; i < value.as_list().size(); ++i) {
       if (i) out += ", ";
       out += Repr(value.as_list()[i]);
     }
+    if (value.is_tuple()) return out + (value.as_list().size() == 1 ? ",)" : ")");
     return out + "]";
   }
   if (value.is_dict()) {

@@ -74,6 +74,12 @@ class Value {
   Value(Dict d) : storage_(std::make_shared<const Dict>(std::move(d))) {}
   Value(std::shared_ptr<Namespace> n) : storage_(std::move(n)) {}
   Value(Callable c) : storage_(std::make_shared<const Callable>(std::move(c))) {}
+  // A Python tuple: a list that prints as (a, b) and differs from the list [a, b].
+  static Value Tuple(List l) {
+    Value v(std::move(l));
+    v.tuple_ = true;
+    return v;
+  }
   static Value MakeUndefined(std::string name) {
     Value v;
     v.storage_ = Undefined{std::move(name)};
@@ -87,7 +93,8 @@ class Value {
   bool is_float() const { return std::holds_alternative<double>(storage_); }
   bool is_number() const { return is_int() || is_float() || is_bool(); }
   bool is_string() const { return holds<std::string>(); }
-  bool is_list() const { return holds<List>(); }
+  bool is_list() const { return holds<List>(); }  // tuples included
+  bool is_tuple() const { return tuple_; }
   bool is_dict() const { return holds<Dict>(); }
   bool is_namespace() const { return std::holds_alternative<std::shared_ptr<Namespace>>(storage_); }
   bool is_callable() const { return holds<Callable>(); }
@@ -115,6 +122,7 @@ class Value {
     return std::get<std::shared_ptr<const T>>(storage_);
   }
   Storage storage_;
+  bool tuple_ = false;
 };
 
 struct CallArgs {

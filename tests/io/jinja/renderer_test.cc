@@ -1,0 +1,149 @@
+#include "io/jinja/renderer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "base/error.h"
+#include "support/test_files.h"
+
+namespace lightvlm::jinja {
+namespace {
+
+using testing::ErrorOf;
+
+const nlohmann::ordered_json kEmpty = nlohmann::ordered_json::object();
+
+std::string Render(const std::string& source, const nlohmann::ordered_json& context = kEmpty,
+                   const RenderLimits& limits = {}) {
+  return Template(source).Render(FromJson(context), limits);
+}
+
+// An error message contains every one of `parts`.
+void ExpectErrorWith(const std::string& error, std::initializer_list<const char*> parts) {
+  for (const char* part : parts)
+    EXPECT_NE(error.find(part), std::string::npos) << "'" << part << "' not in: " << error;
+}
+
+// Small templates probing one jinja2 rule each (whitespace control, scoping, Python formatting,
+// filters, tests, errors), with what jinja2 rendered or raised
+// (tools/make_chat_template_fixtures.py).
+TEST(JinjaRendererTest, MatchesJinja2OnSnippets) {
+  const auto path =
+      std::filesystem::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures/chat_templates/snippets.json";
+  const auto fixture = nlohmann::ordered_json::parse(testing::ReadFile(path));
+  int rendered = 0, refused = 0;
+  for (const auto& test_case : fixture["cases"]) {
+    const std::string source = test_case["template"].get<std::string>();
+    SCOPED_TRACE(source);
+    if (test_case.contains("expected")) {
+      EXPECT_EQ(Render(source, fixture["context"]), test_case["expected"].get<std::string>());
+      ++rendered;
+    } else {
+      const std::string error = ErrorOf([&] { Render(source, fixture["context"]); });
+      EXPECT_NE(error, "(no error)") << "jinja2 raised " << test_case["error"];
+      ++refused;
+    }
+  }
+  EXPECT_GE(rendered, 30);
+  EXPECT_GE(refused, 4);
+}
+
+TEST(JinjaRendererTest, UnsupportedTagIsNamedWithItsLine) {
+  ExpectErrorWith(ErrorOf([] { Template("x\n{% include 'other.jinja' %}"); }),
+                  {"line 2", "{% include %}", "not supported"});
+  ExpectErrorWith(ErrorOf([] { Template("{% raw %}{{ x }}{% endraw %}"); }),
+                  {"line 1", "{% raw %}"});
+  ExpectErrorWith(ErrorOf([] { Template("{% for x in xs recursive %}{% endfor %}"); }),
+                  {"recursive"});
+  ExpectErrorWith(ErrorOf([] { Template("\n\n{% frobnicate %}"); }), {"line 3", "'frobnicate'"});
+  ExpectErrorWith(ErrorOf([] { Template("{{ f(*args) }}"); }), {"*args"});
+}
+
+TEST(JinjaRendererTest, UnknownFilterOrTestIsNamedBeforeRendering) {
+  // Refused at parse time, even in a branch that would not run.
+  ExpectErrorWith(ErrorOf([] { Template("{% if false %}\n{{ x | frobnicate }}{% endif %}"); }),
+                  {"line 2", "unknown filter 'frobnicate'"});
+  ExpectErrorWith(ErrorOf([] { Template("{{ x is prime }}"); }), {"unknown test 'prime'"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ [1] | map('frobnicate') | list }}"); }),
+                  {"unknown filter 'frobnicate'"});
+}
+
+TEST(JinjaRendererTest, UnterminatedTagsNameTheirLine) {
+  ExpectErrorWith(ErrorOf([] { Template("a\nb {% if x "); }),
+                  {"line 2", "unterminated {% ... %} tag"});
+  ExpectErrorWith(ErrorOf([] { Template("a\n\n{{ x "); }), {"line 3", "unterminated {{ ... }}"});
+  ExpectErrorWith(ErrorOf([] { Template("{# no end"); }), {"line 1", "unterminated comment"});
+  ExpectErrorWith(ErrorOf([] { Template("\n{{ 'open }}"); }), {"line 2", "unterminated string"});
+  ExpectErrorWith(ErrorOf([] { Template("{% if x %}\nopen"); }), {"missing its {% endif %}"});
+  ExpectErrorWith(ErrorOf([] { Template("{% for x in y %}{% endif %}"); }), {"'endif'"});
+  ExpectErrorWith(ErrorOf([] { Template("{{ a $ b }}"); }), {"unexpected character '$'"});
+}
+
+TEST(JinjaRendererTest, RunawayLoopsHitALimit) {
+  // jinja2's sandbox refuses ranges over 100000 items; so does this interpreter.
+  ExpectErrorWith(ErrorOf([] { Render("{% for i in range(10**9) %}{% endfor %}"); }),
+                  {"line 1", "range() of 1000000000 items exceeds the limit of 100000"});
+  ExpectErrorWith(
+      ErrorOf([] {
+        Render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
+      }),
+      {"evaluation steps"});
+  RenderLimits small;
+  small.max_steps = 1000;
+  EXPECT_EQ(ErrorOf([&] { Render("{% for i in range(100) %}{{ i }}{% endfor %}", kEmpty, small); }),
+            "(no error)");
+  ExpectErrorWith(
+      ErrorOf([&] { Render("{% for i in range(1000) %}{{ i }}{% endfor %}", kEmpty, small); }),
+      {"limit of 1000 evaluation steps"});
+}
+
+TEST(JinjaRendererTest, OutputAndStringsAreBounded) {
+  ExpectErrorWith(
+      ErrorOf([] { Render("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"); }),
+      {"output exceeds the limit"});
+  ExpectErrorWith(ErrorOf([] {
+                    Render(
+                        "{% set ns = namespace(s='ab') %}{% for i in range(64) %}"
+                        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}");
+                  }),
+                  {"exceeds the limit of 16777216 bytes"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ 'x' * 10**12 }}"); }), {"exceeds the limit"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ [0] * 10**12 }}"); }), {"exceeds the limit"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ 2 ** 64 }}"); }), {"integer overflow"});
+}
+
+TEST(JinjaRendererTest, RecursionIsBounded) {
+  ExpectErrorWith(ErrorOf([] { Render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"); }),
+                  {"macro calls nested deeper than 32"});
+  ExpectErrorWith(ErrorOf([] {
+                    Template("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}");
+                  }),
+                  {"nesting deeper than 200"});
+  ExpectErrorWith(ErrorOf([] { Template("{{ " + std::string(5000, '-') + "1 }}"); }),
+                  {"nesting deeper than 200"});
+  std::string deep_ifs;
+  for (int i = 0; i < 1000; ++i) deep_ifs += "{% if true %}";
+  ExpectErrorWith(ErrorOf([&] { Template{deep_ifs}; }), {"nesting deeper than 200"});
+}
+
+TEST(JinjaRendererTest, RaiseExceptionAndUndefinedUseNameTheLine) {
+  ExpectErrorWith(
+      ErrorOf([] { Render("ok\n{{ raise_exception('Only user and assistant roles') }}"); }),
+      {"line 2", "the template raised an error: Only user and assistant roles"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ message.content }}"); }), {"'message' is undefined"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ strftime_now('%Y') }}"); }),
+                  {"'strftime_now' is undefined"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ 'é'.upper() }}{{ 'Ա'.lower() }}"); }),
+                  {"changing the case of U+0531 is not supported"});
+}
+
+TEST(JinjaRendererTest, KeepsContextKeyOrder) {
+  const auto context = nlohmann::ordered_json::parse(R"({"d": {"z": 1, "a": 2}})");
+  EXPECT_EQ(Render("{{ d | tojson }} {% for k in d %}{{ k }}{% endfor %}", context),
+            "{\"z\": 1, \"a\": 2} za");
+}
+
+}  // namespace
+}  // namespace lightvlm::jinja
