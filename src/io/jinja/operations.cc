@@ -380,6 +380,8 @@ Value BinaryOp(const std::string& op, const Value& a, const Value& b) {
     if (b.is_string()) return Repeat(b.as_string(), a.as_int(), b.as_string().size());
     if (b.is_list()) return Repeat(b.as_list(), a.as_int(), b.as_list().size());
   }
+  if (op == "%" && a.is_string())
+    Throw("printf-style string formatting ('...' % x) is not supported");
   if (a.is_undefined() || b.is_undefined()) {
     Throw("'", (a.is_undefined() ? a : b).undefined_name(), "' is undefined (operand of ", op, ")");
   }

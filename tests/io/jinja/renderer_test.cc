@@ -59,6 +59,15 @@ TEST(JinjaRendererTest, UnsupportedTagIsNamedWithItsLine) {
                   {"recursive"});
   ExpectErrorWith(ErrorOf([] { Template("\n\n{% frobnicate %}"); }), {"line 3", "'frobnicate'"});
   ExpectErrorWith(ErrorOf([] { Template("{{ f(*args) }}"); }), {"*args"});
+  ExpectErrorWith(ErrorOf([] { Template("a{% break %}b"); }), {"{% break %} outside a for loop"});
+  ExpectErrorWith(ErrorOf([] { Template("{% for x in y %}{% else %}{% continue %}{% endfor %}"); }),
+                  {"{% continue %} outside a for loop"});
+  ExpectErrorWith(
+      ErrorOf(
+          [] { Template("{% for x in y %}{% macro m() %}{% break %}{% endmacro %}{% endfor %}"); }),
+      {"{% break %} outside a for loop"});
+  ExpectErrorWith(ErrorOf([] { Render("{{ 'n=%d' % 3 }}"); }),
+                  {"string formatting", "not supported"});
 }
 
 TEST(JinjaRendererTest, UnknownFilterOrTestIsNamedBeforeRendering) {
