@@ -24,6 +24,12 @@ class Renderer {
  public:
   Renderer(const RenderLimits& limits, std::string& out) : limits_(limits), out_(&out) {}
 
+  // A namespace may hold itself ({% set ns.me = [ns] %}) or a long chain of others: emptying
+  // them all here frees them without leaks or deep recursion.
+  ~Renderer() {
+    for (const auto& ns : namespaces_) ns->attributes.clear();
+  }
+
   void Run(const Body& body, const Value& context) {
     if (!context.is_dict()) Fail("chat template context must be a dict, not ", context.type_name());
     for (const auto& [name, value] : context.as_dict()) root_.variables[name] = value;
@@ -259,7 +265,7 @@ class Renderer {
     return Value(std::move(result));
   }
 
-  Value Lookup(const std::string& name, const Scope& scope) const {
+  Value Lookup(const std::string& name, const Scope& scope) {
     for (const Scope* s = &scope; s; s = s->parent) {
       const auto it = s->variables.find(name);
       if (it != s->variables.end()) return it->second;
@@ -269,7 +275,7 @@ class Renderer {
   }
 
   // The globals of transformers' environment that chat templates use.
-  static std::optional<Value> Global(const std::string& name) {
+  std::optional<Value> Global(const std::string& name) {
     if (name == "range") {
       return Value(Callable{
           "range", [](const CallArgs& args) {
@@ -301,7 +307,7 @@ class Renderer {
     if (name == "namespace" || name == "dict") {
       const bool is_namespace = name == "namespace";
       return Value(Callable{
-          name, [is_namespace](const CallArgs& args) {
+          name, [this, is_namespace](const CallArgs& args) {
             Dict attributes;
             for (const Value& initial : args.positional) {
               if (!initial.is_dict())
@@ -313,6 +319,7 @@ class Renderer {
             if (!is_namespace) return Value(std::move(attributes));
             auto ns = std::make_shared<Namespace>();
             ns->attributes = std::move(attributes);
+            namespaces_.push_back(ns);
             return Value(std::move(ns));
           }});
     }
@@ -428,6 +435,7 @@ class Renderer {
   Scope root_;
   int64_t steps_ = 0;
   int macro_depth_ = 0;
+  std::vector<std::shared_ptr<Namespace>> namespaces_;  // every namespace() made
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "io/jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -173,7 +174,8 @@ void AppendJson(const Value& value, int indent, int depth, std::string& out) {
 }
 
 template <class Json>
-Value ValueFromJson(const Json& json) {
+Value ValueFromJson(const Json& json, int depth) {
+  if (depth > kMaxValueDepth) Throw("the context nests deeper than ", kMaxValueDepth, " levels");
   switch (json.type()) {
     case Json::value_t::null:
       return Value(None{});
@@ -193,13 +195,13 @@ Value ValueFromJson(const Json& json) {
       return Value(json.template get<std::string>());
     case Json::value_t::array: {
       List list;
-      for (const auto& item : json) list.push_back(ValueFromJson(item));
+      for (const auto& item : json) list.push_back(ValueFromJson(item, depth + 1));
       return Value(std::move(list));
     }
     case Json::value_t::object: {
       Dict dict;
       for (auto it = json.begin(); it != json.end(); ++it) {
-        dict.emplace_back(it.key(), ValueFromJson(it.value()));
+        dict.emplace_back(it.key(), ValueFromJson(it.value(), depth + 1));
       }
       return Value(std::move(dict));
     }
@@ -219,6 +221,20 @@ void CheckStringSize(size_t bytes) {
 void CheckListSize(size_t items) {
   if (items > kMaxListItems)
     Throw("a list of ", items, " items exceeds the limit of ", kMaxListItems);
+}
+
+Value::Value(List l) {
+  for (const Value& item : l) depth_ = std::max(depth_, item.depth_ + 1);
+  if (depth_ > kMaxValueDepth)
+    Throw("lists and dicts nest deeper than ", kMaxValueDepth, " levels");
+  storage_ = std::make_shared<const List>(std::move(l));
+}
+
+Value::Value(Dict d) {
+  for (const auto& item : d) depth_ = std::max(depth_, item.second.depth_ + 1);
+  if (depth_ > kMaxValueDepth)
+    Throw("lists and dicts nest deeper than ", kMaxValueDepth, " levels");
+  storage_ = std::make_shared<const Dict>(std::move(d));
 }
 
 int64_t Value::as_int() const {
@@ -347,8 +363,8 @@ std::string ToJson(const Value& value, int indent) {
   return out;
 }
 
-Value FromJson(const nlohmann::ordered_json& json) { return ValueFromJson(json); }
-Value FromJson(const nlohmann::json& json) { return ValueFromJson(json); }
+Value FromJson(const nlohmann::ordered_json& json) { return ValueFromJson(json, 0); }
+Value FromJson(const nlohmann::json& json) { return ValueFromJson(json, 0); }
 
 std::vector<std::string_view> CodePoints(std::string_view text) {
   std::vector<std::string_view> points;

@@ -31,6 +31,8 @@ template <class... Args>
 // Bounds on what a template may build, so a hostile one fails instead of exhausting memory.
 constexpr size_t kMaxStringBytes = size_t{16} << 20;
 constexpr size_t kMaxListItems = size_t{1} << 20;
+// Values nest at most this deep, so printing, comparing and freeing them cannot exhaust the stack.
+constexpr int kMaxValueDepth = 256;
 void CheckStringSize(size_t bytes);
 void CheckListSize(size_t items);
 
@@ -70,8 +72,9 @@ class Value {
   Value(double d) : storage_(d) {}
   Value(std::string s) : storage_(std::make_shared<const std::string>(std::move(s))) {}
   Value(const char* s) : Value(std::string(s)) {}
-  Value(List l) : storage_(std::make_shared<const List>(std::move(l))) {}
-  Value(Dict d) : storage_(std::make_shared<const Dict>(std::move(d))) {}
+  // Fail when the items nest deeper than kMaxValueDepth.
+  Value(List l);
+  Value(Dict d);
   Value(std::shared_ptr<Namespace> n) : storage_(std::move(n)) {}
   Value(Callable c) : storage_(std::make_shared<const Callable>(std::move(c))) {}
   // A Python tuple: a list that prints as (a, b) and differs from the list [a, b].
@@ -95,6 +98,8 @@ class Value {
   bool is_string() const { return holds<std::string>(); }
   bool is_list() const { return holds<List>(); }  // tuples included
   bool is_tuple() const { return tuple_; }
+  // Levels of lists and dicts inside this value (0 for a scalar or a namespace).
+  int depth() const { return depth_; }
   bool is_dict() const { return holds<Dict>(); }
   bool is_namespace() const { return std::holds_alternative<std::shared_ptr<Namespace>>(storage_); }
   bool is_callable() const { return holds<Callable>(); }
@@ -123,6 +128,7 @@ class Value {
   }
   Storage storage_;
   bool tuple_ = false;
+  int depth_ = 0;
 };
 
 struct CallArgs {

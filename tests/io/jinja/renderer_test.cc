@@ -137,6 +137,29 @@ TEST(JinjaRendererTest, RecursionIsBounded) {
   ExpectErrorWith(ErrorOf([&] { Template{deep_ifs}; }), {"nesting deeper than 200"});
 }
 
+TEST(JinjaRendererTest, ValuesNestBoundedly) {
+  ExpectErrorWith(ErrorOf([] {
+                    Render(
+                        "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}"
+                        "{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}");
+                  }),
+                  {"nest deeper than 256 levels"});
+  EXPECT_EQ(Render("{% set ns = namespace(x=[]) %}{% for i in range(3) %}{% set ns.x = [ns.x] %}"
+                   "{% endfor %}{{ ns.x }}"),
+            "[[[[]]]]");
+  // A namespace holding itself, or a long chain of namespaces, renders and is freed.
+  EXPECT_EQ(Render("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns.me | length }}"), "1");
+  EXPECT_EQ(
+      Render("{% set head = namespace(next=none) %}{% set ns = namespace(node=head) %}"
+             "{% for i in range(50000) %}{% set ns.node = namespace(next=ns.node) %}{% endfor %}"
+             "{{ ns.node.next.next is defined }}"),
+      "True");
+  std::string deep_json(100000, '[');
+  deep_json += std::string(100000, ']');
+  ExpectErrorWith(ErrorOf([&] { FromJson(nlohmann::ordered_json::parse(deep_json)); }),
+                  {"the context nests deeper than 256 levels"});
+}
+
 TEST(JinjaRendererTest, RaiseExceptionAndUndefinedUseNameTheLine) {
   ExpectErrorWith(
       ErrorOf([] { Render("ok\n{{ raise_exception('Only user and assistant roles') }}"); }),
@@ -152,6 +175,40 @@ TEST(JinjaRendererTest, KeepsContextKeyOrder) {
   const auto context = nlohmann::ordered_json::parse(R"({"d": {"z": 1, "a": 2}})");
   EXPECT_EQ(Render("{{ d | tojson }} {% for k in d %}{{ k }}{% endfor %}", context),
             "{\"z\": 1, \"a\": 2} za");
+}
+
+// Every template made by cutting a fixture template short, or by dropping, doubling or changing
+// one character of it, renders or fails with an Error: never another exception or a crash.
+TEST(JinjaRendererTest, MutatedTemplatesRenderOrFailCleanly) {
+  const auto directory =
+      std::filesystem::path(LIGHTVLM_SOURCE_DIR) / "tests/fixtures/chat_templates";
+  int rendered = 0, failed = 0;
+  for (const char* family : {"qwen2_vl", "features", "llava_1_5"}) {
+    const auto fixture = nlohmann::ordered_json::parse(
+        testing::ReadFile(directory / (std::string(family) + ".json")));
+    const std::string source = fixture["template"].get<std::string>();
+    const auto& context = fixture["cases"][1]["context"];
+    const auto attempt = [&](const std::string& mutated) {
+      try {
+        Render(mutated, context);
+        ++rendered;
+      } catch (const Error&) {
+        ++failed;
+      }
+    };
+    for (size_t i = 0; i < source.size(); i += 4) {
+      attempt(source.substr(0, i));
+      attempt(source.substr(0, i) + source.substr(i + 1));
+      attempt(source.substr(0, i + 1) + source.substr(i));
+      for (const char replacement : {'{', '}', '%', '\'', '-', '('}) {
+        std::string changed = source;
+        changed[i] = replacement;
+        attempt(changed);
+      }
+    }
+  }
+  EXPECT_GT(rendered, 1000);
+  EXPECT_GT(failed, 1000);
 }
 
 }  // namespace
