@@ -22,6 +22,7 @@ GGUF's tokenizer.chat_template).
 import argparse
 import json
 import pathlib
+import re
 
 from transformers.utils.chat_template_utils import _compile_jinja_template
 
@@ -175,6 +176,12 @@ SNIPPETS = [
     "{% for i in xs %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% if loop.index >= 2 %}{% break %}{% endif %}{% endfor %}",
     "{% if n > 10 %}big{% elif n > 5 %}medium{% else %}small{% endif %}",
     "{{ messages[0]['content'][0] }}{{ messages[0].content[-1] }}|{{ messages[5] }}|{{ 'abc'['x'] }}|{{ d.get('a') }}{{ d.get('q', 0) }}|{{ d.keys() | list }}{{ d.values() | list }}",
+    "{{ 'yes' if xs | selectattr('missing') else 'no' }}|{{ xs | select | list | length }}|{{ xs | map('string') | join(',') }}|{% for k, v in d | items %}{{ k }}{{ v }}{% endfor %}|{{ xs | reverse | first }}",
+    "{{ xs | select | length }}",
+    "{{ missing | int }}",
+    "{{ n[1:] }}",
+    "{{ d | items }}",
+    "{{ xs[1:] in d }}",
     "{{ x.y }}",
     "{{ 1 + 'a' }}",
     "{{ raise_exception('stop here') }}",
@@ -254,9 +261,14 @@ def fixture_template(family):
 def render(template, context):
     compiled = _compile_jinja_template(template)
     try:
-        return {"expected": compiled.render(**context)}
+        text = compiled.render(**context)
     except Exception as error:  # jinja2 or Python error: the C++ side must fail too
         return {"error": f"{type(error).__name__}: {error}"}
+    if re.search(r"<[a-z_]+ object .* at 0x[0-9a-f]+>", text):
+        # A Python object's repr with its address (a generator printed): no text to match, so
+        # the C++ side must refuse to print it.
+        return {"error": f"prints a Python object: {text!r}"}
+    return {"expected": text}
 
 
 def main():

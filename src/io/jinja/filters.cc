@@ -79,6 +79,7 @@ Value Lookup(const Value& item, const std::string& path) {
 }
 
 int64_t Length(const Value& value) {
+  if (value.is_generator()) Throw("object of type 'generator' has no len(): add | list");
   if (value.is_string()) return static_cast<int64_t>(CodePoints(value.as_string()).size());
   if (value.is_list()) return static_cast<int64_t>(value.as_list().size());
   if (value.is_dict()) return static_cast<int64_t>(value.as_dict().size());
@@ -114,7 +115,7 @@ Value SelectItems(const Value& sequence, const CallArgs& args, bool by_attribute
     const bool passed = test.empty() ? Truthy(value) : ApplyTest(test, value, test_args);
     if (passed == keep) kept.push_back(item);
   }
-  return Value(std::move(kept));
+  return Value::Generator(std::move(kept));
 }
 
 Value Map(const Value& sequence, const CallArgs& args) {
@@ -126,7 +127,7 @@ Value Map(const Value& sequence, const CallArgs& args) {
       Value value = Lookup(item, attribute.as_string());
       out.push_back(value.is_undefined() && !fallback.is_undefined() ? fallback : value);
     }
-    return Value(std::move(out));
+    return Value::Generator(std::move(out));
   }
   if (args.positional.empty() || !args.positional[0].is_string())
     Throw("map needs a filter name or attribute=");
@@ -137,7 +138,7 @@ Value Map(const Value& sequence, const CallArgs& args) {
   filter_args.keyword = args.keyword;
   for (const Value& item : Items(sequence, "map"))
     out.push_back(ApplyFilter(filter, item, filter_args));
-  return Value(std::move(out));
+  return Value::Generator(std::move(out));
 }
 
 Value Join(const Value& sequence, const CallArgs& args) {
@@ -157,6 +158,7 @@ Value Join(const Value& sequence, const CallArgs& args) {
 
 // item[0].upper() + item[1:].lower(), as jinja2's title filter does to each run.
 std::string UpperFirst(const std::string& run) {
+  if (run.empty()) return run;
   const size_t first = DecodeUtf8Step(run, 0).length;
   return Upper(std::string_view(run).substr(0, first)) + Lower(std::string_view(run).substr(first));
 }
@@ -181,6 +183,8 @@ std::string TitleFilter(const std::string& s) {
 }
 
 Value ToNumber(const Value& value, const CallArgs& args, bool integer) {
+  if (value.is_undefined())
+    Throw("'", value.undefined_name(), "' is undefined (converted to a number)");
   const Value fallback = Param(args, 0, "default", integer ? Value(int64_t{0}) : Value(0.0));
   if (value.is_int() || value.is_bool())
     return integer ? Value(value.as_int()) : Value(value.as_float());
@@ -253,6 +257,8 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
        }},
       {"last",
        [](const Value& v, const CallArgs&) {
+         if (v.is_generator())
+           Throw("'generator' object is not reversible: add | list before | last");
          const List items = Items(v, "last");
          return items.empty() ? Value::MakeUndefined("last") : items.back();
        }},
@@ -274,10 +280,10 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
        }},
       {"string", [](const Value& v, const CallArgs&) { return Value(ToStr(v)); }},
       {"items",
-       [](const Value& v, const CallArgs&) {
-         if (v.is_undefined()) return Value(List{});
+       [](const Value& v, const CallArgs&) {  // a generator in jinja2
+         if (v.is_undefined()) return Value::Generator({});
          if (!v.is_dict()) Throw("filter 'items' needs a dict, not ", v.type_name());
-         return CallMethod(v, "items");
+         return Value::Generator(CallMethod(v, "items").as_list());
        }},
       {"list", [](const Value& v, const CallArgs&) { return Value(Items(v, "list")); }},
       {"int", [](const Value& v, const CallArgs& a) { return ToNumber(v, a, true); }},
@@ -298,9 +304,10 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
            for (auto it = points.rbegin(); it != points.rend(); ++it) out += *it;
            return Value(std::move(out));
          }
+         // jinja2 returns reversed(value), an iterator, and for a generator a list.
          List items = Items(v, "reverse");
          std::reverse(items.begin(), items.end());
-         return Value(std::move(items));
+         return v.is_generator() ? Value(std::move(items)) : Value::Generator(std::move(items));
        }},
       // Autoescaping is off in transformers' environment, so safe changes nothing.
       {"safe", [](const Value& v, const CallArgs&) { return v; }},
@@ -341,8 +348,10 @@ const std::map<std::string, Test, std::less<>>& Tests() {
                    const CallArgs&) { return v.is_string() && IsAllCase(v.as_string(), true); }},
       {"upper", [](const Value& v,
                    const CallArgs&) { return v.is_string() && IsAllCase(v.as_string(), false); }},
-      {"odd", [](const Value& v, const CallArgs&) { return v.is_int() && v.as_int() % 2 != 0; }},
-      {"even", [](const Value& v, const CallArgs&) { return v.is_int() && v.as_int() % 2 == 0; }},
+      {"odd",
+       [](const Value& v, const CallArgs&) { return Truthy(BinaryOp("%", v, Value(int64_t{2}))); }},
+      {"even", [](const Value& v,
+                  const CallArgs&) { return !Truthy(BinaryOp("%", v, Value(int64_t{2}))); }},
       {"divisibleby",
        [](const Value& v, const CallArgs& a) {
          if (a.positional.size() != 1) Throw("test 'divisibleby' takes one argument");

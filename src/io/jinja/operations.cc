@@ -274,6 +274,7 @@ Value GetAttribute(const Value& object, const std::string& name) {
 }
 
 Value GetItem(const Value& object, const Value& key) {
+  if (object.is_generator()) return Value::MakeUndefined(Repr(key));  // not subscriptable
   if (object.is_undefined())
     Throw("'", object.undefined_name(), "' is undefined (reading [", Repr(key), "])");
   if (object.is_dict() && key.is_string()) {
@@ -301,7 +302,11 @@ Value GetItem(const Value& object, const Value& key) {
 
 Value Slice(const Value& object, const std::optional<Value>& start,
             const std::optional<Value>& stop, const std::optional<Value>& step) {
-  if (!object.is_list() && !object.is_string()) Throw("cannot slice a ", object.type_name());
+  // jinja2 slices with Python's obj[a:b] directly, which fails on anything else.
+  if (object.is_generator() || (!object.is_list() && !object.is_string())) {
+    Throw("'", object.is_undefined() ? object.undefined_name() : object.type_name(),
+          "' cannot be sliced");
+  }
   const auto given = [](const std::optional<Value>& v) { return v && !v->is_none(); };
   const int64_t stride = given(step) ? ToIndex(*step, "slice step") : 1;
   if (stride == 0) Throw("slice step cannot be zero");
@@ -342,6 +347,9 @@ bool Contains(const Value& haystack, const Value& needle) {
                        [&](const Value& item) { return Equal(item, needle); });
   }
   if (haystack.is_dict()) {
+    if ((needle.is_list() && !needle.is_tuple()) || needle.is_dict() || needle.is_namespace()) {
+      Throw("unhashable type: '", needle.type_name(), "'");
+    }
     if (!needle.is_string()) return false;
     return std::any_of(haystack.as_dict().begin(), haystack.as_dict().end(),
                        [&](const auto& item) { return item.first == needle.as_string(); });
@@ -364,6 +372,10 @@ Value BinaryOp(const std::string& op, const Value& a, const Value& b) {
     return Value(out + right);
   }
   if (a.is_number() && b.is_number()) return Arithmetic(op, a, b);
+  if (a.is_generator() || b.is_generator()) {
+    Throw("unsupported operand type(s) for ", op, ": '", a.type_name(), "' and '", b.type_name(),
+          "'");
+  }
   if (op == "+" && a.is_string() && b.is_string()) {
     CheckStringSize(a.as_string().size() + b.as_string().size());
     return Value(a.as_string() + b.as_string());

@@ -66,6 +66,14 @@ class Renderer {
   }
 
   Flow Exec(const Stmt& stmt, Scope& scope) {
+    try {
+      return ExecUnlocated(stmt, scope);
+    } catch (const TemplateError& error) {
+      FailAt(stmt.line, error.what());
+    }
+  }
+
+  Flow ExecUnlocated(const Stmt& stmt, Scope& scope) {
     Step(stmt.line);
     switch (stmt.kind) {
       case Stmt::Kind::kText:

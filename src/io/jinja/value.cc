@@ -126,6 +126,7 @@ void AppendJson(const Value& value, int indent, int depth, std::string& out) {
     out.append(static_cast<size_t>(indent) * static_cast<size_t>(level), ' ');
   };
   const char* item_separator = indent >= 0 ? "," : ", ";
+  if (value.is_generator()) Throw("Object of type generator is not JSON serializable");
   if (value.is_list()) {
     const List& list = value.as_list();
     if (list.empty()) {
@@ -254,13 +255,14 @@ std::string Value::type_name() const {
   if (is_int()) return "int";
   if (is_float()) return "float";
   if (is_string()) return "str";
-  if (is_list()) return is_tuple() ? "tuple" : "list";
+  if (is_list()) return is_generator() ? "generator" : is_tuple() ? "tuple" : "list";
   if (is_dict()) return "dict";
   if (is_namespace()) return "Namespace";
   return "function";
 }
 
 bool Truthy(const Value& value) {
+  if (value.is_generator()) return true;
   if (value.is_undefined() || value.is_none()) return false;
   if (value.is_bool()) return value.as_bool();
   if (value.is_int()) return value.as_int() != 0;
@@ -272,6 +274,7 @@ bool Truthy(const Value& value) {
 }
 
 bool Equal(const Value& a, const Value& b) {
+  if (a.is_generator() || b.is_generator()) return false;  // distinct objects in Python
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_float() == b.as_float();
     return a.as_int() == b.as_int();
@@ -307,6 +310,7 @@ bool Equal(const Value& a, const Value& b) {
 }
 
 bool Less(const Value& a, const Value& b) {
+  if (a.is_generator() || b.is_generator()) Throw("'<' not supported for generators");
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_float() < b.as_float();
     return a.as_int() < b.as_int();
@@ -336,6 +340,10 @@ std::string Repr(const Value& value) {
   if (value.is_int()) return std::to_string(value.as_int());
   if (value.is_float()) return FloatRepr(value.as_float());
   if (value.is_string()) return StringRepr(value.as_string());
+  if (value.is_generator()) {
+    Throw(
+        "the text of a generator (what select, reject and map return) is not defined: add | list");
+  }
   if (value.is_list()) {
     std::string out = value.is_tuple() ? "(" : "[";
     for (size_t i = 0; i < value.as_list().size(); ++i) {

@@ -83,6 +83,13 @@ class Value {
     v.tuple_ = true;
     return v;
   }
+  // What jinja2's select, reject, selectattr, rejectattr and map return: a Python generator,
+  // always true, without a length or a defined text; iterating it gives the items.
+  static Value Generator(List l) {
+    Value v(std::move(l));
+    v.generator_ = true;
+    return v;
+  }
   static Value MakeUndefined(std::string name) {
     Value v;
     v.storage_ = Undefined{std::move(name)};
@@ -98,6 +105,7 @@ class Value {
   bool is_string() const { return holds<std::string>(); }
   bool is_list() const { return holds<List>(); }  // tuples included
   bool is_tuple() const { return tuple_; }
+  bool is_generator() const { return generator_; }  // a list too
   // Levels of lists and dicts inside this value (0 for a scalar or a namespace).
   int depth() const { return depth_; }
   bool is_dict() const { return holds<Dict>(); }
@@ -128,6 +136,7 @@ class Value {
   }
   Storage storage_;
   bool tuple_ = false;
+  bool generator_ = false;
   int depth_ = 0;
 };
 
