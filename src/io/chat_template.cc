@@ -58,6 +58,16 @@ ChatTemplate::ChatTemplate(ChatTemplateSource source)
 
 std::string ChatTemplate::Render(const nlohmann::ordered_json& context,
                                  const jinja::RenderLimits& limits) const {
+  return RenderJson(context, limits);
+}
+
+std::string ChatTemplate::Render(const nlohmann::json& context,
+                                 const jinja::RenderLimits& limits) const {
+  return RenderJson(context, limits);
+}
+
+template <class Json>
+std::string ChatTemplate::RenderJson(const Json& context, const jinja::RenderLimits& limits) const {
   try {
     return template_.Render(jinja::FromJson(context), limits);
   } catch (const Error& error) {

@@ -35,8 +35,13 @@ class ChatTemplate {
   // documents (null when absent). Fails naming the origin and line at fault.
   std::string Render(const nlohmann::ordered_json& context,
                      const jinja::RenderLimits& limits = {}) const;
+  // The same with keys in sorted order (as nlohmann::json keeps them).
+  std::string Render(const nlohmann::json& context, const jinja::RenderLimits& limits = {}) const;
 
  private:
+  template <class Json>
+  std::string RenderJson(const Json& context, const jinja::RenderLimits& limits) const;
+
   std::string origin_;
   jinja::Template template_;
 };

@@ -69,6 +69,21 @@ TEST(ChatTemplateTest, ErrorsNameTheOriginAndLine) {
       << render_error;
 }
 
+TEST(ChatTemplateTest, RendersAnUnorderedJsonContext) {
+  const ChatTemplate chat_template(*FindChatTemplate((kFixtures / "qwen2" / "model").string()));
+  const auto context = nlohmann::json::parse(
+      R"({"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true})");
+  EXPECT_EQ(chat_template.Render(context),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi"
+            "<|im_end|>\n<|im_start|>assistant\n");
+  std::string deep(1000, '[');
+  deep += std::string(1000, ']');
+  const std::string error = ErrorOf([&] { chat_template.Render(nlohmann::json::parse(deep)); });
+  EXPECT_NE(error.find("tokenizer_config.json: chat_template: the context nests deeper"),
+            std::string::npos)
+      << error;
+}
+
 TEST(FindChatTemplateTest, ReadsChatTemplateJson) {
   const auto found = FindChatTemplate((kFixtures / "llava" / "model").string());
   ASSERT_TRUE(found.has_value());
