@@ -1,6 +1,5 @@
 #include "io/jinja/renderer.h"
 
-#include <map>
 #include <optional>
 #include <unordered_map>
 
