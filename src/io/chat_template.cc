@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "base/error.h"
@@ -40,17 +39,47 @@ std::optional<std::string> TemplateFile(const fs::path& path) {
   return text.str();
 }
 
+jinja::Template ParseWithOrigin(const ChatTemplateSource& source) {
+  try {
+    return jinja::Template(source.text);
+  } catch (const Error& error) {
+    Fail(source.origin, ": ", error.what());
+  }
+}
+
 }  // namespace
 
-ChatTemplate ReadChatTemplate(const std::string& directory) {
+std::optional<ChatTemplateSource> FindChatTemplate(const std::string& directory) {
   const fs::path dir(directory);
   const fs::path processor = dir / "processor_config.json", legacy = dir / "chat_template.json",
                  jinja = dir / "chat_template.jinja", tokenizer = dir / "tokenizer_config.json";
-  if (auto text = TemplateInJson(processor)) return {*text, processor.string()};
-  if (auto text = TemplateInJson(legacy)) return {*text, legacy.string()};
-  if (auto text = TemplateFile(jinja)) return {*text, jinja.string()};
-  if (auto text = TemplateInJson(tokenizer)) return {*text, tokenizer.string()};
-  return {};
+  if (auto text = TemplateInJson(processor)) return ChatTemplateSource{*text, processor.string()};
+  if (auto text = TemplateInJson(legacy)) return ChatTemplateSource{*text, legacy.string()};
+  if (auto text = TemplateFile(jinja)) return ChatTemplateSource{*text, jinja.string()};
+  if (auto text = TemplateInJson(tokenizer)) return ChatTemplateSource{*text, tokenizer.string()};
+  return std::nullopt;
+}
+
+ChatTemplate::ChatTemplate(ChatTemplateSource source)
+    : origin_(source.origin), template_(ParseWithOrigin(source)) {}
+
+std::string ChatTemplate::Render(const nlohmann::ordered_json& context,
+                                 const jinja::RenderLimits& limits) const {
+  return RenderJson(context, limits);
+}
+
+std::string ChatTemplate::Render(const nlohmann::json& context,
+                                 const jinja::RenderLimits& limits) const {
+  return RenderJson(context, limits);
+}
+
+template <class Json>
+std::string ChatTemplate::RenderJson(const Json& context, const jinja::RenderLimits& limits) const {
+  try {
+    return template_.Render(jinja::FromJson(context), limits);
+  } catch (const Error& error) {
+    Fail(origin_, ": ", error.what());
+  }
 }
 
 }  // namespace lightvlm

@@ -1,6 +1,7 @@
 #include "models/llava.h"
 
 #include <cstring>
+#include <optional>
 
 #include "base/error.h"
 #include "io/chat_template.h"
@@ -61,11 +62,11 @@ LlavaModel::LlavaModel(const JsonFile& config, const std::string& directory, DTy
         processor_.image_source, ": crop_size ", image.crop_height, "x", image.crop_width,
         " differs from the vision tower's image_size ", config_.vision.image_size);
   CheckImageTokens();
-  const ChatTemplate chat_template = ReadChatTemplate(directory);
+  const std::optional<ChatTemplateSource> chat_template = FindChatTemplate(directory);
   // Vicuna-style templates (LLaVA-1.5) end the prompt with "ASSISTANT:"; others ([INST], ChatML)
   // are refused rather than guessed.
-  Check(chat_template.text.empty() || chat_template.text.find("ASSISTANT:") != std::string::npos,
-        chat_template.source,
+  Check(!chat_template || chat_template->text.find("ASSISTANT:") != std::string::npos,
+        chat_template ? chat_template->origin : directory,
         ": the chat template is not LLaVA-1.5's (\"USER: <image>\\n... ASSISTANT:\"); other LLaVA "
         "chat formats are not supported yet");
   const Checkpoint checkpoint = Checkpoint::Open(directory);
