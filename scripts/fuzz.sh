@@ -58,6 +58,13 @@ for text in "Once upon a time, there was a cat." "<s>Hello</s> wörld 123 " $'ta
 done
 seed jsonl "$fixtures/eval/questions.jsonl"
 seed gguf "$fixtures"/gguf/*.gguf
+# chat_template: the template text of each fixture (shipped templates and the feature test).
+mkdir -p "$seeds/chat_template"
+for file in "$fixtures"/chat_templates/*.json; do
+  [ "$(basename "$file")" = snippets.json ] && continue
+  python3 -c 'import json, sys; sys.stdout.write(json.load(open(sys.argv[1]))["template"])' \
+    "$file" >"$seeds/chat_template/$(basename "$file" .json).jinja"
+done
 printf '%s\n' '{"prompt": "Describe the image.", "image": "a.png", "max_tokens": 8}' '' \
   '{"prompt": "Once upon a time"}' >"$seeds/jsonl/requests.jsonl"
 
@@ -66,7 +73,7 @@ printf '%s\n' '{"prompt": "Describe the image.", "image": "a.png", "max_tokens":
 declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [image]=65536 [gguf]=65536)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors llm_config preprocessor_config image tokenizer_json
-  tokenizer_encode jsonl gguf)
+  tokenizer_encode jsonl gguf chat_template)
 status=0
 for target in "${targets[@]}"; do
   corpus="$build/corpus/$target"
