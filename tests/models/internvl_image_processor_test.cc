@@ -74,17 +74,8 @@ TEST(InternVLImageProcessorTest, MatchesTransformersPixelValues) {
       ASSERT_EQ(result.tiles[t].shape(), (Shape{3, 56, 56}));
       const double difference =
           testing::MaxAbsDifference(result.tiles[t].f32(), &reference[t * tile_size], tile_size);
-      if (name == "tall.png" && t == 3) {
-        // Known difference of io/image_resize from Pillow 13: resizing 24x80 to 56x56 (wider and
-        // shorter) Pillow gives what its vertical pass then its horizontal one give; ResizeImage
-        // does horizontal first and is off by up to 4 units in 2336 of 9408 bytes. Each pass
-        // alone is exact, and so is the wide.png thumbnail (90x30 to 56x56). When the resize is
-        // fixed this fails: make the tile exact like the others.
-        EXPECT_GT(difference, 0.0);
-        EXPECT_LT(difference, 5 / 255.0 / 0.224);
-        continue;
-      }
-      // Pillow-identical resize and numpy's float32 arithmetic: the same bits.
+      // Pillow-identical resize and numpy's float32 arithmetic: the same bits. (tall.png's
+      // thumbnail, 24x80 to 56x56, is the regression test for Pillow 13's pass order.)
       EXPECT_EQ(difference, 0.0) << "tile " << t;
     }
   }
