@@ -296,6 +296,14 @@ def main(argv=None):
         "prompt": {"text": PROMPT, "image": PHOTO, "image_tokens": n_ctx,
                    "image_seq_length": IMAGE_SEQ_LENGTH},
         "greedy": {"tokens": gen, "min_top2_margin": margin, "call": mf.GENERATE_CALL},
+        "notes": [
+            "InternVLProcessor passes crop_to_patches=True over the image processor's own value (hub "
+            "files say false): the processor always tiles when max_patches > 1",
+            "save_pretrained writes the hub -hf names (language_model.model.*, language_model.lm_head.weight, "
+            "vision_tower.*, multi_modal_projector.*), as InternVL3-1B-hf's model.safetensors has them",
+            "vision layer scale (lambda_1/2) is 0.5 + N(0, 0.1); other weights as make_fixtures.reinit_weights_",
+            "greedy tokens include <|im_end|> (949): EOS is disabled, the engine must disable it too to compare",
+        ],
         "round_trip": "InternVLProcessor.from_pretrained(model, backend='pil') (without video processor) and "
                       "InternVLForConditionalGeneration.from_pretrained(model) reproduce input_ids, "
                       "pixel_values, logits (exactly) and the greedy tokens",
