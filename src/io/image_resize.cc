@@ -1,7 +1,9 @@
 // Facts about Pillow's resize (libImaging/Resample.c and Geometry.c; the fixtures are Pillow
 // 13.0's output) that this file reproduces; each one changes output bytes:
-// * Two separable passes, horizontal first, each only when the size changes along its axis. Each
-//   pass rounds and clips to uint8, so the vertical pass reads 8-bit values.
+// * Two separable passes, each only when the size changes along its axis, horizontal first unless
+//   the height shrinks by more than twice as many pixels as the width does (Pillow 13 then runs
+//   the vertical pass first, to make the horizontal one cheaper). Each pass rounds and clips to
+//   uint8, so the second pass reads 8-bit values: the order changes output bytes.
 // * Per axis: scale = in / out; filter_scale = max(scale, 1); support = filter support x
 //   filter_scale (downscaling widens the filter); output pixel i is centred at (i + 0.5) x scale;
 //   its taps run from trunc(centre - support + 0.5) to trunc(centre + support + 0.5), clamped to
@@ -244,6 +246,13 @@ Image ResizeImage(const Image& image, int width, int height, ResampleFilter filt
   if (filter == ResampleFilter::kNearest) return ResizeNearest(image, width, height);
   const Kernel kernel = KernelOf(filter);
   Image result{image.width, image.height, image.rgb};
+  const int64_t height_shrink = int64_t{image.height} - height;
+  const int64_t width_shrink = int64_t{image.width} - width;
+  if (height_shrink > 0 && height_shrink > 2 * width_shrink) {
+    result = ResizeVertically(result, height, kernel);
+    if (width != image.width) result = ResizeHorizontally(result, width, kernel);
+    return result;
+  }
   if (width != image.width) result = ResizeHorizontally(result, width, kernel);
   if (height != image.height) result = ResizeVertically(result, height, kernel);
   return result;

@@ -74,6 +74,43 @@ TEST(ImageResizeTest, EqualsPillowByteForByte) {
     EXPECT_EQ(count, 10) << ResampleFilterName(filter);
 }
 
+// An image whose two pass orders round differently (noise in both directions).
+Image NoisyImage(int width, int height) {
+  Image image{width, height, std::vector<uint8_t>(size_t{3} * width * height)};
+  uint32_t state = 12345;
+  for (uint8_t& value : image.rgb) {
+    state = state * 1664525u + 1013904223u;
+    value = static_cast<uint8_t>(state >> 24);
+  }
+  return image;
+}
+
+TEST(ImageResizeTest, PassOrderIsPillow13s) {
+  // Pillow 13 runs the vertical pass first when the height shrinks by more than twice as many
+  // pixels as the width; tests/fixtures/internvl's tall.png thumbnail (24x80 to 56x56) holds
+  // Pillow's bytes for such a case (tests/models/internvl_image_processor_test.cc).
+  const auto bicubic = ResampleFilter::kBicubic;
+  const auto vertical_first = [&](const Image& image, int width, int height) {
+    return ResizeImage(ResizeImage(image, image.width, height, bicubic), width, height, bicubic)
+        .rgb;
+  };
+  const auto horizontal_first = [&](const Image& image, int width, int height) {
+    return ResizeImage(ResizeImage(image, width, image.height, bicubic), width, height, bicubic)
+        .rgb;
+  };
+  const Image tall = NoisyImage(24, 80);
+  ASSERT_NE(vertical_first(tall, 56, 56), horizontal_first(tall, 56, 56));
+  EXPECT_EQ(ResizeImage(tall, 56, 56, bicubic).rgb, vertical_first(tall, 56, 56));
+  const Image wide = NoisyImage(90, 30);  // the width shrinks: horizontal first
+  ASSERT_NE(vertical_first(wide, 56, 56), horizontal_first(wide, 56, 56));
+  EXPECT_EQ(ResizeImage(wide, 56, 56, bicubic).rgb, horizontal_first(wide, 56, 56));
+  // Height shrinking by exactly twice the width's 20 pixels: still horizontal first.
+  const Image both = NoisyImage(100, 90);
+  ASSERT_NE(vertical_first(both, 80, 50), horizontal_first(both, 80, 50));
+  EXPECT_EQ(ResizeImage(both, 80, 50, bicubic).rgb, horizontal_first(both, 80, 50));
+  EXPECT_EQ(ResizeImage(both, 80, 49, bicubic).rgb, vertical_first(both, 80, 49));
+}
+
 TEST(ImageResizeTest, SameSizeIsACopy) {
   const Image image{2, 1, {1, 2, 3, 4, 5, 6}};
   for (int id = 0; id <= 5; ++id) {
