@@ -34,8 +34,7 @@ enum TokenType : int64_t {
 
 // llama.cpp's pre-tokenizer regexes (src/llama-vocab.cpp), by the name it writes into
 // tokenizer.ggml.pre. Each regex splits every piece into matches and the text between them.
-constexpr char kGpt2Regex[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+// (GPT-2's own regex is ByteLevel's use_regex, below.)
 constexpr char kQwen2Regex[] =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -138,7 +137,10 @@ json MergesFromScores(const GgufFile& file, const Vocabulary& vocabulary) {
     std::string_view left, right;
   };
   std::vector<Merge> merges;
-  for (const auto& [token, id] : normal_ids) {
+  for (const auto& entry : normal_ids) {
+    // Named copies, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+    const std::string_view token = entry.first;
+    const size_t id = entry.second;
     size_t split = 0;
     ForEachUtf8Char(token, [&](std::string_view character) {
       if (split > 0) {
@@ -164,7 +166,12 @@ json ByteLevelDocument(const GgufFile& file, const Vocabulary& vocabulary) {
   const ByteLevelPre pre =
       PreTokenizerFor(file, file.Has(kPreKey) ? file.String(kPreKey) : "gpt-2");
   json merges = json::array();
-  for (const std::string& merge : file.Strings(kMergesKey)) merges.push_back(merge);
+  const std::vector<std::string>& merge_list = file.Strings(kMergesKey);
+  for (size_t i = 0; i < merge_list.size(); ++i) {
+    Check(!FirstInvalidUtf8Byte(merge_list[i]), file.path(), ": ", kMergesKey, "[", i,
+          "] is not valid UTF-8");
+    merges.push_back(merge_list[i]);
+  }
   return {{"model",
            {{"type", "BPE"},
             {"vocab", VocabObject(file, vocabulary)},

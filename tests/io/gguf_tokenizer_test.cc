@@ -127,6 +127,14 @@ TEST(GgufTokenizerTest, BadMetadataIsNamed) {
                                 .KeyStrings("tokenizer.ggml.merges", {})
                                 .str();
   EXPECT_EQ(BuildError(twice), path + ": tokenizer.ggml.tokens has \"a\" twice, at ids 0 and 1");
+  // Regression (fuzzing): a merge that is not UTF-8 escaped as nlohmann's type_error 316.
+  const std::string not_utf8 = GgufBytes()
+                                   .Header(0, 3)
+                                   .KeyString("tokenizer.ggml.model", "gpt2")
+                                   .KeyStrings("tokenizer.ggml.tokens", {"1", "2"})
+                                   .KeyStrings("tokenizer.ggml.merges", {"1 2", "1 \xa0"})
+                                   .str();
+  EXPECT_EQ(BuildError(not_utf8), path + ": tokenizer.ggml.merges[1] is not valid UTF-8");
   const std::string no_tokens =
       GgufBytes().Header(0, 1).KeyString("tokenizer.ggml.model", "gpt2").str();
   EXPECT_EQ(BuildError(no_tokens), path + ": metadata 'tokenizer.ggml.tokens' is missing");

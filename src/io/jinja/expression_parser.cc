@@ -1,6 +1,7 @@
 #include "io/jinja/expression_parser.h"
 
 #include <charconv>
+#include <cstdlib>
 
 #include "io/jinja/filters.h"
 
@@ -177,7 +178,9 @@ class ExpressionParser {
         return literal(Value(value));
       }
       case Token::Kind::kFloat:
-        return literal(Value(std::stod(token.text)));
+        // strtod, as Python's float(): a literal past the double range is inf (or 0), not an
+        // error (std::stod would throw std::out_of_range).
+        return literal(Value(std::strtod(token.text.c_str(), nullptr)));
       case Token::Kind::kOperator:
         if (token.text == "(") {
           ExprPtr inner = ParseExpression();

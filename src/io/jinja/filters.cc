@@ -30,7 +30,8 @@ void CheckParams(const char* filter, const CallArgs& args,
   if (args.positional.size() > names.size()) {
     Throw("filter '", filter, "' takes at most ", names.size(), " arguments");
   }
-  for (const auto& [key, value] : args.keyword) {
+  for (const auto& keyword : args.keyword) {
+    const auto& key = keyword.first;  // not a structured binding: clang 14 cannot capture those
     if (std::find_if(names.begin(), names.end(), [&](const char* n) { return key == n; }) ==
         names.end()) {
       Throw("filter '", filter, "' has no argument '", key, "' here");

@@ -50,6 +50,14 @@ TEST(JinjaRendererTest, MatchesJinja2OnSnippets) {
   EXPECT_GE(refused, 4);
 }
 
+// Regression (fuzzing): a float literal past the double range threw std::out_of_range from
+// std::stod; as Python's float() it is inf (jinja2 renders "inf"), or 0 below the range.
+TEST(JinjaRendererTest, FloatLiteralsPastTheDoubleRangeAreInfinite) {
+  EXPECT_EQ(Render("{{ 2E22222222222 }}"), "inf");
+  EXPECT_EQ(Render("{{ -1.5e999 }}"), "-inf");
+  EXPECT_EQ(Render("{{ 1e-99999 }}"), "0.0");
+}
+
 TEST(JinjaRendererTest, UnsupportedTagIsNamedWithItsLine) {
   ExpectErrorWith(ErrorOf([] { Template("x\n{% include 'other.jinja' %}"); }),
                   {"line 2", "{% include %}", "not supported"});
