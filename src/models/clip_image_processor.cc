@@ -89,61 +89,8 @@ void ReadCropSize(const JsonFile& file, ClipImageProcessorConfig& config) {
   CheckPixels(file, "crop_size", config.crop_height, config.crop_width);
 }
 
-// image_mean / image_std: one number for all channels, or one per RGB channel.
-std::array<float, 3> ReadPerChannel(const JsonFile& file, const std::string& field,
-                                    std::array<float, 3> fallback) {
-  const json* node = file.Node(field);
-  if (node == nullptr) return fallback;
-  std::vector<double> values;
-  if (node->is_number()) {
-    values.assign(3, file.Get<double>(field));
-  } else {
-    values = file.Get<std::vector<double>>(field);
-  }
-  Check(values.size() == 3, file.path(), ": field '", field,
-        "' should have 3 values (R, G, B), got ", values.size());
-  std::array<float, 3> result;
-  for (int c = 0; c < 3; ++c) {
-    Check(std::isfinite(values[c]), file.path(), ": field '", field, "' must be finite");
-    result[c] = static_cast<float>(values[c]);
-  }
-  return result;
-}
-
-ResampleFilter ReadResample(const JsonFile& file) {
-  const int id = file.GetOr<int32_t>("resample", static_cast<int>(ResampleFilter::kBicubic));
-  const auto filter = ResampleFilterFromPil(id);
-  Check(filter.has_value(), file.path(), ": field 'resample' = ", id,
-        " is not a supported PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, ",
-        "5 hamming)");
-  return *filter;
-}
-
-void Validate(const JsonFile& file, const ClipImageProcessorConfig& config) {
-  Check(std::isfinite(config.rescale_factor) && config.rescale_factor > 0, file.path(),
-        ": field 'rescale_factor' must be positive, got ", config.rescale_factor);
-  for (int c = 0; c < 3; ++c) {
-    Check(config.image_std[c] != 0.0f, file.path(), ": field 'image_std' has a zero entry");
-  }
-}
-
 // Python's floor division by 2, which transformers' center_crop uses for its offsets.
 int FloorHalf(int value) { return value >= 0 ? value / 2 : (value - 1) / 2; }
-
-// Value of every (channel, byte) after rescale and normalize: the output depends on nothing else,
-// so a 3 x 256 table computes each one once, with numpy's exact operations and precisions.
-std::array<std::array<float, 256>, 3> PixelValueTable(const ClipImageProcessorConfig& config) {
-  std::array<std::array<float, 256>, 3> table;
-  for (int c = 0; c < 3; ++c) {
-    for (int byte = 0; byte < 256; ++byte) {
-      float value = config.do_rescale ? static_cast<float>(byte * config.rescale_factor)
-                                      : static_cast<float>(byte);
-      if (config.do_normalize) value = (value - config.image_mean[c]) / config.image_std[c];
-      table[c][byte] = value;
-    }
-  }
-  return table;
-}
 
 Image ResizeForClip(const Image& image, const ClipImageProcessorConfig& config) {
   const ImageSize size = ClipResizedSize(config, image.width, image.height);
@@ -156,16 +103,11 @@ ClipImageProcessorConfig ReadClipImageProcessorConfig(const JsonFile& file) {
   ClipImageProcessorConfig config;
   config.do_resize = file.GetOr<bool>("do_resize", config.do_resize);
   ReadResizeSize(file, config);
-  config.resample = ReadResample(file);
+  config.resample = ReadResampleFilter(file, config.resample);
   config.do_center_crop = file.GetOr<bool>("do_center_crop", config.do_center_crop);
   ReadCropSize(file, config);
-  config.do_rescale = file.GetOr<bool>("do_rescale", config.do_rescale);
-  config.rescale_factor = file.GetOr<double>("rescale_factor", config.rescale_factor);
-  config.do_normalize = file.GetOr<bool>("do_normalize", config.do_normalize);
-  config.image_mean = ReadPerChannel(file, "image_mean", config.image_mean);
-  config.image_std = ReadPerChannel(file, "image_std", config.image_std);
+  config.scaling = ReadPixelScaling(file);
   config.do_convert_rgb = file.GetOr<bool>("do_convert_rgb", config.do_convert_rgb);
-  Validate(file, config);
   return config;
 }
 
@@ -218,7 +160,7 @@ Tensor ClipPixelValues(const Image& image, const ClipImageProcessorConfig& confi
   if (config.do_center_crop) {
     current = &(cropped = CenterCropImage(*current, config.crop_height, config.crop_width));
   }
-  const auto table = PixelValueTable(config);
+  const auto table = PixelValueTable(config.scaling);
   const int64_t plane = int64_t{current->width} * current->height;
   Tensor pixels(DType::kF32, {3, current->height, current->width});
   float* out = pixels.f32();

@@ -16,6 +16,7 @@
 #include "io/image.h"
 #include "io/image_resize.h"
 #include "io/json_file.h"
+#include "models/pixel_scaling.h"
 
 namespace lightvlm {
 
@@ -32,13 +33,7 @@ struct ClipImageProcessorConfig {
   bool do_center_crop = true;
   int crop_height = 224;  // "crop_size": {"height", "width"}, or an int (square) in old files
   int crop_width = 224;
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  // One value per RGB channel; a single number in the file applies to all three. Defaults are
-  // OpenAI CLIP's. Stored as float32, as transformers casts them before normalizing.
-  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};
-  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+  PixelScaling scaling;  // rescale and normalize (models/pixel_scaling.h)
   // Read for completeness: decoded images are always RGB already (io/image.h).
   bool do_convert_rgb = true;
 };

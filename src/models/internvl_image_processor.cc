@@ -21,35 +21,13 @@ int ReadPositive(const JsonFile& file, const std::string& field, int fallback) {
   return value;
 }
 
-// image_mean / image_std: one number for all channels, or one per RGB channel.
-std::array<float, 3> ReadPerChannel(const JsonFile& file, const std::string& field,
-                                    std::array<float, 3> fallback) {
-  const nlohmann::json* node = file.Node(field);
-  if (node == nullptr || node->is_null()) return fallback;
-  const std::vector<double> values = node->is_number()
-                                         ? std::vector<double>(3, file.Get<double>(field))
-                                         : file.Get<std::vector<double>>(field);
-  Check(values.size() == 3, file.path(), ": field '", field,
-        "' should have 3 values (R, G, B), got ", values.size());
-  std::array<float, 3> result;
-  for (int c = 0; c < 3; ++c) {
-    Check(std::isfinite(values[c]), file.path(), ": field '", field, "' must be finite");
-    result[c] = static_cast<float>(values[c]);
-  }
-  return result;
-}
-
 // The CLIP processor's rescale and normalize (numpy's arithmetic, shared), without its resize
 // and crop.
 ClipImageProcessorConfig NormalizeOnly(const InternVLImageProcessorConfig& config) {
   ClipImageProcessorConfig clip;
   clip.do_resize = false;
   clip.do_center_crop = false;
-  clip.do_rescale = config.do_rescale;
-  clip.rescale_factor = config.rescale_factor;
-  clip.do_normalize = config.do_normalize;
-  clip.image_mean = config.image_mean;
-  clip.image_std = config.image_std;
+  clip.scaling = config.scaling;
   return clip;
 }
 
@@ -81,23 +59,9 @@ InternVLImageProcessorConfig ReadInternVLImageProcessorConfig(const JsonFile& fi
   Check(int64_t{config.tile_height} * config.tile_width * config.max_tiles <= kMaxTiledPixels,
         file.path(), ": fields 'size' and 'max_patches' allow ", config.max_tiles, " tiles of ",
         config.tile_height, "x", config.tile_width, ", more than ", kMaxTiledPixels, " pixels");
-  const int resample = file.GetOr<int32_t>("resample", static_cast<int>(config.resample));
-  const auto filter = ResampleFilterFromPil(resample);
-  Check(filter.has_value(), file.path(), ": field 'resample' = ", resample,
-        " is not a supported PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, ",
-        "5 hamming)");
-  config.resample = *filter;
+  config.resample = ReadResampleFilter(file, config.resample);
   config.do_resize = file.GetOr<bool>("do_resize", config.do_resize);
-  config.do_rescale = file.GetOr<bool>("do_rescale", config.do_rescale);
-  config.rescale_factor = file.GetOr<double>("rescale_factor", config.rescale_factor);
-  Check(std::isfinite(config.rescale_factor) && config.rescale_factor > 0, file.path(),
-        ": field 'rescale_factor' must be positive, got ", config.rescale_factor);
-  config.do_normalize = file.GetOr<bool>("do_normalize", config.do_normalize);
-  config.image_mean = ReadPerChannel(file, "image_mean", config.image_mean);
-  config.image_std = ReadPerChannel(file, "image_std", config.image_std);
-  for (float value : config.image_std) {
-    Check(value != 0.0f, file.path(), ": field 'image_std' has a zero entry");
-  }
+  config.scaling = ReadPixelScaling(file);
   return config;
 }
 

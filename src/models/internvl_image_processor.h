@@ -19,6 +19,7 @@
 #include "io/image.h"
 #include "io/image_resize.h"
 #include "io/json_file.h"
+#include "models/pixel_scaling.h"
 
 namespace lightvlm {
 
@@ -31,11 +32,7 @@ struct InternVLImageProcessorConfig {
   int max_tiles = 12;  // "max_patches"; the engine may lower it (--max-tiles)
   ResampleFilter resample = ResampleFilter::kBicubic;
   bool do_resize = true;  // only read where max_tiles is 1 (tiling always resizes)
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};  // OpenAI CLIP's
-  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+  PixelScaling scaling;   // rescale and normalize (models/pixel_scaling.h)
 };
 
 // Reads and validates the fields; errors name the file and the field.

@@ -33,41 +33,6 @@ int64_t ReadPixelBound(const JsonFile& file, const std::string& name, const std:
   return fallback;
 }
 
-std::array<float, 3> ReadPerChannel(const JsonFile& file, const std::string& field,
-                                    std::array<float, 3> fallback) {
-  const nlohmann::json* node = file.Node(field);
-  if (node == nullptr) return fallback;
-  std::vector<double> values;
-  if (node->is_number()) {
-    values.assign(3, file.Get<double>(field));
-  } else {
-    values = file.Get<std::vector<double>>(field);
-  }
-  Check(values.size() == 3, file.path(), ": field '", field,
-        "' should have 3 values (R, G, B), got ", values.size());
-  std::array<float, 3> result;
-  for (int c = 0; c < 3; ++c) {
-    Check(std::isfinite(values[c]), file.path(), ": field '", field, "' must be finite");
-    result[c] = static_cast<float>(values[c]);
-  }
-  return result;
-}
-
-// Value of every (channel, byte) after rescale and normalize, with numpy's operations and
-// precisions: float32(float64(byte) * factor), then (x - mean) / std in float32.
-std::array<std::array<float, 256>, 3> PixelValueTable(const Qwen2VlImageProcessorConfig& config) {
-  std::array<std::array<float, 256>, 3> table;
-  for (int c = 0; c < 3; ++c) {
-    for (int byte = 0; byte < 256; ++byte) {
-      float value = config.do_rescale ? static_cast<float>(byte * config.rescale_factor)
-                                      : static_cast<float>(byte);
-      if (config.do_normalize) value = (value - config.image_mean[c]) / config.image_std[c];
-      table[c][byte] = value;
-    }
-  }
-  return table;
-}
-
 }  // namespace
 
 Qwen2VlImageProcessorConfig ReadQwen2VlImageProcessorConfig(const JsonFile& file) {
@@ -81,22 +46,8 @@ Qwen2VlImageProcessorConfig ReadQwen2VlImageProcessorConfig(const JsonFile& file
   config.temporal_patch_size =
       ReadSmallPositive(file, "temporal_patch_size", config.temporal_patch_size);
   config.merge_size = ReadSmallPositive(file, "merge_size", config.merge_size);
-  const int resample = file.GetOr<int32_t>("resample", static_cast<int>(config.resample));
-  const auto filter = ResampleFilterFromPil(resample);
-  Check(filter.has_value(), file.path(), ": field 'resample' = ", resample,
-        " is not a supported PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, ",
-        "5 hamming)");
-  config.resample = *filter;
-  config.do_rescale = file.GetOr<bool>("do_rescale", config.do_rescale);
-  config.rescale_factor = file.GetOr<double>("rescale_factor", config.rescale_factor);
-  Check(std::isfinite(config.rescale_factor) && config.rescale_factor > 0, file.path(),
-        ": field 'rescale_factor' must be positive, got ", config.rescale_factor);
-  config.do_normalize = file.GetOr<bool>("do_normalize", config.do_normalize);
-  config.image_mean = ReadPerChannel(file, "image_mean", config.image_mean);
-  config.image_std = ReadPerChannel(file, "image_std", config.image_std);
-  for (float std : config.image_std) {
-    Check(std != 0.0f, file.path(), ": field 'image_std' has a zero entry");
-  }
+  config.resample = ReadResampleFilter(file, config.resample);
+  config.scaling = ReadPixelScaling(file);
   return config;
 }
 
@@ -151,7 +102,7 @@ Qwen2VlImagePatches Qwen2VlPatchify(const Image& image, const Qwen2VlImageProces
   out.grid.w = resized.width / patch;
   const int64_t row_size = int64_t{3} * frames * patch * patch;
   out.patches = Tensor(DType::kF32, {out.grid.h * out.grid.w, row_size});
-  const auto table = PixelValueTable(config);
+  const auto table = PixelValueTable(config.scaling);
   float* dst = out.patches.f32();
   // Rows in merge order: a block of merge x merge patches, block after block, row-major.
   for (int64_t block_y = 0; block_y < out.grid.h / merge; ++block_y) {

@@ -16,6 +16,7 @@
 #include "io/image_resize.h"
 #include "io/json_file.h"
 #include "models/image_grid.h"
+#include "models/pixel_scaling.h"
 
 namespace lightvlm {
 
@@ -30,11 +31,7 @@ struct Qwen2VlImageProcessorConfig {
   int temporal_patch_size = 2;
   int merge_size = 2;
   ResampleFilter resample = ResampleFilter::kBicubic;
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};  // OpenAI CLIP's
-  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+  PixelScaling scaling;  // rescale and normalize (models/pixel_scaling.h)
 };
 
 // Reads and validates a preprocessor_config.json; errors name the file and the field.

@@ -104,15 +104,15 @@ TEST(ClipImageProcessorTest, ReadsLlava15Config) {
   EXPECT_EQ(config.resample, ResampleFilter::kBicubic);
   EXPECT_EQ(config.crop_height, 336);
   EXPECT_EQ(config.crop_width, 336);
-  EXPECT_EQ(config.rescale_factor, 1.0 / 255.0);
-  EXPECT_EQ(config.image_mean[0], 0.48145466f);
-  EXPECT_EQ(config.image_std[2], 0.27577711f);
+  EXPECT_EQ(config.scaling.rescale_factor, 1.0 / 255.0);
+  EXPECT_EQ(config.scaling.image_mean[0], 0.48145466f);
+  EXPECT_EQ(config.scaling.image_std[2], 0.27577711f);
 }
 
 TEST(ClipImageProcessorTest, DefaultsAreClipImageProcessors) {
   const auto config = ReadClipImageProcessorConfig(ConfigText("{}"));
-  EXPECT_TRUE(config.do_resize && config.do_center_crop && config.do_rescale &&
-              config.do_normalize && config.do_convert_rgb);
+  EXPECT_TRUE(config.do_resize && config.do_center_crop && config.scaling.do_rescale &&
+              config.scaling.do_normalize && config.do_convert_rgb);
   EXPECT_EQ(config.size_shortest_edge, 224);
   EXPECT_EQ(config.crop_height, 224);
   EXPECT_EQ(config.resample, ResampleFilter::kBicubic);
@@ -167,8 +167,8 @@ TEST(ClipImageProcessorTest, ReadsOldAndAlternativeFieldForms) {
   EXPECT_EQ(config.size_width, 45);
   EXPECT_EQ(config.crop_height, 16);
   EXPECT_EQ(config.crop_width, 16);
-  EXPECT_EQ(config.image_mean[2], 0.5f);
-  EXPECT_EQ(config.image_std[2], 4.0f);
+  EXPECT_EQ(config.scaling.image_mean[2], 0.5f);
+  EXPECT_EQ(config.scaling.image_std[2], 4.0f);
   EXPECT_EQ(config.resample, ResampleFilter::kLanczos);
   const auto with_longest = ReadClipImageProcessorConfig(
       ConfigText(R"({"size": {"shortest_edge": 384, "longest_edge": 600}})"));

@@ -49,9 +49,9 @@ TEST(InternVLImageProcessorTest, ReadsTheFixturesNestedConfig) {
   EXPECT_EQ(config.min_tiles, 1);
   EXPECT_EQ(config.max_tiles, 6);
   EXPECT_EQ(config.resample, ResampleFilter::kBicubic);
-  EXPECT_EQ(config.rescale_factor, 1.0 / 255.0);
-  EXPECT_EQ(config.image_mean[0], 0.485f);
-  EXPECT_EQ(config.image_std[2], 0.225f);
+  EXPECT_EQ(config.scaling.rescale_factor, 1.0 / 255.0);
+  EXPECT_EQ(config.scaling.image_mean[0], 0.485f);
+  EXPECT_EQ(config.scaling.image_std[2], 0.225f);
 }
 
 TEST(InternVLImageProcessorTest, MatchesTransformersPixelValues) {
@@ -178,9 +178,10 @@ TEST(InternVLImageProcessorTest, HubStyleNullsAndDefaults) {
   const auto defaults = ReadInternVLImageProcessorConfig(ConfigText("{}"));
   EXPECT_EQ(defaults.tile_height, 448);
   EXPECT_EQ(defaults.max_tiles, 12);
-  EXPECT_EQ(defaults.image_mean[0], 0.48145466f);
-  EXPECT_EQ(ReadInternVLImageProcessorConfig(ConfigText(R"({"image_std": 0.5})")).image_std[1],
-            0.5f);
+  EXPECT_EQ(defaults.scaling.image_mean[0], 0.48145466f);
+  EXPECT_EQ(
+      ReadInternVLImageProcessorConfig(ConfigText(R"({"image_std": 0.5})")).scaling.image_std[1],
+      0.5f);
 }
 
 TEST(InternVLImageProcessorTest, BadFieldsAreNamed) {

@@ -196,9 +196,9 @@ TEST_F(LlavaTest, ReadsTheImageProcessorNestedInProcessorConfig) {
   EXPECT_EQ(nested.image.size_shortest_edge, 336);
   EXPECT_EQ(nested.image.crop_height, 336);
   EXPECT_EQ(nested.image.resample, ResampleFilter::kBicubic);
-  EXPECT_EQ(nested.image.image_mean, old.image.image_mean);
-  EXPECT_EQ(nested.image.image_std, old.image.image_std);
-  EXPECT_EQ(nested.image.rescale_factor, old.image.rescale_factor);
+  EXPECT_EQ(nested.image.scaling.image_mean, old.image.scaling.image_mean);
+  EXPECT_EQ(nested.image.scaling.image_std, old.image.scaling.image_std);
+  EXPECT_EQ(nested.image.scaling.rescale_factor, old.image.scaling.rescale_factor);
   EXPECT_EQ(nested.patch_size, 14);
   EXPECT_EQ(nested.num_additional_image_tokens, 1);
 

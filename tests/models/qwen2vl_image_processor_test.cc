@@ -40,8 +40,8 @@ TEST(Qwen2VlImageProcessorTest, ReadsTheFixtureConfig) {
   EXPECT_EQ(config.temporal_patch_size, 2);
   EXPECT_EQ(config.merge_size, 2);
   EXPECT_EQ(config.resample, ResampleFilter::kBicubic);
-  EXPECT_FLOAT_EQ(config.image_mean[0], 0.48145466f);
-  EXPECT_FLOAT_EQ(config.image_std[2], 0.27577711f);
+  EXPECT_FLOAT_EQ(config.scaling.image_mean[0], 0.48145466f);
+  EXPECT_FLOAT_EQ(config.scaling.image_std[2], 0.27577711f);
 }
 
 TEST(Qwen2VlImageProcessorTest, ReadsPixelBoundsUnderSize) {
@@ -154,8 +154,8 @@ TEST(Qwen2VlImageProcessorTest, BothFramesOfAPatchAreTheImage) {
   Image image{56, 56, std::vector<uint8_t>(56 * 56 * 3)};
   for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
   Qwen2VlImageProcessorConfig config;
-  config.do_normalize = false;
-  config.do_rescale = false;
+  config.scaling.do_normalize = false;
+  config.scaling.do_rescale = false;
   const Qwen2VlImagePatches patches = Qwen2VlPatchify(image, config);  // 56x56 needs no resize
   ASSERT_EQ(patches.patches.shape(), (Shape{16, 3 * 2 * 14 * 14}));
   // Row 3 is the second row, second column of patches (merge order); element (c, frame, y, x).
