@@ -79,7 +79,7 @@ def load_model(reader):
 
 
 def main():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # two threads spin-waited for minutes on a shared machine
     model = load_model(GGUFReader(MODEL))
     prompts = json.loads((FIXTURES / "llama_cpp_reference.json").read_text())["prompts"]
     records = []

@@ -63,9 +63,35 @@ class SmolLm2ModelTest : public ::testing::Test {
     if (!std::filesystem::exists(kSmolLm2)) {
       GTEST_SKIP() << kSmolLm2.string() << " is absent: run scripts/get_models.sh to fetch it";
     }
-    reference_ =
-        json::parse(std::ifstream(testing::kFixturesDir / "smollm2" / "llama_cpp_reference.json"));
+    reference_ = Fixture("llama_cpp_reference.json");
+    float32_reference_ = Fixture("transformers_f32_reference.json");
     ASSERT_EQ(reference_.at("prompts").size(), 8u);
+  }
+
+  static json Fixture(const std::string& name) {
+    return json::parse(std::ifstream(testing::kFixturesDir / "smollm2" / name));
+  }
+
+  // Greedy continuations of every prompt of `reference` equal its own, but for a divergence at a
+  // step where the reference's top-two margin is below `near_tie` (after which the texts differ
+  // and nothing more is compared).
+  void ExpectGreedyAsIn(const json& reference, float near_tie) const {
+    for (const json& prompt : reference.at("prompts")) {
+      const std::string text = prompt.at("text").get<std::string>();
+      const std::vector<int32_t> expected = Ids(prompt, "greedy_ids");
+      const auto margins = prompt.at("top2_margins").get<std::vector<float>>();
+      ASSERT_GE(expected.size(), kMinSteps);
+      const std::vector<int32_t> got = Greedy(*model_, Ids(prompt, "prompt_ids"), expected.size());
+      const size_t diverged =
+          std::mismatch(got.begin(), got.end(), expected.begin()).first - got.begin();
+      if (diverged == got.size()) continue;
+      EXPECT_LT(margins[diverged], near_tie)
+          << "\"" << text << "\": step " << diverged << " gives " << got[diverged]
+          << " where the reference gives " << expected[diverged] << " by a margin of "
+          << margins[diverged];
+      std::cout << "near tie: \"" << text << "\" parts from the reference at step " << diverged
+                << " (its margin there " << margins[diverged] << ")\n";
+    }
   }
 
   static std::vector<int32_t> Ids(const json& prompt, const char* key) {
