@@ -65,9 +65,10 @@ Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
                  const DecoderTensorNames& names, DType weight_dtype)
     : config_(config) {
   const LlmConfig& c = config_;
-  // Every size from config.json is checked against the tensors' shapes in the safetensors headers
-  // (each Load checks before it allocates) before anything is sized by config.json alone, such as
-  // the RoPE table below: a head_dim of 2e9 used to build a 3.9 GB table before a shape error.
+  // Every size from the config is checked against the tensors' shapes in the file's headers
+  // (safetensors or GGUF; each Load checks before it allocates) before anything is sized by the
+  // config alone, such as the RoPE table below: a head_dim of 2e9 used to build a 3.9 GB table
+  // before a shape error.
   embed_tokens_ =
       weights.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
   for (int64_t i = 0; i < c.num_layers; ++i) {
