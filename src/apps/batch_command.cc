@@ -122,7 +122,7 @@ void RunBatch(const BatchCommandOptions& options) {
       try {
         const ImageEmbeddings* image = nullptr;
         if (!request.image_path.empty()) {
-          Check(model.language_model->image_token_id() >= 0, model.directory, " takes no images");
+          Check(model.language_model->image_token_id() >= 0, model.path, " takes no images");
           image =
               &CachedImage(model, pool, request.image_path, options.image_limits, image_of_path);
         }
@@ -182,7 +182,8 @@ void AddBatchCommand(CLI::App& app) {
   auto options = std::make_shared<BatchCommandOptions>();
   CLI::App* command = app.add_subcommand(
       "batch", "Answer many requests (JSON Lines) with continuous batching, one JSON line each");
-  command->add_option("-m,--model", options->model_dir, "Checkpoint directory")->required();
+  command->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
+      ->required();
   command
       ->add_option("--requests", options->requests_path,
                    "JSON Lines: {\"prompt\": ..., \"image\": ..., \"max_tokens\": ...} per line")

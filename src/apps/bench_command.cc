@@ -31,7 +31,8 @@ struct BenchConfiguration {
 // --compare, parsed onto a copy of the first configuration.
 void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool model_required) {
   BenchOptions& bench = config.bench;
-  CLI::Option* model = command.add_option("-m,--model", bench.model_dir, "Checkpoint directory");
+  CLI::Option* model =
+      command.add_option("-m,--model", bench.model_dir, "Checkpoint directory or GGUF file");
   if (model_required) model->required();
   command.add_option("-i,--image", bench.image_path,
                      "Image file (default: a synthetic image at the vision tower's size)");

@@ -87,7 +87,8 @@ void AddEvalCommand(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* eval = app.add_subcommand(
       "eval", "Accuracy and prefill time of token reduction on a JSONL evaluation set");
-  eval->add_option("-m,--model", options->model_dir, "Checkpoint directory (Hugging Face layout)")
+  eval->add_option("-m,--model", options->model_dir,
+                   "Checkpoint directory (Hugging Face layout) or GGUF file")
       ->required();
   eval->add_option("--data", options->data_path,
                    "JSONL file, one item a line: image, question, answer, optional kind and "

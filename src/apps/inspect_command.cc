@@ -1,4 +1,5 @@
-// `lightvlm inspect`: what a checkpoint holds: architecture, parameter count, dtypes, sizes.
+// `lightvlm inspect`: what a checkpoint directory or GGUF file holds: architecture, parameter
+// count, dtypes, sizes.
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -6,8 +7,10 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "io/gguf_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "models/gguf_llm_config.h"
 #include "models/language_model.h"
 
 namespace lightvlm {
@@ -30,8 +33,56 @@ std::string HumanBytes(double bytes) {
   return text.str();
 }
 
+struct DTypeTotal {
+  int64_t tensors = 0;
+  int64_t elements = 0;
+  size_t bytes = 0;
+};
+
+// Totals per storage type (and over all), each tensor listed when asked.
+class TensorTotals {
+ public:
+  explicit TensorTotals(bool list_tensors) : list_tensors_(list_tensors) {}
+  void Add(const std::string& name, const std::string& dtype, const Shape& shape, size_t bytes) {
+    for (DTypeTotal* total : {&by_dtype_[dtype], &all_}) {
+      total->tensors += 1;
+      total->elements += NumElements(shape);
+      total->bytes += bytes;
+    }
+    if (list_tensors_)
+      std::cout << "  " << name << ' ' << dtype << ' ' << ShapeToString(shape) << '\n';
+  }
+  void Print() const {
+    std::cout << "parameters: " << all_.elements << " in " << all_.tensors << " tensors, "
+              << HumanBytes(static_cast<double>(all_.bytes)) << '\n';
+    for (const auto& [dtype, total] : by_dtype_) {
+      std::cout << "  " << dtype << ": " << total.elements << " parameters in " << total.tensors
+                << " tensors, " << HumanBytes(static_cast<double>(total.bytes)) << '\n';
+    }
+  }
+
+ private:
+  bool list_tensors_;
+  std::map<std::string, DTypeTotal> by_dtype_;
+  DTypeTotal all_;
+};
+
+void InspectGguf(const InspectOptions& options) {
+  const std::unique_ptr<GgufFile> file = GgufFile::Open(options.model_dir);
+  std::cout << "model: " << options.model_dir << " (GGUF version " << file->version() << ")\n";
+  std::cout << "architecture: " << file->String("general.architecture") << '\n';
+  std::cout << DescribeLlmConfig(LlmConfigFromGguf(*file));
+  TensorTotals totals(options.list_tensors);
+  for (const GgufTensorInfo& tensor : file->tensors()) {
+    totals.Add(tensor.name, std::string(GgufTypeOf(tensor.type).name), tensor.shape,
+               tensor.num_bytes);
+  }
+  totals.Print();
+}
+
 void Inspect(const InspectOptions& options) {
   namespace fs = std::filesystem;
+  if (fs::is_regular_file(options.model_dir)) return InspectGguf(options);
   const JsonFile config = JsonFile::Load((fs::path(options.model_dir) / "config.json").string());
   const Checkpoint checkpoint = Checkpoint::Open(options.model_dir);
 
@@ -41,31 +92,11 @@ void Inspect(const InspectOptions& options) {
             << " (model_type " << config.GetOr<std::string>("model_type", "?") << ")\n";
   std::cout << DescribeModelConfig(config);
 
-  struct DTypeTotal {
-    int64_t tensors = 0;
-    int64_t elements = 0;
-    size_t bytes = 0;
-  };
-  std::map<std::string, DTypeTotal> by_dtype;
-  DTypeTotal all;
+  TensorTotals totals(options.list_tensors);
   for (const StoredTensor* tensor : checkpoint.All()) {
-    const int64_t elements = NumElements(tensor->shape);
-    for (DTypeTotal* total : {&by_dtype[tensor->dtype_name], &all}) {
-      total->tensors += 1;
-      total->elements += elements;
-      total->bytes += tensor->num_bytes;
-    }
-    if (options.list_tensors) {
-      std::cout << "  " << tensor->name << ' ' << tensor->dtype_name << ' '
-                << ShapeToString(tensor->shape) << '\n';
-    }
+    totals.Add(tensor->name, tensor->dtype_name, tensor->shape, tensor->num_bytes);
   }
-  std::cout << "parameters: " << all.elements << " in " << all.tensors << " tensors, "
-            << HumanBytes(static_cast<double>(all.bytes)) << '\n';
-  for (const auto& [dtype, total] : by_dtype) {
-    std::cout << "  " << dtype << ": " << total.elements << " parameters in " << total.tensors
-              << " tensors, " << HumanBytes(static_cast<double>(total.bytes)) << '\n';
-  }
+  totals.Print();
 }
 
 }  // namespace
@@ -73,7 +104,8 @@ void Inspect(const InspectOptions& options) {
 void AddInspectCommand(CLI::App& app) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* inspect = app.add_subcommand("inspect", "Describe a checkpoint");
-  inspect->add_option("-m,--model", options->model_dir, "Checkpoint directory")->required();
+  inspect->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
+      ->required();
   inspect->add_flag("--tensors", options->list_tensors, "List every tensor");
   inspect->callback([options] { Inspect(*options); });
 }

@@ -45,7 +45,8 @@ void AddKvFidelityCommand(CLI::App& app) {
   auto options = std::make_shared<KvFidelityOptions>();
   CLI::App* command = app.add_subcommand(
       "kvfidelity", "Agreement and perplexity of KV policies' greedy text against the full cache");
-  command->add_option("-m,--model", options->model_dir, "Checkpoint directory")->required();
+  command->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
+      ->required();
   command->add_option("-p,--prompt", options->prompt, "Prompt text")->capture_default_str();
   command->add_option("-n,--max-tokens", options->tokens, "Greedy tokens per policy")
       ->capture_default_str();

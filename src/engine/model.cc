@@ -4,6 +4,8 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "io/gguf_file.h"
+#include "io/gguf_tokenizer.h"
 #include "io/json_file.h"
 
 namespace lightvlm {
@@ -15,12 +17,40 @@ void AddUnique(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
   }
 }
 
+// The ids that end a turn besides eos (llama.cpp's end-of-generation tokens), when the file names
+// them.
+constexpr const char* kGgufStopKeys[] = {"tokenizer.ggml.eot_token_id",
+                                         "tokenizer.ggml.eom_token_id"};
+
+Model LoadGgufModel(const std::string& path, DType weight_dtype) {
+  const std::unique_ptr<GgufFile> file = GgufFile::Open(path);
+  Model model;
+  model.path = path;
+  model.language_model = LoadGgufLanguageModel(*file, weight_dtype);
+  model.tokenizer = TokenizerFromGguf(*file);
+  const LlmConfig& config = model.config();
+  Check(model.tokenizer->vocab_size() <= config.vocab_size, path, ": the tokenizer has ",
+        model.tokenizer->vocab_size(), " tokens but the vocabulary size is ", config.vocab_size);
+  model.stop_token_ids = config.eos_token_ids;
+  for (const char* key : kGgufStopKeys) {
+    if (!file->Has(key)) continue;
+    const uint64_t id = file->Unsigned(key);
+    Check(id < static_cast<uint64_t>(config.vocab_size), path, ": ", key, " ", id,
+          " is outside the vocabulary of ", config.vocab_size);
+    AddUnique(model.stop_token_ids, {static_cast<int32_t>(id)});
+  }
+  return model;
+}
+
 }  // namespace
 
-Model LoadModel(const std::string& directory, DType weight_dtype) {
+Model LoadModel(const std::string& path, DType weight_dtype) {
   namespace fs = std::filesystem;
+  Check(fs::exists(path), path, ": no such checkpoint directory or GGUF file");
+  if (fs::is_regular_file(path)) return LoadGgufModel(path, weight_dtype);
+  const std::string& directory = path;
   Model model;
-  model.directory = directory;
+  model.path = path;
   model.language_model = LoadLanguageModel(directory, weight_dtype);
   const LlmConfig& config = model.config();
   model.tokenizer = Tokenizer::Load(

@@ -1,5 +1,5 @@
-// Everything generation needs from a checkpoint directory: the model family, its tokenizer and
-// the tokens that end an answer.
+// Everything generation needs from a checkpoint directory or a GGUF file: the model family, its
+// tokenizer and the tokens that end an answer.
 #pragma once
 
 #include <cstdint>
@@ -15,19 +15,21 @@
 namespace lightvlm {
 
 struct Model {
-  std::string directory;
+  std::string path;  // the checkpoint directory or GGUF file
   std::unique_ptr<LanguageModel> language_model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::vector<int32_t> stop_token_ids;  // eos ids of config.json and generation_config.json
+  // eos ids of config.json and generation_config.json; of a GGUF file, its eos, eot and eom ids
+  std::vector<int32_t> stop_token_ids;
 
   const Decoder& decoder() const { return language_model->decoder(); }
   const LlmConfig& config() const { return decoder().config(); }
 };
 
 // Reads config.json, the safetensors weights, tokenizer.json and generation_config.json (when
-// present) of `directory`. Errors name the file and the problem.
-// Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
-Model LoadModel(const std::string& directory, DType weight_dtype = DType::kF32);
+// present) of the directory `path`; or, when `path` is a file, the GGUF file (architecture llama
+// or qwen2: config, weights and tokenizer from its metadata and tensors). Errors name the file
+// and the problem. Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
+Model LoadModel(const std::string& path, DType weight_dtype = DType::kF32);
 
 // The prompt for `question` about `images`, built by one rule for every command: wrapped in the
 // checkpoint's chat format (used as given when `raw`), tokenized, and each image placed at its

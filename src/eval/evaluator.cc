@@ -116,7 +116,7 @@ MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedD
 
 EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<EvalItem> items,
                              const ImageLimits& image_limits) {
-  Check(model.language_model->image_token_id() >= 0, model.directory,
+  Check(model.language_model->image_token_id() >= 0, model.path,
         ": the model takes no images, so it cannot answer an evaluation set");
   EncodedDataset data;
   std::map<std::string, size_t> image_of_path;

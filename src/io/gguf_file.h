@@ -87,6 +87,7 @@ class GgufFile {
   const std::vector<int64_t>& Integers(const std::string& key) const;
   const std::vector<double>& Floats(const std::string& key) const;
 
+  bool HasTensor(const std::string& name) const { return tensor_index_.contains(name); }
   // Fails naming the file and the tensor when it is absent.
   const GgufTensorInfo& TensorInfo(const std::string& name) const;
   // The tensor dequantized to float32, after checking that its row-major shape is

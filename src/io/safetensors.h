@@ -12,6 +12,7 @@
 
 #include "base/dtype.h"
 #include "base/tensor.h"
+#include "io/tensor_source.h"
 
 namespace lightvlm {
 
@@ -62,23 +63,18 @@ class SafetensorsFile {
 // All tensors of a checkpoint directory: model.safetensors, or the shards named by
 // model.safetensors.index.json (each shard validated; every indexed name must be found in the
 // shard the index names).
-class Checkpoint {
+class Checkpoint : public TensorSource {
  public:
   static Checkpoint Open(const std::string& directory);
 
   const std::string& directory() const { return directory_; }
-  bool Contains(const std::string& name) const;
+  bool Contains(const std::string& name) const override;
   // Fails naming the checkpoint and the tensor when it is absent.
   const StoredTensor& Get(const std::string& name) const;
   std::vector<const StoredTensor*> All() const;  // sorted by name
 
-  // The tensor converted to float32, after checking that its shape is `expected_shape`; errors
-  // name the file, the tensor, the expected and the found shape.
-  Tensor LoadF32(const std::string& name, const Shape& expected_shape) const {
-    return Load(name, expected_shape, DType::kF32);
-  }
-  // The same, converted to `dtype` (a tensor already stored in it is copied as it is).
-  Tensor Load(const std::string& name, const Shape& expected_shape, DType dtype) const;
+  // A tensor already stored in `dtype` is copied as it is; others are converted in chunks.
+  Tensor Load(const std::string& name, const Shape& expected_shape, DType dtype) const override;
 
  private:
   std::string directory_;

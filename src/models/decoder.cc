@@ -22,25 +22,25 @@ struct LayerSequence {
 
 namespace {
 
-DecoderLayer LoadLayer(const LlmConfig& c, const Checkpoint& checkpoint, const std::string& prefix,
+DecoderLayer LoadLayer(const LlmConfig& c, const TensorSource& weights, const std::string& prefix,
                        DType dtype) {
   DecoderLayer layer;
-  layer.input_norm = checkpoint.LoadF32(prefix + "input_layernorm.weight", {c.hidden_size});
-  layer.q_proj = LoadLinear(checkpoint, prefix + "self_attn.q_proj", c.q_dim(), c.hidden_size,
+  layer.input_norm = weights.LoadF32(prefix + "input_layernorm.weight", {c.hidden_size});
+  layer.q_proj =
+      LoadLinear(weights, prefix + "self_attn.q_proj", c.q_dim(), c.hidden_size, c.qkv_bias, dtype);
+  layer.k_proj = LoadLinear(weights, prefix + "self_attn.k_proj", c.kv_dim(), c.hidden_size,
                             c.qkv_bias, dtype);
-  layer.k_proj = LoadLinear(checkpoint, prefix + "self_attn.k_proj", c.kv_dim(), c.hidden_size,
+  layer.v_proj = LoadLinear(weights, prefix + "self_attn.v_proj", c.kv_dim(), c.hidden_size,
                             c.qkv_bias, dtype);
-  layer.v_proj = LoadLinear(checkpoint, prefix + "self_attn.v_proj", c.kv_dim(), c.hidden_size,
-                            c.qkv_bias, dtype);
-  layer.o_proj = LoadLinear(checkpoint, prefix + "self_attn.o_proj", c.hidden_size, c.q_dim(),
-                            c.o_bias, dtype);
+  layer.o_proj =
+      LoadLinear(weights, prefix + "self_attn.o_proj", c.hidden_size, c.q_dim(), c.o_bias, dtype);
   layer.post_attention_norm =
-      checkpoint.LoadF32(prefix + "post_attention_layernorm.weight", {c.hidden_size});
-  layer.gate_proj = LoadLinear(checkpoint, prefix + "mlp.gate_proj", c.intermediate_size,
+      weights.LoadF32(prefix + "post_attention_layernorm.weight", {c.hidden_size});
+  layer.gate_proj = LoadLinear(weights, prefix + "mlp.gate_proj", c.intermediate_size,
                                c.hidden_size, c.mlp_bias, dtype);
-  layer.up_proj = LoadLinear(checkpoint, prefix + "mlp.up_proj", c.intermediate_size, c.hidden_size,
+  layer.up_proj = LoadLinear(weights, prefix + "mlp.up_proj", c.intermediate_size, c.hidden_size,
                              c.mlp_bias, dtype);
-  layer.down_proj = LoadLinear(checkpoint, prefix + "mlp.down_proj", c.hidden_size,
+  layer.down_proj = LoadLinear(weights, prefix + "mlp.down_proj", c.hidden_size,
                                c.intermediate_size, c.mlp_bias, dtype);
   return layer;
 }
@@ -61,26 +61,25 @@ Tensor SliceScores(const Tensor& scores, int64_t first_row, int64_t rows, int64_
 
 }  // namespace
 
-Decoder::Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
+Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
                  const DecoderTensorNames& names, DType weight_dtype)
     : config_(config) {
   const LlmConfig& c = config_;
-  // Every size from config.json is checked against the tensors' shapes in the safetensors headers
-  // (each Load checks before it allocates) before anything is sized by config.json alone, such as
-  // the RoPE table below: a head_dim of 2e9 used to build a 3.9 GB table before a shape error.
+  // Every size from the config is checked against the tensors' shapes in the file's headers
+  // (safetensors or GGUF; each Load checks before it allocates) before anything is sized by the
+  // config alone, such as the RoPE table below: a head_dim of 2e9 used to build a 3.9 GB table
+  // before a shape error.
   embed_tokens_ =
-      checkpoint.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
+      weights.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    layers_.push_back(
-        LoadLayer(c, checkpoint, StrCat(names.prefix, "layers.", i, "."), weight_dtype));
+    layers_.push_back(LoadLayer(c, weights, StrCat(names.prefix, "layers.", i, "."), weight_dtype));
   }
-  final_norm_ = checkpoint.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
+  final_norm_ = weights.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
   // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.
-  if (!c.tie_word_embeddings || checkpoint.Contains(names.lm_head)) {
-    lm_head_ =
-        LoadLinearWeight(checkpoint, names.lm_head, c.vocab_size, c.hidden_size, weight_dtype);
+  if (!c.tie_word_embeddings || weights.Contains(names.lm_head)) {
+    lm_head_ = LoadLinearWeight(weights, names.lm_head, c.vocab_size, c.hidden_size, weight_dtype);
   } else if (weight_dtype != DType::kF32) {
-    lm_head_ = LoadLinearWeight(checkpoint, names.prefix + "embed_tokens.weight", c.vocab_size,
+    lm_head_ = LoadLinearWeight(weights, names.prefix + "embed_tokens.weight", c.vocab_size,
                                 c.hidden_size, weight_dtype);
   }
   inv_freq_ = RopeInverseFrequencies(c);

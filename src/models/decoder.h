@@ -9,7 +9,7 @@
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
-#include "io/safetensors.h"
+#include "io/tensor_source.h"
 #include "models/kv_cache.h"
 #include "models/linear.h"
 #include "models/llm_config.h"
@@ -56,7 +56,7 @@ class Decoder {
  public:
   // Loads and shape-checks every tensor the config implies; errors name the tensor. Matrices are
   // held in `weight_dtype` (F32, BF16 or I8); embeddings and norms in float32.
-  Decoder(const LlmConfig& config, const Checkpoint& checkpoint,
+  Decoder(const LlmConfig& config, const TensorSource& weights,
           const DecoderTensorNames& names = {}, DType weight_dtype = DType::kF32);
 
   const LlmConfig& config() const { return config_; }

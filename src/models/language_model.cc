@@ -4,6 +4,8 @@
 
 #include "base/error.h"
 #include "io/json_file.h"
+#include "models/gguf_llm_config.h"
+#include "models/gguf_tensor_source.h"
 #include "models/llava.h"
 #include "models/text_model.h"
 
@@ -13,9 +15,7 @@ ImageEmbeddings LanguageModel::EncodeImage(ThreadPool&, const Image&) const {
   Fail(family(), " is a text model and takes no images");
 }
 
-namespace {
-
-std::string DescribeDecoder(const LlmConfig& c) {
+std::string DescribeLlmConfig(const LlmConfig& c) {
   return StrCat("decoder: ", c.model_type, ", ", c.num_layers, " layers, hidden ", c.hidden_size,
                 ", MLP ", c.intermediate_size, ", heads ", c.num_heads, " (KV heads ",
                 c.num_kv_heads, ", head dim ", c.head_dim, "), vocab ", c.vocab_size, ", context ",
@@ -23,18 +23,16 @@ std::string DescribeDecoder(const LlmConfig& c) {
                 ")", c.tie_word_embeddings ? ", tied embeddings" : "", "\n");
 }
 
-}  // namespace
-
 std::string DescribeModelConfig(const JsonFile& config) {
   const std::string model_type = config.Get<std::string>("model_type");
-  if (model_type != "llava") return DescribeDecoder(ReadLlmConfig(config));
+  if (model_type != "llava") return DescribeLlmConfig(ReadLlmConfig(config));
   const LlavaConfig c = ReadLlavaConfig(config);
   return StrCat("vision: CLIP, ", c.vision.num_layers, " layers (features of layer ",
                 c.vision_layers_used(), "), hidden ", c.vision.hidden_size, ", heads ",
                 c.vision.num_heads, ", ", c.vision.image_size, " px in ", c.vision.patch_size,
                 " px patches: ", c.vision.num_patches(), " image tokens\n",
                 "projector: 2-layer MLP (", c.projector_hidden_act, "), image token id ",
-                c.image_token_id, "\n", DescribeDecoder(c.text));
+                c.image_token_id, "\n", DescribeLlmConfig(c.text));
 }
 
 std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory, DType weight_dtype) {
@@ -49,6 +47,12 @@ std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory, D
   }
   Fail(config.path(), ": model_type '", model_type,
        "' is not supported (supported: llama, qwen2, llava)");
+}
+
+std::unique_ptr<LanguageModel> LoadGgufLanguageModel(const GgufFile& file, DType weight_dtype) {
+  CheckWeightDType(weight_dtype);
+  const LlmConfig config = LlmConfigFromGguf(file);
+  return std::make_unique<TextModel>(config, GgufTensorSource(file, config), weight_dtype);
 }
 
 }  // namespace lightvlm

@@ -9,6 +9,7 @@
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
+#include "io/gguf_file.h"
 #include "io/image.h"
 #include "io/json_file.h"
 #include "models/decoder.h"
@@ -38,6 +39,9 @@ class LanguageModel {
   virtual ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const;
 };
 
+// One line describing the decoder `config`, for `lightvlm inspect`.
+std::string DescribeLlmConfig(const LlmConfig& config);
+
 // One line per part of the model config.json describes (vision tower, projector, decoder), for
 // `lightvlm inspect`; reads no weights.
 std::string DescribeModelConfig(const JsonFile& config);
@@ -47,5 +51,11 @@ std::string DescribeModelConfig(const JsonFile& config);
 // Weight matrices are held in `weight_dtype` (F32, BF16 or I8), converted at load time.
 std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
                                                  DType weight_dtype = DType::kF32);
+
+// The text model a GGUF file of architecture llama or qwen2 holds (gguf_llm_config.h,
+// gguf_tensor_source.h), its weights converted to `weight_dtype` at load. Errors name the file
+// and the key or tensor.
+std::unique_ptr<LanguageModel> LoadGgufLanguageModel(const GgufFile& file,
+                                                     DType weight_dtype = DType::kF32);
 
 }  // namespace lightvlm

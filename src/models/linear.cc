@@ -44,22 +44,22 @@ Linear QuantizeLinearInt8(const Tensor& weight) {
   return linear;
 }
 
-Linear LoadLinearWeight(const Checkpoint& checkpoint, const std::string& name, int64_t out_features,
+Linear LoadLinearWeight(const TensorSource& weights, const std::string& name, int64_t out_features,
                         int64_t in_features, DType weight_dtype) {
   CheckWeightDType(weight_dtype);
   if (weight_dtype == DType::kI8) {
-    return QuantizeLinearInt8(checkpoint.LoadF32(name, {out_features, in_features}));
+    return QuantizeLinearInt8(weights.LoadF32(name, {out_features, in_features}));
   }
   Linear linear;
-  linear.weight = checkpoint.Load(name, {out_features, in_features}, weight_dtype);
+  linear.weight = weights.Load(name, {out_features, in_features}, weight_dtype);
   return linear;
 }
 
-Linear LoadLinear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out_features,
+Linear LoadLinear(const TensorSource& weights, const std::string& prefix, int64_t out_features,
                   int64_t in_features, bool has_bias, DType weight_dtype) {
   Linear linear =
-      LoadLinearWeight(checkpoint, prefix + ".weight", out_features, in_features, weight_dtype);
-  if (has_bias) linear.bias = checkpoint.LoadF32(prefix + ".bias", {out_features});
+      LoadLinearWeight(weights, prefix + ".weight", out_features, in_features, weight_dtype);
+  if (has_bias) linear.bias = weights.LoadF32(prefix + ".bias", {out_features});
   return linear;
 }
 

@@ -7,7 +7,7 @@
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
-#include "io/safetensors.h"
+#include "io/tensor_source.h"
 
 namespace lightvlm {
 
@@ -26,10 +26,10 @@ struct Linear {
 
 // Loads `<prefix>.weight` (and `<prefix>.bias` when has_bias), checking their shapes; the
 // weight is held in `weight_dtype` (F32, BF16 or I8), the bias in float32.
-Linear LoadLinear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out_features,
+Linear LoadLinear(const TensorSource& weights, const std::string& prefix, int64_t out_features,
                   int64_t in_features, bool has_bias, DType weight_dtype = DType::kF32);
 // The matrix `name` [out_features, in_features] as a Linear without bias, in `weight_dtype`.
-Linear LoadLinearWeight(const Checkpoint& checkpoint, const std::string& name, int64_t out_features,
+Linear LoadLinearWeight(const TensorSource& weights, const std::string& name, int64_t out_features,
                         int64_t in_features, DType weight_dtype);
 // A float32 matrix [out, in] as I8 with one scale per output channel (symmetric, max |w| / 127).
 Linear QuantizeLinearInt8(const Tensor& weight);

@@ -1,4 +1,5 @@
-// A text-only causal LM (LlamaForCausalLM, Qwen2ForCausalLM): the decoder and nothing else.
+// A text-only causal LM (LlamaForCausalLM, Qwen2ForCausalLM, or a GGUF file of architecture
+// llama / qwen2): the decoder and nothing else.
 #pragma once
 
 #include <string>
@@ -11,6 +12,8 @@ namespace lightvlm {
 class TextModel : public LanguageModel {
  public:
   TextModel(const JsonFile& config, const std::string& directory, DType weight_dtype = DType::kF32);
+  // From a config and weights read elsewhere (a GGUF file).
+  TextModel(const LlmConfig& config, const TensorSource& weights, DType weight_dtype);
 
   const Decoder& decoder() const override { return decoder_; }
   std::string family() const override { return decoder_.config().model_type; }
