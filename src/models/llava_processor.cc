@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "io/json_file.h"
+#include "models/image_processor_file.h"
 
 namespace lightvlm {
 
@@ -17,25 +18,13 @@ std::optional<int64_t> LlavaProcessorConfig::ImageTokens(int64_t height, int64_t
 LlavaProcessorConfig LoadLlavaProcessorConfig(const std::string& directory) {
   namespace fs = std::filesystem;
   LlavaProcessorConfig config;
+  const JsonFile image = LoadImageProcessorJson(directory);
+  config.image_source = image.path();
+  config.image = ReadClipImageProcessorConfig(image);
   const fs::path processor_path = fs::path(directory) / "processor_config.json";
-  const fs::path image_path = fs::path(directory) / "preprocessor_config.json";
   config.path = processor_path.string();
   std::optional<JsonFile> processor;
   if (fs::exists(processor_path)) processor = JsonFile::Load(processor_path.string());
-
-  const nlohmann::json* nested = processor ? processor->Node("image_processor") : nullptr;
-  if (nested != nullptr && !nested->is_null()) {
-    Check(nested->is_object(), config.path, ": field 'image_processor' should be an object");
-    config.image_source = config.path + ", field 'image_processor'";
-    config.image =
-        ReadClipImageProcessorConfig(JsonFile::Parse(nested->dump(), config.image_source));
-  } else {
-    Check(fs::exists(image_path), directory,
-          ": no image processor config: neither preprocessor_config.json nor an 'image_processor' "
-          "object in processor_config.json");
-    config.image_source = image_path.string();
-    config.image = LoadClipImageProcessorConfig(config.image_source);
-  }
   if (!processor) return config;
 
   config.patch_size = processor->Find<int64_t>("patch_size");
