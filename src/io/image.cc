@@ -66,15 +66,23 @@ std::optional<HeaderSize> ReadPngSize(std::span<const uint8_t> bytes) {
   return HeaderSize{BigEndian32(bytes, 16), BigEndian32(bytes, 20)};
 }
 
-// stb_image 2.27 offsets and copies into a null pointer when a PNG's first IDAT chunk is empty
-// (undefined behaviour, reported by -fsanitize=undefined). Empty IDAT chunks add nothing to the
-// compressed stream, so a copy of the file without them decodes to the same pixels; the result is
-// empty when the file has none.
-std::vector<uint8_t> PngWithoutEmptyIdatChunks(std::span<const uint8_t> bytes) {
+// Two things stb_image 2.27 gets wrong are mended here, before it reads the file:
+// * it grows its buffer to the length an IDAT chunk declares before it reads the data, so a chunk
+//   claiming 1.4 GB in a small file allocates 1.4 GB (found by fuzzing): every chunk up to IEND
+//   must lie inside the file;
+// * it offsets and copies into a null pointer when the first IDAT chunk is empty (undefined
+//   behaviour, reported by -fsanitize=undefined). Empty IDAT chunks add nothing to the compressed
+//   stream, so a copy of the file without them decodes to the same pixels.
+// The result is empty when the file has no empty IDAT chunk (the bytes can be read as they are).
+std::vector<uint8_t> PngWithoutEmptyIdatChunks(std::span<const uint8_t> bytes,
+                                               const std::string& name) {
   std::vector<uint8_t> copy;
   size_t copied_up_to = 0;
   for (size_t chunk = 8; chunk + 12 <= bytes.size();) {  // length, type, data, CRC
     const uint32_t length = BigEndian32(bytes, chunk);
+    Check(length <= bytes.size() - chunk - 12, name, ": truncated PNG: the chunk at byte ", chunk,
+          " declares ", length, " bytes of data, past the end of the file (", bytes.size(),
+          " bytes)");
     if (length == 0 && ChunkTypeIs(bytes, chunk, "IDAT")) {
       copy.insert(copy.end(), bytes.begin() + copied_up_to, bytes.begin() + chunk);
       copied_up_to = chunk + 12;
@@ -180,7 +188,7 @@ Image DecodeImage(std::span<const uint8_t> bytes, const std::string& name,
   const int64_t pixels = int64_t{header.width} * header.height;
   if (pnm.channels != 0) CheckPnmHasAllSamples(pnm, pixels, bytes.size(), name);
   const std::vector<uint8_t> png_copy =
-      IsPng(bytes) ? PngWithoutEmptyIdatChunks(bytes) : std::vector<uint8_t>{};
+      IsPng(bytes) ? PngWithoutEmptyIdatChunks(bytes, name) : std::vector<uint8_t>{};
   if (!png_copy.empty()) bytes = png_copy;
 
   Image image;

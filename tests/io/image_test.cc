@@ -189,6 +189,20 @@ TEST(ImageTest, PngWithEmptyImageDataChunksDecodesAsPillowDoes) {
   EXPECT_EQ(DecodeImage(png, "empty_idat.png").rgb, PillowPixels("photo.png"));
 }
 
+// Regression (fuzzing): stb_image grew its buffer to the length an IDAT chunk declares before
+// reading the data, so a small PNG whose chunk claimed 1.4 GB allocated 1.4 GB. Every chunk must
+// now lie inside the file.
+TEST(ImageTest, PngChunkLongerThanTheFileIsRefusedBeforeDecoding) {
+  std::vector<uint8_t> png = WithEmptyIdatFirst(ReadBytes(kDecodeDir / "photo.png"));
+  const size_t empty_idat = 8 + 12 + 13;  // after the signature and IHDR (13 bytes of data)
+  ASSERT_EQ(png[empty_idat + 4], 'I');
+  png[empty_idat] = 0x52;  // the empty chunk now declares 0x52000000 bytes (1.4 GB)
+  EXPECT_EQ(ErrorOf([&] { DecodeImage(png, "long_chunk.png"); }),
+            "long_chunk.png: truncated PNG: the chunk at byte 33 declares 1375731712 bytes of "
+            "data, past the end of the file (" +
+                std::to_string(png.size()) + " bytes)");
+}
+
 // Decoding `bytes` either succeeds with a consistent image or fails with an Error naming `name`.
 void ExpectImageOrError(const std::vector<uint8_t>& bytes, const std::string& name) {
   try {
