@@ -4,7 +4,7 @@
 # that hit it: UBSan does not recover, ASan aborts at its first report (docs/RELIABILITY.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# -O1 -g1: line tables are enough for the reports' stacks, and the build is half as long as -O2 -g.
+# -O1 -g1: line tables are enough for the reports' stacks, and the build is shorter than -O2 -g's.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DLIGHTVLM_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
