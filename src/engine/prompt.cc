@@ -1,5 +1,7 @@
 #include "engine/prompt.h"
 
+#include <algorithm>
+
 #include "base/error.h"
 
 namespace lightvlm {
@@ -18,6 +20,7 @@ Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddi
     Check(next_image < images.size(), "the prompt has more image placeholders than the ",
           images.size(), " images given");
     const ImageEmbeddings& image = images[next_image];
+    image.CheckGrids();
     const int64_t rows = image.rows.dim(0);
     Check(run == 1 || static_cast<int64_t>(run) == rows, "image ", next_image + 1, " has ", rows,
           " embeddings but the prompt holds a run of ", run, " image tokens");
@@ -29,6 +32,20 @@ Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddi
   Check(next_image == images.size(), images.size(), " images given but the prompt has ", next_image,
         " image placeholders");
   return prompt;
+}
+
+int64_t Prompt::PositionSpan() const {
+  if (positions.empty()) return size();
+  int64_t largest = -1;
+  for (const PositionId& p : positions) {
+    largest = std::max({largest, p.temporal, p.height, p.width});
+  }
+  return largest + 1;
+}
+
+void Prompt::CheckPositions() const {
+  Check(positions.empty() || static_cast<int64_t>(positions.size()) == size(), "the prompt has ",
+        size(), " tokens but ", positions.size(), " position ids");
 }
 
 }  // namespace lightvlm

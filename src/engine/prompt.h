@@ -18,8 +18,16 @@ struct PromptImage {
 struct Prompt {
   std::vector<int32_t> token_ids;   // [n] rows that belong to an image hold the image token id
   std::vector<PromptImage> images;  // in prompt order
+  // [n] the rows' rotary positions from the family, counted from the prompt's start (the session
+  // adds where the conversation stands); empty: one id per token, 0, 1, 2, ...
+  std::vector<PositionId> positions;
 
   int64_t size() const { return static_cast<int64_t>(token_ids.size()); }
+  // Where the position of the token after the prompt continues, counted as `positions` is: one
+  // past the largest id (the size, for one id per token).
+  int64_t PositionSpan() const;
+  // Fails unless `positions` is empty or has one id per row.
+  void CheckPositions() const;
 };
 
 // Places `images` at the image tokens of `ids`, in order. Each image stands either at a single

@@ -45,13 +45,13 @@ Session::Session(const Decoder& decoder, ThreadPool& pool, int64_t context)
 }
 
 std::vector<float> Session::Prefill(std::span<const int32_t> tokens) {
-  return Prefill(Prompt{{tokens.begin(), tokens.end()}, {}});
+  return Prefill(Prompt{{tokens.begin(), tokens.end()}, {}, {}});
 }
 
 std::vector<float> Session::Prefill(const Prompt& prompt) { return Forward(prompt, true); }
 
 std::vector<float> Session::Decode(int32_t token) {
-  return Forward(Prompt{{token}, {}}, /*is_prompt=*/false);
+  return Forward(Prompt{{token}, {}, {}}, /*is_prompt=*/false);
 }
 
 void Session::BeginKvPolicy(const Prompt& prompt, const TokenReducer* reducer) {
@@ -80,6 +80,7 @@ void Session::PrefillSynthetic(int64_t tokens, uint64_t seed) {
     cache_.layer(layer).Append(keys.data(), values.data(), token_index.data(), tokens);
   }
   length_ += tokens;
+  next_position_ += tokens;
   peak_kv_bytes_ = std::max(peak_kv_bytes_, cache_.bytes());
   if (kv_policy_ != nullptr) {
     prompt_text_tokens_ += tokens;
@@ -108,13 +109,14 @@ std::vector<std::vector<float>> Session::DecodeBatch(std::span<Session* const> s
     Check(session->length_ < session->context_, "decode batch: a session's context of ",
           session->context_, " tokens is full");
     input.token_index.push_back(session->length_);
-    input.position.push_back(session->length_);
+    input.position.push_back(PositionId::Sequential(session->next_position_));
     caches.push_back(&session->cache_);
     hooks.push_back(session->kv_policy_);
   }
   decoder.ForwardBatch(pool, input, caches, hooks);
   for (Session* session : sessions) {
     ++session->length_;
+    ++session->next_position_;
     session->peak_kv_bytes_ = std::max(session->peak_kv_bytes_, session->cache_.bytes());
     if (session->kv_policy_ != nullptr) {
       session->kv_policy_->AfterPass(session->cache_, session->length_);
@@ -148,9 +150,11 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
     std::memcpy(input.hidden.f32() + image.start * config.hidden_size, rows.f32(),
                 rows.num_bytes());
   }
+  prompt.CheckPositions();
   for (int64_t i = 0; i < count; ++i) {
     input.token_index.push_back(length_ + i);
-    input.position.push_back(length_ + i);
+    input.position.push_back(prompt.positions.empty() ? PositionId::Sequential(next_position_ + i)
+                                                      : prompt.positions[i] + next_position_);
   }
   // Reduction needs text after the images: the last prompt tokens are its queries, and the
   // logits come from the last row, which must survive.
@@ -161,14 +165,18 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
   if (reducer != nullptr) {
     std::vector<ImageRun> runs;
     for (const PromptImage& image : prompt.images) {
-      runs.push_back(
-          {length_ + image.start, image.embeddings->grid_height, image.embeddings->grid_width});
+      int64_t start = length_ + image.start;
+      for (const ImageGrid& grid : image.embeddings->grids) {
+        runs.push_back({start, grid.height, grid.width});
+        start += grid.size();
+      }
     }
     reducer->Begin(runs, config.num_layers);
   }
   if (kv_policy_ != nullptr && is_prompt) BeginKvPolicy(prompt, reducer);
   decoder_.Forward(pool_, input, cache_, reducer, kv_policy_);
   length_ += count;
+  next_position_ += prompt.PositionSpan();
   peak_kv_bytes_ = std::max(peak_kv_bytes_, cache_.bytes());
   if (kv_policy_ != nullptr) kv_policy_->AfterPass(cache_, length_);
   std::vector<float> logits(config.vocab_size);
@@ -180,7 +188,7 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
 GenerationResult Session::Generate(std::span<const int32_t> prompt,
                                    const GenerationOptions& options,
                                    const std::function<bool(int32_t)>& on_token) {
-  return Generate(Prompt{{prompt.begin(), prompt.end()}, {}}, options, on_token);
+  return Generate(Prompt{{prompt.begin(), prompt.end()}, {}, {}}, options, on_token);
 }
 
 GenerationResult Session::Generate(const Prompt& prompt, const GenerationOptions& options,

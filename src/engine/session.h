@@ -76,6 +76,9 @@ class Session {
 
   int64_t context() const { return context_; }
   int64_t length() const { return length_; }  // tokens in the conversation so far
+  // The rotary position the next token takes: the length, unless a prompt's family positions
+  // (M-RoPE) advanced it otherwise.
+  int64_t next_position() const { return next_position_; }
   const KvCache& cache() const { return cache_; }
   // The most bytes the cache's live entries held at once, measured after every forward pass
   // (before compression: what attention read).
@@ -91,6 +94,7 @@ class Session {
   ThreadPool& pool_;
   int64_t context_;
   int64_t length_ = 0;
+  int64_t next_position_ = 0;
   KvCache cache_;
   TokenReducer* reducer_ = nullptr;
   KvPolicy* kv_policy_ = nullptr;

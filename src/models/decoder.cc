@@ -191,10 +191,11 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
   LayerAttention probe;
   probe.layer = -1;  // before layer 0
   probe.keys = k.Copy();
-  ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
+  Rotate(pool, k.f32(), n, c.num_kv_heads, tokens.position);
 
   Tensor picked(DType::kF32, {r, c.hidden_size});
-  std::vector<int64_t> query_index(r), query_position(r);
+  std::vector<int64_t> query_index(r);
+  std::vector<PositionId> query_position(r);
   for (int64_t i = 0; i < r; ++i) {
     Check(rows[i] >= 0 && rows[i] < n, "probe row ", rows[i], " is outside the ", n, " tokens");
     std::memcpy(picked.f32() + i * c.hidden_size, normed.f32() + rows[i] * c.hidden_size,
@@ -204,7 +205,7 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
   }
   Tensor q(DType::kF32, {r, c.q_dim()});
   layer.q_proj.Forward(pool, picked.f32(), r, q.f32());
-  ops::ApplyRope(pool, q.f32(), r, c.num_heads, c.head_dim, query_position.data(), inv_freq_);
+  Rotate(pool, q.f32(), r, c.num_heads, query_position);
   // Only the probabilities are wanted; the keys stand in for the values.
   Tensor unused(DType::kF32, {r, c.q_dim()});
   probe.probabilities = Tensor(DType::kF32, {r, c.num_heads, n});
@@ -216,6 +217,20 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
                  n, shape, /*causal=*/true, unused.f32(), all_rows, probe.probabilities.f32());
   probe.query_rows = std::move(rows);
   return probe;
+}
+
+void Decoder::Rotate(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
+                     std::span<const PositionId> positions) const {
+  // M-RoPE (three ids a token) arrives with Qwen2-VL's decoder; until then a family that gives
+  // three different ids is refused rather than rotated by one of them.
+  std::vector<int64_t> ids(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    Check(positions[i].is_sequential(), "token ", i, " has M-RoPE positions (",
+          positions[i].temporal, ", ", positions[i].height, ", ", positions[i].width, ") but the ",
+          config_.model_type, " decoder rotates by one id");
+    ids[i] = positions[i].temporal;
+  }
+  ops::ApplyRope(pool, x, rows, heads, config_.head_dim, ids.data(), inv_freq_);
 }
 
 void Decoder::AttendSequence(ThreadPool& pool, const DecoderTokens& tokens, const Tensor& q,
@@ -274,8 +289,8 @@ void Decoder::ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderT
     std::memcpy(sequence.record->keys.f32(), k.f32() + sequence.first_row * c.kv_dim(),
                 sequence.record->keys.num_bytes());
   }
-  ops::ApplyRope(pool, q.f32(), n, c.num_heads, c.head_dim, tokens.position.data(), inv_freq_);
-  ops::ApplyRope(pool, k.f32(), n, c.num_kv_heads, c.head_dim, tokens.position.data(), inv_freq_);
+  Rotate(pool, q.f32(), n, c.num_heads, tokens.position);
+  Rotate(pool, k.f32(), n, c.num_kv_heads, tokens.position);
   Tensor attention(DType::kF32, {n, c.q_dim()});
   for (LayerSequence& sequence : sequences)
     AttendSequence(pool, tokens, q, k, v, sequence, attention);

@@ -13,6 +13,7 @@
 #include "models/kv_cache.h"
 #include "models/linear.h"
 #include "models/llm_config.h"
+#include "models/position_id.h"
 
 namespace lightvlm {
 
@@ -33,7 +34,7 @@ struct LayerSequence;
 struct DecoderTokens {
   Tensor hidden;                     // [n, hidden_size]
   std::vector<int64_t> token_index;  // [n] index in the sequence, for causality and the cache
-  std::vector<int64_t> position;     // [n] RoPE position
+  std::vector<PositionId> position;  // [n] rotary position
 
   int64_t size() const { return static_cast<int64_t>(token_index.size()); }
   // Keeps the tokens at `rows` (strictly ascending), in order.
@@ -93,6 +94,9 @@ class Decoder {
   // the weight products run on every row at once, attention per sequence.
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
                     std::span<LayerSequence> sequences) const;
+  // Rotates `rows` rows of `heads` heads in `x` by their positions (RoPE).
+  void Rotate(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
+              std::span<const PositionId> positions) const;
   // One sequence's attention in a layer: appends its keys and values to its cache and writes its
   // rows of `attention` [rows, q_dim] from its rows of q, k, v (after RoPE).
   void AttendSequence(ThreadPool& pool, const DecoderTokens& tokens, const Tensor& q,

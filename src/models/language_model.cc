@@ -15,6 +15,11 @@ ImageEmbeddings LanguageModel::EncodeImage(ThreadPool&, const Image&) const {
   Fail(family(), " is a text model and takes no images");
 }
 
+std::vector<PositionId> LanguageModel::PromptPositions(std::span<const int32_t>,
+                                                       std::span<const ImageEmbeddings>) const {
+  return {};
+}
+
 std::string DescribeLlmConfig(const LlmConfig& c) {
   return StrCat("decoder: ", c.model_type, ", ", c.num_layers, " layers, hidden ", c.hidden_size,
                 ", MLP ", c.intermediate_size, ", heads ", c.num_heads, " (KV heads ",

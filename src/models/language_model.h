@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
@@ -13,14 +15,10 @@
 #include "io/image.h"
 #include "io/json_file.h"
 #include "models/decoder.h"
+#include "models/image_embeddings.h"
+#include "models/position_id.h"
 
 namespace lightvlm {
-
-struct ImageEmbeddings {
-  Tensor rows;  // [grid_height * grid_width, hidden_size], the grid in row-major order
-  int64_t grid_height = 0;
-  int64_t grid_width = 0;
-};
 
 class LanguageModel {
  public:
@@ -37,6 +35,11 @@ class LanguageModel {
   virtual int32_t image_token_id() const { return -1; }
   // Preprocesses `image` and runs the vision encoder and projector. Fails for text models.
   virtual ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const;
+  // The rotary positions of a prompt's tokens (images expanded: a run of image_token_id per image
+  // row), counted from the prompt's start; empty means one id per token, 0, 1, 2, ... (RoPE).
+  // Families with other position rules (M-RoPE) override it.
+  virtual std::vector<PositionId> PromptPositions(std::span<const int32_t> token_ids,
+                                                  std::span<const ImageEmbeddings> images) const;
 };
 
 // One line describing the decoder `config`, for `lightvlm inspect`.

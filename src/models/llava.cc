@@ -127,8 +127,8 @@ ImageEmbeddings LlavaModel::EncodeImage(ThreadPool& pool, const Image& image) co
   ImageEmbeddings embeddings;
   embeddings.rows = Project(pool, features);
   // With the class token kept the run is not a grid; it is reported as one row of that length.
-  embeddings.grid_height = config_.keep_class_token ? 1 : config_.vision.grid_size();
-  embeddings.grid_width = config_.keep_class_token ? rows : config_.vision.grid_size();
+  const int64_t side = config_.vision.grid_size();
+  embeddings.grids = {config_.keep_class_token ? ImageGrid{1, rows} : ImageGrid{side, side}};
   return embeddings;
 }
 

@@ -44,7 +44,7 @@ TEST(BatchGeneratorTest, EveryRequestGeneratesWhatItGeneratesAlone) {
   std::vector<std::vector<int32_t>> streamed(kCases.size());
   for (size_t i = 0; i < kCases.size(); ++i) {
     const auto ids = model.tokenizer->Encode(kCases[i].prompt, true);
-    EXPECT_EQ(batch.Submit({Prompt{ids, {}}, OptionsFor(kCases[i], model),
+    EXPECT_EQ(batch.Submit({Prompt{ids, {}, {}}, OptionsFor(kCases[i], model),
                             [&streamed, i](int32_t token) {
                               streamed[i].push_back(token);
                               return true;
@@ -87,8 +87,8 @@ TEST(BatchGeneratorTest, ACallerStopsOnlyItsOwnRequest) {
   GenerationOptions options;
   options.max_new_tokens = 8;
   int seen = 0;
-  batch.Submit({Prompt{ids, {}}, options, [&seen](int32_t) { return ++seen < 3; }});
-  batch.Submit({Prompt{ids, {}}, options, {}});
+  batch.Submit({Prompt{ids, {}, {}}, options, [&seen](int32_t) { return ++seen < 3; }});
+  batch.Submit({Prompt{ids, {}, {}}, options, {}});
   const std::vector<GenerationResult> results = batch.RunToCompletion();
   EXPECT_EQ(results[0].stop_reason, StopReason::kCaller);
   EXPECT_EQ(results[0].tokens.size(), 3u);
@@ -105,10 +105,10 @@ TEST(BatchGeneratorTest, RejectsWhatCannotRun) {
   BatchGenerator batch(model.decoder(), pool, {.max_batch = 2, .context = 8});
   const auto ids = model.tokenizer->Encode("Once upon a time there was a little girl", true);
   ASSERT_GE(ids.size(), 8u);
-  EXPECT_THROW(batch.Submit({Prompt{ids, {}}, GenerationOptions{}, {}}), Error);
+  EXPECT_THROW(batch.Submit({Prompt{ids, {}, {}}, GenerationOptions{}, {}}), Error);
   GenerationOptions none;
   none.max_new_tokens = 0;
-  EXPECT_THROW(batch.Submit({Prompt{{1, 2}, {}}, none, {}}), Error);
+  EXPECT_THROW(batch.Submit({Prompt{{1, 2}, {}, {}}, none, {}}), Error);
   EXPECT_FALSE(batch.Step());  // nothing was queued
 }
 

@@ -26,7 +26,7 @@ std::vector<float> PromptLogits(const std::string& text, DType dtype) {
   model.decoder().Embed(ids, tokens.hidden.f32());
   for (int64_t i = 0; i < n; ++i) {
     tokens.token_index.push_back(i);
-    tokens.position.push_back(i);
+    tokens.position.push_back(PositionId::Sequential(i));
   }
   model.decoder().Forward(pool, tokens, cache);
   std::vector<float> logits(n * config.vocab_size);

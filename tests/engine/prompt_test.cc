@@ -18,8 +18,7 @@ std::vector<ImageEmbeddings> ImagesOfRows(std::initializer_list<int64_t> row_cou
   for (int64_t rows : row_counts) {
     ImageEmbeddings image;
     image.rows = Tensor(DType::kF32, {rows, 4});
-    image.grid_height = 1;
-    image.grid_width = rows;
+    image.grids = {{1, rows}};
     images.push_back(std::move(image));
   }
   return images;

@@ -53,7 +53,7 @@ TEST_F(EvaluatorTest, EncodesEachImageOnce) {
   ASSERT_EQ(data_->items.size(), 4u);
   EXPECT_EQ(data_->images.size(), 2u);
   EXPECT_EQ(data_->image_of_item, (std::vector<size_t>{0, 0, 0, 1}));
-  EXPECT_EQ(data_->images[0].grid_height * data_->images[0].grid_width, 576);
+  EXPECT_EQ(data_->images[0].grids.at(0).size(), 576);
   EXPECT_GT(data_->vision_ms, 0);
 }
 

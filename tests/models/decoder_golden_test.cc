@@ -29,7 +29,7 @@ std::vector<float> PromptLogits(const testing::Golden& golden, int64_t rows,
   decoder.Embed(ids, tokens.hidden.f32());
   for (int64_t i = 0; i < n; ++i) {
     tokens.token_index.push_back(i);
-    tokens.position.push_back(i);
+    tokens.position.push_back(PositionId::Sequential(i));
   }
   decoder.Forward(pool, tokens, cache);
   std::vector<float> logits(rows * config.vocab_size);

@@ -125,7 +125,7 @@ std::vector<float> EngineLogitsTokenByToken(const Decoder& decoder, ThreadPool& 
     decoder.Embed(std::span(ids).subspan(start, count), tokens.hidden.f32());
     for (int64_t i = 0; i < count; ++i) {
       tokens.token_index.push_back(start + i);
-      tokens.position.push_back(start + i);
+      tokens.position.push_back(PositionId::Sequential(start + i));
     }
     decoder.Forward(pool, tokens, cache);
     decoder.Logits(pool, tokens.hidden.f32() + (count - 1) * c.hidden_size, 1, logits.data());
@@ -214,7 +214,7 @@ TEST(DecoderTest, ProbeOfLayerZeroEqualsItsRecordedAttention) {
   decoder.Embed(kPrompt, tokens.hidden.f32());
   for (int64_t i = 0; i < 8; ++i) {
     tokens.token_index.push_back(i);
-    tokens.position.push_back(i);
+    tokens.position.push_back(PositionId::Sequential(i));
   }
   RecordingHook hook;
   decoder.Forward(pool, tokens, cache, &hook);

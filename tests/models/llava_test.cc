@@ -95,8 +95,9 @@ TEST_F(LlavaTest, VisionTowerAndProjectorMatchTransformers) {
 TEST_F(LlavaTest, EncodeImageRunsTheWholePipeline) {
   const ImageEmbeddings embeddings = model_->EncodeImage(
       pool_, LoadImage((testing::kFixturesDir / "llava" / "image.png").string()));
-  EXPECT_EQ(embeddings.grid_height, 24);
-  EXPECT_EQ(embeddings.grid_width, 24);
+  ASSERT_EQ(embeddings.grids.size(), 1u);
+  EXPECT_EQ(embeddings.grids[0].height, 24);
+  EXPECT_EQ(embeddings.grids[0].width, 24);
   const std::vector<float> expected = golden_->Floats("image_features");
   ASSERT_EQ(embeddings.rows.num_elements(), static_cast<int64_t>(expected.size()));
   EXPECT_LT(testing::MaxAbsDifference(embeddings.rows.f32(), expected.data(), expected.size()),

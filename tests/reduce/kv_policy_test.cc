@@ -150,7 +150,7 @@ TEST(KvPolicyTest, SnapKvPoolsTheWindowsScoresOnceAfterPrefill) {
   AppendTokens(layer, 0, 8);
   ASSERT_EQ(
       policy->CacheScoreRows(0, DecoderTokens{Tensor(DType::kF32, {8, 1}), std::vector<int64_t>(8),
-                                              std::vector<int64_t>(8)}),
+                                              std::vector<PositionId>(8)}),
       (std::vector<int64_t>{6, 7}));
   // Scores of the prefix 0..5: a lone peak at 3 pools onto 2, 3 and 4 (width 3), so the pooled
   // ranking keeps 2, 3, 4 over 0 (a smaller peak with one neighbour outside the prefix).
@@ -193,7 +193,7 @@ TEST(KvPolicyTest, NoneNeverScoresNorEvicts) {
   none->Begin({10, 0}, 1, 10);
   AppendTokens(cache.layer(0), 0, 10);
   DecoderTokens tokens{Tensor(DType::kF32, {10, 1}), std::vector<int64_t>(10),
-                       std::vector<int64_t>(10)};
+                       std::vector<PositionId>(10)};
   EXPECT_TRUE(none->CacheScoreRows(0, tokens).empty());
   none->AfterPass(cache, 10);
   EXPECT_EQ(cache.layer(0).size(), 10);

@@ -26,8 +26,11 @@ inline float HiddenValue(int64_t token_index, int64_t column) {
   return static_cast<float>(token_index * kHiddenWidth + column) + 0.25f;
 }
 
-// Positions differ from token indices (as M-RoPE's and later turns' do), to catch mix-ups.
-inline int64_t PositionOf(int64_t token_index) { return 1000 + 3 * token_index; }
+// Positions differ from token indices (as M-RoPE's and later turns' do), to catch mix-ups, and
+// their three ids differ, as M-RoPE's do inside an image: reduction must keep all three.
+inline PositionId PositionOf(int64_t token_index) {
+  return {1000 + 3 * token_index, 2000 + token_index, 3000 + 2 * token_index};
+}
 
 // A prompt piece: `text` text tokens, or an image of grid_height x grid_width tokens.
 struct Piece {

@@ -48,7 +48,7 @@ class TinyLlava {
                 features.size() * sizeof(float));
     for (int64_t i = 0; i < prompt_tokens(); ++i) {
       tokens.token_index.push_back(i);
-      tokens.position.push_back(i);
+      tokens.position.push_back(PositionId::Sequential(i));
     }
     return tokens;
   }

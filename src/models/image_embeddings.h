@@ -1,0 +1,28 @@
+// What a model family makes of one image: a run of embedding rows in the LLM's space, laid out as
+// one or more grids. LLaVA-1.5 gives one grid; InternVL one per tile and one for its thumbnail;
+// LLaVA-NeXT one per crop. The reducers that use spatial layout (uniform) read the grids.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/tensor.h"
+
+namespace lightvlm {
+
+struct ImageGrid {
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t size() const { return height * width; }
+};
+
+struct ImageEmbeddings {
+  Tensor rows;                   // [sum of the grids' sizes, hidden_size]: grid after grid, each
+                                 // in row-major order
+  std::vector<ImageGrid> grids;  // in the order of their rows
+
+  // Fails unless the grids together hold exactly the rows.
+  void CheckGrids() const;
+};
+
+}  // namespace lightvlm
