@@ -73,8 +73,11 @@ Prompt MakePrompt(const Model& model, const std::string& question,
   const LanguageModel& language_model = *model.language_model;
   const std::string text =
       raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
-  return AssemblePrompt(model.tokenizer->Encode(text, /*add_special=*/true), images,
-                        language_model.image_token_id());
+  Prompt prompt = AssemblePrompt(
+      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text), /*add_special=*/true),
+      images, language_model.image_token_id());
+  prompt.positions = language_model.PromptPositions(prompt.token_ids, images);
+  return prompt;
 }
 
 }  // namespace lightvlm

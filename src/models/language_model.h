@@ -31,6 +31,10 @@ class LanguageModel {
   // model was trained with (the image placeholders included). Text models return it unchanged.
   virtual std::string FormatPrompt(const std::string& question, int64_t num_images) const = 0;
 
+  // The prompt text as the tokenizer gets it: each image placeholder of the chat format (or of a
+  // raw prompt) replaced as the family's processor replaces it (e.g. InternVL's "<IMG_CONTEXT>"
+  // by "<img><IMG_CONTEXT></img>"); the single image token left is expanded to the image's rows.
+  virtual std::string ExpandImagePlaceholders(const std::string& text) const { return text; }
   // The token id that stands for an image in a prompt, or -1 when the model takes no images.
   virtual int32_t image_token_id() const { return -1; }
   // Preprocesses `image` and runs the vision encoder and projector. Fails for text models.
@@ -45,11 +49,11 @@ class LanguageModel {
 // One line describing the decoder `config`, for `lightvlm inspect`.
 std::string DescribeLlmConfig(const LlmConfig& config);
 
-// One line per part of the model config.json describes (vision tower, projector, decoder), for
-// `lightvlm inspect`; reads no weights.
+// One line per part of the model config.json describes (vision tower, projector, decoder), as its
+// family tells it, for `lightvlm inspect`; reads no weights.
 std::string DescribeModelConfig(const JsonFile& config);
 
-// Builds the family that config.json's model_type names (llama, qwen2, llava) from a checkpoint
+// Builds the family that config.json's model_type names (models/model_family.h) from a checkpoint
 // directory. Errors name the file and the problem.
 // Weight matrices are held in `weight_dtype` (F32, BF16 or I8), converted at load time.
 std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,

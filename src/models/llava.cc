@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "io/chat_template.h"
+#include "models/family_list.h"
 #include "models/llava_tensor_layout.h"
 
 namespace lightvlm {
@@ -130,6 +131,23 @@ ImageEmbeddings LlavaModel::EncodeImage(ThreadPool& pool, const Image& image) co
   const int64_t side = config_.vision.grid_size();
   embeddings.grids = {config_.keep_class_token ? ImageGrid{1, rows} : ImageGrid{side, side}};
   return embeddings;
+}
+
+ModelFamily LlavaFamily() {
+  return {"llava",
+          {"llava"},
+          [](const JsonFile& config, const std::string& directory, DType weight_dtype) {
+            return std::make_unique<LlavaModel>(config, directory, weight_dtype);
+          },
+          [](const JsonFile& config) {
+            const LlavaConfig c = ReadLlavaConfig(config);
+            return StrCat("vision: CLIP, ", c.vision.num_layers, " layers (features of layer ",
+                          c.vision_layers_used(), "), hidden ", c.vision.hidden_size, ", heads ",
+                          c.vision.num_heads, ", ", c.vision.image_size, " px in ",
+                          c.vision.patch_size, " px patches: ", c.vision.num_patches(),
+                          " image tokens\n", "projector: 2-layer MLP (", c.projector_hidden_act,
+                          "), image token id ", c.image_token_id, "\n", DescribeLlmConfig(c.text));
+          }};
 }
 
 }  // namespace lightvlm

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "io/safetensors.h"
+#include "models/family_list.h"
 
 namespace lightvlm {
 
@@ -14,6 +15,15 @@ TextModel::TextModel(const LlmConfig& config, const TensorSource& weights, DType
 std::string TextModel::FormatPrompt(const std::string& question, int64_t num_images) const {
   Check(num_images == 0, family(), " is a text model and takes no images");
   return question;
+}
+
+ModelFamily TextModelFamily() {
+  return {"text",
+          {"llama", "qwen2"},
+          [](const JsonFile& config, const std::string& directory, DType weight_dtype) {
+            return std::make_unique<TextModel>(config, directory, weight_dtype);
+          },
+          [](const JsonFile& config) { return DescribeLlmConfig(ReadLlmConfig(config)); }};
 }
 
 }  // namespace lightvlm
