@@ -92,6 +92,15 @@ PROMPT = "<|im_start|>user\n<IMG_CONTEXT>\n" + QUESTION + "<|im_end|>\n<|im_star
 GRID_SIZES = [(100, 800), (800, 100), (448, 448), (1000, 600), (1920, 1080), (512, 341), (500, 336),
               (90, 30), (24, 80), (40, 40), (1, 1), (3000, 200), (600, 1000), (896, 448), (700, 300),
               (1000, 1000), (2000, 2000), (100, 100)]  # the last three: ties broken by the area rule
+# A ChatML template that renders an image part as "<IMG_CONTEXT>\n" (what the processor expands),
+# written for this fixture after the behaviour of the -hf checkpoints' templates: no default system
+# message, string or list content. main() asserts it renders PROMPT.
+INTERNVL_HF_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}{{ '<IMG_CONTEXT>\\n' }}"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{{ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 IMAGE_TOKENS = {"start_image_token": "<img>", "end_image_token": "</img>",
                 "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"}
 
@@ -114,7 +123,7 @@ def build_tokenizer():
     return Qwen2TokenizerFast(tokenizer_object=raw, unk_token=None, bos_token=None, eos_token="<|im_end|>",
                               pad_token="<|endoftext|>", clean_up_tokenization_spaces=False,
                               split_special_tokens=False, model_max_length=256, errors="replace",
-                              chat_template=mf.QWEN2_CHAT_TEMPLATE, extra_special_tokens=dict(IMAGE_TOKENS))
+                              chat_template=INTERNVL_HF_CHAT_TEMPLATE, extra_special_tokens=dict(IMAGE_TOKENS))
 
 
 def image_processor_kwargs(tile, max_tiles):
@@ -194,7 +203,7 @@ def main(argv=None):
     image_token_id = ids["<IMG_CONTEXT>"]
     proc_pil = GotOcr2ImageProcessorPil(**image_processor_kwargs(TILE, MAX_TILES))
     processor = FixtureProcessor(image_processor=proc_pil, tokenizer=tokenizer,
-                                  image_seq_length=IMAGE_SEQ_LENGTH)
+                                  image_seq_length=IMAGE_SEQ_LENGTH, chat_template=INTERNVL_HF_CHAT_TEMPLATE)
     # <|im_end|> ends a turn; as in make_fixtures' qwen2, generation disables EOS anyway.
     model = make_model(mf.QWEN2_MODEL_VOCAB, image_token_id, args.qk_norm)
     model.config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -217,6 +226,8 @@ def main(argv=None):
                                        f"{TILE}]: the grid's tiles row-major, then the thumbnail when tiles > 1")
         per_image[name] = grid
 
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
+    assert processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) == PROMPT
     # The prompt with the photograph, through the processor as a whole.
     inputs = processor(images=[photo], text=[PROMPT], return_tensors="pt")
     assert torch.equal(inputs["pixel_values"].float(), tensors[f"pixel_values.{PHOTO.split('.')[0]}"])
