@@ -42,7 +42,7 @@ struct BatchCommandOptions {
   ReducerOptions reduction;
   std::string kv_policy = "none";
   KvPolicyOptions kv;
-  std::string weight_dtype = "f32";
+  LoadFlags load;
   int threads = 0;
   bool verbose = false;
 };
@@ -100,7 +100,7 @@ const ImageEmbeddings& CachedImage(const Model& model, ThreadPool& pool, const s
 void RunBatch(const BatchCommandOptions& options) {
   SetVerbose(options.verbose);
   std::vector<Request> requests = LoadRequests(options.requests_path, options.max_new_tokens);
-  const Model model = LoadModel(options.model_dir, ParseWeightDType(options.weight_dtype));
+  const Model model = LoadModel(options.model_dir, options.load.Options());
   ThreadPool pool(options.threads);
   BatchOptions batch_options{
       .max_batch = options.batch,
@@ -205,9 +205,7 @@ void AddBatchCommand(CLI::App& app) {
                    "Budget: average share of image tokens over the LLM layers, in (0, 1]")
       ->capture_default_str();
   AddKvPolicyFlags(*command, options->kv_policy, options->kv);
-  command->add_option("--dtype", options->weight_dtype, "Weights in memory: f32, bf16 or int8")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
+  AddLoadFlags(*command, options->load);
   AddThreadsFlag(*command, options->threads);
   command->add_flag("-v,--verbose", options->verbose, "Throughput and batching on stderr");
   command->callback([options] { RunBatch(*options); });

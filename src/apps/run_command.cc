@@ -30,7 +30,7 @@ struct RunOptions {
   bool verbose = false;
   std::string reducer = "none";
   QueryFlags query;  // parsed into `reduction`
-  std::string weight_dtype = "f32";
+  LoadFlags load;
   ReducerOptions reduction;
   std::string kv_policy = "none";
   KvPolicyOptions kv;
@@ -59,7 +59,7 @@ void LogCache(const Session& session) {
 
 void Run(const RunOptions& options) {
   SetVerbose(options.verbose);
-  Model model = LoadModel(options.model_dir, ParseWeightDType(options.weight_dtype));
+  Model model = LoadModel(options.model_dir, options.load.Options());
   const LlmConfig& config = model.config();
   const int64_t context = options.context.CheckedContext(config, 1);
 
@@ -151,11 +151,7 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
       ->capture_default_str();
   AddKvPolicyFlags(*run, options->kv_policy, options->kv);
-  run->add_option("--dtype", options->weight_dtype,
-                  "Weights in memory: f32, bf16 (half the bytes; bf16 matrix units where the CPU "
-                  "has them) or int8 (a quarter, one scale per output channel)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
+  AddLoadFlags(*run, options->load);
   AddThreadsFlag(*run, options->threads);
   run->add_flag("-v,--verbose", options->verbose, "Timings and details on stderr");
   run->callback([options] {

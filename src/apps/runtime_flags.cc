@@ -4,8 +4,27 @@
 
 #include "base/error.h"
 #include "models/kv_cache.h"
+#include "models/linear.h"
 
 namespace lightvlm {
+
+LoadOptions LoadFlags::Options() const {
+  return LoadOptions{ParseWeightDType(weight_dtype), max_tiles};
+}
+
+void AddLoadFlags(CLI::App& command, LoadFlags& flags) {
+  command
+      .add_option("--dtype", flags.weight_dtype,
+                  "Weights in memory: f32, bf16 (half the bytes; bf16 matrix units where the CPU "
+                  "has them) or int8 (a quarter, one scale per output channel)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+      ->capture_default_str();
+  command
+      .add_option("--max-tiles", flags.max_tiles,
+                  "InternVL: the most tiles an image is cut into, the thumbnail aside (default 0: "
+                  "the checkpoint's, 12 for InternVL2.5)")
+      ->check(CLI::Range(0, 64));
+}
 
 void AddThreadsFlag(CLI::App& command, int& threads) {
   // Bounded above too: each thread is created at once.

@@ -5,13 +5,24 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "io/image.h"
+#include "models/language_model.h"
 #include "models/llm_config.h"
 
 namespace lightvlm {
+
+// How a checkpoint is loaded: --dtype (f32, bf16, int8) and --max-tiles.
+struct LoadFlags {
+  std::string weight_dtype = "f32";
+  int max_tiles = 0;  // 0: the checkpoint's own limit
+
+  LoadOptions Options() const;
+};
+void AddLoadFlags(CLI::App& command, LoadFlags& flags);
 
 // -t/--threads: 0 (default) means all cores.
 void AddThreadsFlag(CLI::App& command, int& threads);

@@ -44,14 +44,14 @@ Model LoadGgufModel(const std::string& path, DType weight_dtype) {
 
 }  // namespace
 
-Model LoadModel(const std::string& path, DType weight_dtype) {
+Model LoadModel(const std::string& path, const LoadOptions& options) {
   namespace fs = std::filesystem;
   Check(fs::exists(path), path, ": no such checkpoint directory or GGUF file");
-  if (fs::is_regular_file(path)) return LoadGgufModel(path, weight_dtype);
+  if (fs::is_regular_file(path)) return LoadGgufModel(path, options.weight_dtype);
   const std::string& directory = path;
   Model model;
   model.path = path;
-  model.language_model = LoadLanguageModel(directory, weight_dtype);
+  model.language_model = LoadLanguageModel(directory, options);
   const LlmConfig& config = model.config();
   model.tokenizer = Tokenizer::Load(
       (fs::path(directory) / "tokenizer.json").string(),

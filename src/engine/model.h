@@ -29,7 +29,10 @@ struct Model {
 // present) of the directory `path`; or, when `path` is a file, the GGUF file (architecture llama
 // or qwen2: config, weights and tokenizer from its metadata and tensors). Errors name the file
 // and the problem. Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
-Model LoadModel(const std::string& path, DType weight_dtype = DType::kF32);
+Model LoadModel(const std::string& path, const LoadOptions& options);
+inline Model LoadModel(const std::string& path, DType weight_dtype = DType::kF32) {
+  return LoadModel(path, LoadOptions{weight_dtype});
+}
 
 // The prompt for `question` about `images`, built by one rule for every command: wrapped in the
 // checkpoint's chat format (used as given when `raw`), tokenized, and each image placed at its

@@ -32,12 +32,13 @@ std::string DescribeModelConfig(const JsonFile& config) {
   return FindModelFamily(config).describe(config);
 }
 
-std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory, DType weight_dtype) {
+std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
+                                                 const LoadOptions& options) {
   namespace fs = std::filesystem;
   Check(fs::is_directory(directory), directory, ": not a model directory");
   const JsonFile config = JsonFile::Load((fs::path(directory) / "config.json").string());
-  CheckWeightDType(weight_dtype);
-  return FindModelFamily(config).load(config, directory, weight_dtype);
+  CheckWeightDType(options.weight_dtype);
+  return FindModelFamily(config).load(config, directory, options);
 }
 
 std::unique_ptr<LanguageModel> LoadGgufLanguageModel(const GgufFile& file, DType weight_dtype) {

@@ -20,6 +20,12 @@
 
 namespace lightvlm {
 
+// How to load a checkpoint: what the user may choose beside the checkpoint's own settings.
+struct LoadOptions {
+  DType weight_dtype = DType::kF32;  // matrices held as F32, BF16 or I8, converted at load
+  int max_tiles = 0;  // the most tiles an image is cut into (InternVL); 0: the checkpoint's
+};
+
 class LanguageModel {
  public:
   virtual ~LanguageModel() = default;
@@ -55,9 +61,8 @@ std::string DescribeModelConfig(const JsonFile& config);
 
 // Builds the family that config.json's model_type names (models/model_family.h) from a checkpoint
 // directory. Errors name the file and the problem.
-// Weight matrices are held in `weight_dtype` (F32, BF16 or I8), converted at load time.
 std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
-                                                 DType weight_dtype = DType::kF32);
+                                                 const LoadOptions& options = {});
 
 // The text model a GGUF file of architecture llama or qwen2 holds (gguf_llm_config.h,
 // gguf_tensor_source.h), its weights converted to `weight_dtype` at load. Errors name the file

@@ -136,8 +136,8 @@ ImageEmbeddings LlavaModel::EncodeImage(ThreadPool& pool, const Image& image) co
 ModelFamily LlavaFamily() {
   return {"llava",
           {"llava"},
-          [](const JsonFile& config, const std::string& directory, DType weight_dtype) {
-            return std::make_unique<LlavaModel>(config, directory, weight_dtype);
+          [](const JsonFile& config, const std::string& directory, const LoadOptions& options) {
+            return std::make_unique<LlavaModel>(config, directory, options.weight_dtype);
           },
           [](const JsonFile& config) {
             const LlavaConfig c = ReadLlavaConfig(config);

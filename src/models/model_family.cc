@@ -11,6 +11,7 @@ const std::vector<ModelFamily>& ModelFamilies() {
   static const std::vector<ModelFamily> families = {
       TextModelFamily(),
       LlavaFamily(),
+      InternVLFamily(),
   };
   return families;
 }

@@ -18,10 +18,9 @@ namespace lightvlm {
 struct ModelFamily {
   std::string name;
   std::vector<std::string> model_types;  // config.json's model_type values it loads
-  // Builds the model from its parsed config.json and the checkpoint directory; matrices are held
-  // in the weight dtype.
+  // Builds the model from its parsed config.json and the checkpoint directory.
   std::function<std::unique_ptr<LanguageModel>(const JsonFile& config, const std::string& directory,
-                                               DType weight_dtype)>
+                                               const LoadOptions& options)>
       load;
   // One line per part (vision tower, projector, decoder); reads no weights.
   std::function<std::string(const JsonFile& config)> describe;

@@ -20,8 +20,8 @@ std::string TextModel::FormatPrompt(const std::string& question, int64_t num_ima
 ModelFamily TextModelFamily() {
   return {"text",
           {"llama", "qwen2"},
-          [](const JsonFile& config, const std::string& directory, DType weight_dtype) {
-            return std::make_unique<TextModel>(config, directory, weight_dtype);
+          [](const JsonFile& config, const std::string& directory, const LoadOptions& options) {
+            return std::make_unique<TextModel>(config, directory, options.weight_dtype);
           },
           [](const JsonFile& config) { return DescribeLlmConfig(ReadLlmConfig(config)); }};
 }

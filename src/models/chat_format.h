@@ -1,0 +1,40 @@
+// A family's chat format taken from the checkpoint's chat template: one user turn holding images
+// and a question, rendered as transformers' apply_chat_template(..., add_generation_prompt=True)
+// renders it, with the special tokens of tokenizer_config.json as template variables.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "io/chat_template.h"
+
+namespace lightvlm {
+
+// How the images of a user turn reach the template.
+enum class ImagesInMessage {
+  kContentParts,  // content is a list: {"type": "image"} per image, then {"type": "text"}
+  kTextPrefix,    // content is a string: a placeholder per image, each followed by "\n", then
+                  // the question (templates that take only strings, as OpenGVLab's)
+};
+
+class ChatFormat {
+ public:
+  ChatFormat(ChatTemplateSource source, nlohmann::ordered_json special_tokens);
+
+  // The checkpoint's template (io/chat_template.h says where it is looked for) with the special
+  // tokens of its tokenizer_config.json; nullopt when it ships none.
+  static std::optional<ChatFormat> Find(const std::string& directory);
+
+  // One user turn with `num_images` images and `question`, and the assistant's turn opened.
+  std::string UserTurn(const std::string& question, int64_t num_images, ImagesInMessage images,
+                       const std::string& placeholder = "") const;
+
+ private:
+  ChatTemplate template_;
+  nlohmann::ordered_json special_tokens_;  // bos_token, eos_token, ... as strings
+};
+
+}  // namespace lightvlm

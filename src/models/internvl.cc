@@ -1,0 +1,179 @@
+#include "models/internvl.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/error.h"
+#include "io/safetensors.h"
+#include "io/tokenizer.h"
+#include "models/family_list.h"
+#include "models/internvl_vision_layout.h"
+
+namespace lightvlm {
+namespace {
+
+constexpr const char* kContextToken = "<IMG_CONTEXT>";
+constexpr const char* kImageStart = "<img>";
+constexpr const char* kImageEnd = "</img>";
+constexpr const char* kOpenGVLabPlaceholder = "<image>";  // what OpenGVLab's chat() writes
+
+// Where the decoder lives. OpenGVLab's checkpoints and transformers' -hf ones (as 4.5x up to 4.51
+// and 5.x save them) share the first; 4.52 to 4.57 save the second.
+struct DecoderLayout {
+  const char* name;
+  DecoderTensorNames names;
+};
+const DecoderLayout kDecoderLayouts[] = {
+    {"language_model.*", {"language_model.model.", "language_model.lm_head.weight"}},
+    {"model.language_model.*", {"model.language_model.", "lm_head.weight"}},
+};
+
+const DecoderTensorNames& FindDecoderNames(const Checkpoint& checkpoint) {
+  std::string expected;
+  for (const DecoderLayout& layout : kDecoderLayouts) {
+    const std::string marker = layout.names.prefix + "embed_tokens.weight";
+    if (checkpoint.Contains(marker)) return layout.names;
+    expected += StrCat(expected.empty() ? "" : " or ", marker);
+  }
+  Fail(checkpoint.directory(), ": no InternVL decoder tensors (expected ", expected, ")");
+}
+
+// OpenGVLab's conversation templates (their conversation.py) by the name config.json's "template"
+// gives: ChatML turns after a system message. The InternVL2.5 and InternVL3 checkpoints name
+// internvl2_5.
+struct Conversation {
+  const char* name;
+  const char* system_message;
+};
+const Conversation kConversations[] = {
+    {"internvl2_5",
+     "你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学及多家合作单位联合开发的多"
+     "模态大语言模型。"},
+};
+
+std::string ConversationSystemMessage(const JsonFile& config) {
+  const std::string name = config.GetOr<std::string>("template", "internvl2_5");
+  std::string known;
+  for (const Conversation& conversation : kConversations) {
+    if (name == conversation.name) return conversation.system_message;
+    known += StrCat(known.empty() ? "" : ", ", conversation.name);
+  }
+  Fail(config.path(), ": template '", name, "' is not supported (supported: ", known, ")");
+}
+
+// OpenGVLab's preprocessing is their model card's load_image: ImageNet mean and std, bicubic
+// tiles of force_image_size between min_dynamic_patch and max_dynamic_patch, a thumbnail.
+InternVLImageProcessorConfig OpenGVLabImageProcessor(const JsonFile& config, int64_t tile_size) {
+  InternVLImageProcessorConfig processor;
+  processor.tile_height = processor.tile_width = static_cast<int>(tile_size);
+  processor.min_tiles = config.GetOr<int32_t>("min_dynamic_patch", 1);
+  processor.max_tiles = config.GetOr<int32_t>("max_dynamic_patch", 12);
+  if (!config.GetOr<bool>("dynamic_image_size", true))
+    processor.min_tiles = processor.max_tiles = 1;
+  Check(processor.min_tiles >= 1 && processor.min_tiles <= processor.max_tiles, config.path(),
+        ": min_dynamic_patch (", processor.min_tiles, ") and max_dynamic_patch (",
+        processor.max_tiles, ") are not a range of tile counts");
+  Check(config.GetOr<bool>("use_thumbnail", true), config.path(),
+        ": use_thumbnail false is not supported (every InternVL2.5 checkpoint uses a thumbnail)");
+  processor.scaling.image_mean = {0.485f, 0.456f, 0.406f};
+  processor.scaling.image_std = {0.229f, 0.224f, 0.225f};
+  return processor;
+}
+
+// OpenGVLab's config does not hold the context token's id (their chat() asks the tokenizer).
+int32_t ContextTokenId(const std::string& directory) {
+  const std::string path = (std::filesystem::path(directory) / "tokenizer.json").string();
+  const std::optional<int32_t> id = Tokenizer::Load(path)->TokenId(kContextToken);
+  Check(id.has_value(), path, ": the tokenizer has no ", kContextToken, " token");
+  return *id;
+}
+
+}  // namespace
+
+InternVLModel::InternVLModel(const JsonFile& config, const std::string& directory,
+                             const LoadOptions& options)
+    : vision_config_(ReadInternVLVisionConfig(config)) {
+  const bool opengvlab = vision_config_.format == InternVLConfigFormat::kOpenGVLab;
+  const LlmConfig text = ReadLlmConfig(config, opengvlab ? "llm_config." : "text_config.");
+  processor_ = opengvlab ? OpenGVLabImageProcessor(config, vision_config_.tile_size)
+                         : LoadInternVLImageProcessorConfig(directory);
+  if (options.max_tiles > 0) {
+    processor_.max_tiles = options.max_tiles;
+    processor_.min_tiles = std::min(processor_.min_tiles, options.max_tiles);
+  }
+  Check(processor_.tile_height == vision_config_.tile_size &&
+            processor_.tile_width == vision_config_.tile_size,
+        directory, ": the image processor's tiles are ", processor_.tile_width, "x",
+        processor_.tile_height, " but the vision tower takes ", vision_config_.tile_size, "x",
+        vision_config_.tile_size);
+  const Checkpoint checkpoint = Checkpoint::Open(directory);
+  vision_ = std::make_unique<InternVLVisionEncoder>(vision_config_, checkpoint,
+                                                    FindInternVLVisionLayout(checkpoint, directory),
+                                                    options.weight_dtype);
+  decoder_ = std::make_unique<Decoder>(text, checkpoint, FindDecoderNames(checkpoint),
+                                       options.weight_dtype);
+  if (opengvlab) {
+    image_token_id_ = ContextTokenId(directory);
+    placeholder_ = kOpenGVLabPlaceholder;
+    conversation_system_ = ConversationSystemMessage(config);
+  } else {
+    image_token_id_ = config.GetOr<int32_t>("image_token_id", 151667);
+    placeholder_ = kContextToken;
+    chat_ = ChatFormat::Find(directory);
+    Check(chat_.has_value(), directory,
+          ": no chat template (InternVL -hf checkpoints ship chat_template.jinja)");
+  }
+  Check(image_token_id_ >= 0 && image_token_id_ < text.vocab_size, directory, ": image token id ",
+        image_token_id_, " is outside the vocabulary of ", text.vocab_size);
+}
+
+std::string InternVLModel::FormatPrompt(const std::string& question, int64_t num_images) const {
+  if (chat_) return chat_->UserTurn(question, num_images, ImagesInMessage::kContentParts);
+  std::string user;
+  for (int64_t i = 0; i < num_images; ++i) user += placeholder_ + "\n";
+  return StrCat("<|im_start|>system\n", conversation_system_, "<|im_end|>\n<|im_start|>user\n",
+                user, question, "<|im_end|>\n<|im_start|>assistant\n");
+}
+
+std::string InternVLModel::ExpandImagePlaceholders(const std::string& text) const {
+  const std::string expanded = StrCat(kImageStart, kContextToken, kImageEnd);
+  std::string out;
+  size_t from = 0;
+  for (size_t at; (at = text.find(placeholder_, from)) != std::string::npos;) {
+    out.append(text, from, at - from).append(expanded);
+    from = at + placeholder_.size();
+  }
+  return out.append(text, from);
+}
+
+ImageEmbeddings InternVLModel::EncodeImage(ThreadPool& pool, const Image& image) const {
+  const InternVLPixelValues pixels = InternVLPreprocess(image, processor_);
+  ImageEmbeddings embeddings;
+  embeddings.rows = vision_->Encode(pool, pixels);
+  const int64_t side = vision_config_.tile_size / vision_config_.vision.patch_size / 2;
+  embeddings.grids.assign(pixels.tiles.size(), ImageGrid{side, side});
+  embeddings.CheckGrids();
+  return embeddings;
+}
+
+ModelFamily InternVLFamily() {
+  return {
+      "internvl",
+      {"internvl", "internvl_chat"},
+      [](const JsonFile& config, const std::string& directory, const LoadOptions& options) {
+        return std::make_unique<InternVLModel>(config, directory, options);
+      },
+      [](const JsonFile& config) {
+        const InternVLVisionConfig c = ReadInternVLVisionConfig(config);
+        const bool opengvlab = c.format == InternVLConfigFormat::kOpenGVLab;
+        return StrCat(
+            "vision: InternViT, ", c.vision.num_layers, " layers (", c.vision.layers_used,
+            " used), hidden ", c.vision.encoder.hidden_size, ", ", c.tile_size, " px tiles in ",
+            c.vision.patch_size, " px patches: ", c.tokens_per_tile(),
+            " image tokens a tile after pixel shuffle\n", "projector: LayerNorm + 2-layer MLP (",
+            c.projector_act, ")\n",
+            DescribeLlmConfig(ReadLlmConfig(config, opengvlab ? "llm_config." : "text_config.")));
+      }};
+}
+
+}  // namespace lightvlm
