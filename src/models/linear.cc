@@ -1,5 +1,7 @@
 #include "models/linear.h"
 
+#include <utility>
+
 #include "base/error.h"
 #include "ops/ops.h"
 
@@ -41,6 +43,19 @@ Linear QuantizeLinearInt8(const Tensor& weight) {
   linear.scales = Tensor(DType::kF32, {out, 1});
   ops::QuantizeInt8(weight.f32(), out, in, in, static_cast<int8_t*>(linear.weight.view().raw()),
                     linear.scales.f32());
+  return linear;
+}
+
+Linear LinearFromF32(Tensor weight, DType weight_dtype) {
+  CheckWeightDType(weight_dtype);
+  if (weight_dtype == DType::kI8) return QuantizeLinearInt8(weight);
+  Linear linear;
+  if (weight_dtype == DType::kF32) {
+    linear.weight = std::move(weight);
+    return linear;
+  }
+  linear.weight = Tensor(weight_dtype, weight.shape());
+  ConvertFromF32(weight.f32(), weight_dtype, linear.weight.view().raw(), weight.num_elements());
   return linear;
 }
 

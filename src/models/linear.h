@@ -33,6 +33,9 @@ Linear LoadLinearWeight(const TensorSource& weights, const std::string& name, in
                         int64_t in_features, DType weight_dtype);
 // A float32 matrix [out, in] as I8 with one scale per output channel (symmetric, max |w| / 127).
 Linear QuantizeLinearInt8(const Tensor& weight);
+// A float32 matrix [out, in] (e.g. one part of a fused tensor) as a Linear without bias, held in
+// `weight_dtype`.
+Linear LinearFromF32(Tensor weight, DType weight_dtype);
 
 // Fails unless `dtype` is one a Linear can compute with.
 void CheckWeightDType(DType dtype);
