@@ -208,6 +208,11 @@ def main(argv=None):
     if out.exists():
         shutil.rmtree(out)
     original = write_original(model_dir, out, processor["max_patches"])
+    # The tokenizer as OpenGVLab's checkpoints ship it beside the model (the same Qwen2 tokenizer
+    # with <img>, </img>, <IMG_CONTEXT>); no chat template: their chat() uses config.json's
+    # "template" (internvl2_5), not a Jinja one.
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        shutil.copy(model_dir / name, out / name)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"wrote {out} ({len(original)} tensors, {size / 1e6:.2f} MB)")
 

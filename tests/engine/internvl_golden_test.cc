@@ -97,21 +97,21 @@ TEST_F(InternVLGoldenTest, TileCountsMatchTheProcessorForEveryAspectRatio) {
   for (const std::string name : {"wide.png", "tall.png", "square.png"}) {
     const ImageEmbeddings image = model_->language_model->EncodeImage(
         pool_, LoadImage((testing::kFixturesDir / "internvl" / "images" / name).string()));
+    // The file names hold a dot, so the record is read as JSON rather than by dotted field.
     EXPECT_EQ(static_cast<int64_t>(image.grids.size()),
-              record_->Get<int64_t>("images." + name + ".tiles"))
+              record_->root()["images"][name]["tiles"].get<int64_t>())
         << name;
   }
 }
 
 TEST_F(InternVLGoldenTest, MaxTilesCapsTheTiling) {
   LoadOptions options;
-  options.max_tiles = 2;
+  options.max_tiles = 2;  // 1x1 (ratio 1) is closer to 500x336 (1.49) than 2x1 is
   const Model capped = LoadModel(golden_->model_dir().string(), options);
   const ImageEmbeddings image =
       capped.language_model->EncodeImage(pool_, LoadImage(kPhoto.string()));
-  // 500x336 on at most 2 tiles: 2x1 and the thumbnail.
-  EXPECT_EQ(image.grids.size(), 3u);
-  EXPECT_EQ(image.rows.dim(0), 12);
+  EXPECT_EQ(image.grids.size(), 1u);  // 3x2 and the thumbnail without the cap
+  EXPECT_EQ(image.rows.dim(0), 4);
 }
 
 // The method merges image tokens across all tiles: the plan reaches the budget over the 28
@@ -126,6 +126,8 @@ TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
     const auto reducer = MakeTokenReducer(reducer_name, reducer_options);
     KvPolicyOptions kv_options;
     kv_options.budget = 24;  // of the 46 prompt tokens: compression runs
+    kv_options.sinks = 2;
+    kv_options.window = 4;
     const auto policy = MakeKvPolicy("lightvlm", kv_options);
     Session session(model_->decoder(), pool_, 256);
     session.SetTokenReducer(reducer.get());
@@ -139,6 +141,41 @@ TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
     EXPECT_EQ(live.front(), 28) << reducer_name;
     EXPECT_EQ(live.back(), 7) << reducer_name;
   }
+}
+
+// OpenGVLab's layout (tools/make_internvl_original_fixture.py: the same weights renamed and fused
+// as InternVLChatModel holds them, config.json in InternVLChatConfig's format). This checks
+// loading, not modeling: the answer must be the -hf checkpoint's, recorded by transformers.
+TEST(InternVLOpenGVLabTest, LoadsTheSameModelAndAnswersAlike) {
+  const testing::Golden golden("internvl");
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / "internvl" / "golden.json").string());
+  const Model model = LoadModel((testing::kFixturesDir / "internvl_original").string());
+  // Their chat(): the internvl2_5 conversation with its system message, "<image>\n" before the
+  // question.
+  EXPECT_EQ(model.language_model->FormatPrompt(kQuestion, 1),
+            "<|im_start|>system\n你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学"
+            "及多家合作单位联合开发的多模态大语言模型。<|im_end|>\n<|im_start|>user\n<image>\n"
+            "What is in the picture?<|im_end|>\n<|im_start|>assistant\n");
+  ThreadPool pool(2);
+  std::vector<ImageEmbeddings> images;
+  images.push_back(model.language_model->EncodeImage(pool, LoadImage(kPhoto.string())));
+  const std::vector<float> features = golden.Floats("image_features");
+  ASSERT_EQ(static_cast<size_t>(images[0].rows.num_elements()), features.size());
+  EXPECT_LT(testing::MaxAbsDifference(images[0].rows.f32(), features.data(), features.size()),
+            1e-4);
+  // The recorded prompt without the system message, "<image>" where the -hf one has
+  // "<IMG_CONTEXT>": the same ids once expanded.
+  const Prompt prompt = MakePrompt(
+      model,
+      "<|im_start|>user\n<image>\nWhat is in the picture?<|im_end|>\n<|im_start|>assistant\n",
+      images, /*raw=*/true);
+  EXPECT_EQ(prompt.token_ids, golden.Ids("input_ids"));
+  Session session(model.decoder(), pool, 256);
+  GenerationOptions options;
+  options.max_new_tokens = 16;
+  const GenerationResult result = session.Generate(prompt, options, [](int32_t) { return true; });
+  EXPECT_EQ(result.tokens, record.Get<std::vector<int32_t>>("greedy.tokens"));
 }
 
 }  // namespace
