@@ -45,6 +45,9 @@ void LogPlan(const TokenReducer& reducer, const std::string& name, const Reducer
              "; average image-token share over layers ", reducer.AverageKeep(),
              "; scored by --query-tokens ", QueryTokensName(options), " --query-weights ",
              QueryWeightsName(options));
+  std::string per_layer;
+  for (int64_t tokens : reducer.ImageTokensPerLayer()) per_layer += StrCat(" ", tokens);
+  LogVerbose("reduce: image tokens at each layer:", per_layer);
 }
 
 // Each layer's live entries and bytes (ragged after merging and eviction), and the peak.
@@ -68,6 +71,12 @@ void Run(const RunOptions& options) {
   for (const std::string& path : options.image_paths) {
     const Image image = LoadImage(path, options.image_limits);
     images.push_back(model.language_model->EncodeImage(pool, image));
+    std::string grids;
+    for (const ImageGrid& grid : images.back().grids) {
+      grids += StrCat(grids.empty() ? "" : ", ", grid.height, "x", grid.width);
+    }
+    LogVerbose("image ", path, ": ", images.back().rows.dim(0), " tokens in ",
+               images.back().grids.size(), " grids (", grids, ")");
   }
   Prompt prompt = MakePrompt(model, options.prompt, images, options.raw_prompt);
   if (options.truncate) {
