@@ -5,7 +5,7 @@
 
 namespace lightvlm {
 
-ModelFamily TextModelFamily();  // text_model.cc: llama, qwen2
+ModelFamily TextModelFamily();  // text_model.cc: llama, qwen2, internlm2
 ModelFamily LlavaFamily();      // llava.cc
 
 }  // namespace lightvlm
