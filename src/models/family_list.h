@@ -5,7 +5,7 @@
 
 namespace lightvlm {
 
-ModelFamily TextModelFamily();  // text_model.cc: llama, qwen2
+ModelFamily TextModelFamily();  // text_model.cc: llama, qwen2, internlm2
 ModelFamily LlavaFamily();      // llava.cc
 ModelFamily InternVLFamily();   // internvl.cc: InternVL2.5 / 3, OpenGVLab's and -hf layouts
 

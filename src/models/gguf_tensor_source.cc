@@ -1,11 +1,11 @@
 #include "models/gguf_tensor_source.h"
 
 #include <array>
-#include <charconv>
 #include <utility>
 
 #include "base/error.h"
 #include "io/gguf_rope_rows.h"
+#include "models/layer_tensor_name.h"
 
 namespace lightvlm {
 namespace {
@@ -37,18 +37,13 @@ std::optional<std::string> GgufTensorName(const std::string& name) {
   for (const auto& [hf, gguf] : kGlobalNames) {
     if (name == hf) return std::string(gguf);
   }
-  std::string_view rest(name);
-  if (!rest.starts_with(kLayerPrefix)) return std::nullopt;
-  rest.remove_prefix(kLayerPrefix.size());
-  int64_t layer = 0;
-  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), layer);
-  if (error != std::errc() || end == rest.data() || *end != '.') return std::nullopt;
-  rest.remove_prefix(end - rest.data() + 1);
+  const std::optional<LayerTensorName> split = SplitLayerTensorName(name, kLayerPrefix);
+  if (!split.has_value()) return std::nullopt;
   for (const auto& [hf, gguf] : kLayerNames) {
-    if (!rest.starts_with(hf)) continue;
-    const std::string_view suffix = rest.substr(hf.size());
+    if (!split->rest.starts_with(hf)) continue;
+    const std::string_view suffix = split->rest.substr(hf.size());
     if (suffix != ".weight" && suffix != ".bias") continue;
-    return StrCat("blk.", layer, ".", gguf, suffix);
+    return StrCat("blk.", split->layer, ".", gguf, suffix);
   }
   return std::nullopt;
 }

@@ -1,9 +1,11 @@
 #include "models/llm_config.h"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <string_view>
 #include <utility>
 
 #include "base/error.h"
@@ -20,8 +22,9 @@ RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& field) {
   scaling.kind = config.Find<std::string>(field + ".rope_type")
                      .value_or(config.GetOr<std::string>(field + ".type", "default"));
   if (scaling.kind == "default") return scaling;
-  Check(scaling.kind == "linear" || scaling.kind == "llama3", config.path(), ": ", field,
-        ".rope_type '", scaling.kind, "' is not supported (supported: default, linear, llama3)");
+  Check(scaling.kind == "linear" || scaling.kind == "dynamic" || scaling.kind == "llama3",
+        config.path(), ": ", field, ".rope_type '", scaling.kind,
+        "' is not supported (supported: default, linear, dynamic, llama3)");
   scaling.factor = config.Get<double>(field + ".factor");
   Check(scaling.factor > 0, config.path(), ": ", field, ".factor must be positive");
   if (scaling.kind == "llama3") {
@@ -46,6 +49,31 @@ void CheckPositive(const JsonFile& config, const std::string& field, int64_t val
         ") is too large (at most ", kMaxConfigSize, ")");
 }
 
+// What differs between the decoders' config.json files, by model_type; all else is read alike.
+struct ConfigDialect {
+  std::string_view model_type;
+  std::string_view bias_field;  // the flag that adds attention biases
+  bool qkv_bias_always;         // Qwen2 has q/k/v biases whatever the flag says
+  bool o_bias_with_flag;        // the flag adds o_proj's bias too
+};
+
+constexpr std::array<ConfigDialect, 3> kConfigDialects = {{
+    {"llama", "attention_bias", false, true},
+    {"qwen2", "attention_bias", true, false},
+    {"internlm2", "bias", false, true},  // InternLM2Config's `bias`: wqkv's and wo's
+}};
+
+const ConfigDialect& FindConfigDialect(const JsonFile& config, const std::string& field,
+                                       const std::string& model_type) {
+  std::string supported;
+  for (const ConfigDialect& dialect : kConfigDialects) {
+    if (dialect.model_type == model_type) return dialect;
+    supported += StrCat(supported.empty() ? "" : ", ", dialect.model_type);
+  }
+  Fail(config.path(), ": ", field, " '", model_type, "' is not supported (supported: ", supported,
+       ")");
+}
+
 }  // namespace
 
 std::vector<int32_t> ReadTokenIds(const JsonFile& file, const std::string& field) {
@@ -60,8 +88,7 @@ LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {
   LlmConfig c;
   auto field = [&](const char* name) { return prefix + name; };
   c.model_type = config.Get<std::string>(field("model_type"));
-  Check(c.model_type == "llama" || c.model_type == "qwen2", config.path(), ": ",
-        field("model_type"), " '", c.model_type, "' is not supported (supported: llama, qwen2)");
+  const ConfigDialect& dialect = FindConfigDialect(config, field("model_type"), c.model_type);
   c.hidden_size = config.Get<int64_t>(field("hidden_size"));
   c.intermediate_size = config.Get<int64_t>(field("intermediate_size"));
   c.num_layers = config.Get<int64_t>(field("num_hidden_layers"));
@@ -103,9 +130,9 @@ LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {
   Check(c.hidden_act == "silu", config.path(), ": ", field("hidden_act"), " '", c.hidden_act,
         "' is not supported for ", c.model_type, " (supported: silu)");
   c.tie_word_embeddings = config.GetOr<bool>(field("tie_word_embeddings"), false);
-  const bool attention_bias = config.GetOr<bool>(field("attention_bias"), false);
-  c.qkv_bias = c.model_type == "qwen2" || attention_bias;
-  c.o_bias = c.model_type == "llama" && attention_bias;
+  const bool attention_bias = config.GetOr<bool>(prefix + std::string(dialect.bias_field), false);
+  c.qkv_bias = dialect.qkv_bias_always || attention_bias;
+  c.o_bias = dialect.o_bias_with_flag && attention_bias;
   c.mlp_bias = config.GetOr<bool>(field("mlp_bias"), false);
   c.eos_token_ids = ReadTokenIds(config, field("eos_token_id"));
   const auto bos = ReadTokenIds(config, field("bos_token_id"));
@@ -122,6 +149,9 @@ std::vector<float> RopeInverseFrequencies(const LlmConfig& config) {
         1.0 / std::pow(config.rope_theta, static_cast<double>(2 * i) / config.head_dim);
     if (scaling.kind == "linear") {
       frequency /= scaling.factor;
+    } else if (scaling.kind == "dynamic") {
+      // Dynamic NTK (transformers' and InternLM2's) raises the base only once a sequence grows past
+      // max_position_embeddings; a Session refuses any context beyond it, so here it is plain RoPE.
     } else if (scaling.kind == "llama3") {
       // Long wavelengths are slowed by `factor`, short ones kept, the band between blended.
       const double wavelength = 2 * std::numbers::pi / frequency;

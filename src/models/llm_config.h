@@ -1,5 +1,5 @@
-// What a checkpoint's config.json says about its LLM decoder (Llama, Qwen2 and the text half of
-// the VLM families). Read and validated once; the decoder is built from this alone.
+// What a checkpoint's config.json says about its LLM decoder (Llama, Qwen2, InternLM2 and the text
+// half of the VLM families). Read and validated once; the decoder is built from this alone.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@ namespace lightvlm {
 // rope_scaling of config.json (rope_parameters in transformers 5.x). kind "default" means plain
 // RoPE.
 struct RopeScaling {
-  std::string kind = "default";  // default | linear | llama3
+  std::string kind = "default";  // default | linear | dynamic | llama3
   double factor = 1.0;
   double low_freq_factor = 1.0;                     // llama3
   double high_freq_factor = 4.0;                    // llama3
@@ -21,7 +21,7 @@ struct RopeScaling {
 };
 
 struct LlmConfig {
-  std::string model_type;  // llama | qwen2
+  std::string model_type;  // llama | qwen2 | internlm2
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
   int64_t num_layers = 0;
@@ -35,8 +35,8 @@ struct LlmConfig {
   RopeScaling rope_scaling;
   std::string hidden_act = "silu";
   bool tie_word_embeddings = false;
-  bool qkv_bias = false;  // Qwen2 always; Llama when attention_bias
-  bool o_bias = false;    // Llama when attention_bias
+  bool qkv_bias = false;  // Qwen2 always; Llama when attention_bias; InternLM2 when bias
+  bool o_bias = false;    // Llama when attention_bias; InternLM2 when bias
   bool mlp_bias = false;  // Llama when mlp_bias
   std::vector<int32_t> eos_token_ids;
   int32_t bos_token_id = -1;  // -1 when the config names none
@@ -45,8 +45,8 @@ struct LlmConfig {
   int64_t q_dim() const { return num_heads * head_dim; }
 };
 
-// Reads the decoder's fields under `prefix` ("" for a text model, "text_config." inside a VLM
-// config). Errors name the file and the field.
+// Reads the decoder's fields under `prefix` ("" for a text model, "text_config." or "llm_config."
+// inside a VLM config). Errors name the file and the field.
 LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix = "");
 
 // A field holding one token id or a list of them (eos_token_id); empty when absent or null.

@@ -1,5 +1,5 @@
-// A text-only causal LM (LlamaForCausalLM, Qwen2ForCausalLM, or a GGUF file of architecture
-// llama / qwen2): the decoder and nothing else.
+// A text-only causal LM (LlamaForCausalLM, Qwen2ForCausalLM, InternLM2ForCausalLM, or a GGUF file
+// of architecture llama / qwen2): the decoder and nothing else.
 #pragma once
 
 #include <string>

@@ -59,7 +59,9 @@ TEST(LlmConfigTest, ErrorsNameFileAndField) {
       << ErrorOf(bad_heads);
   std::string unknown = kLlama;
   unknown.replace(unknown.find("\"llama\""), 7, "\"mamba\"");
-  EXPECT_NE(ErrorOf(unknown).find("'mamba' is not supported"), std::string::npos);
+  EXPECT_NE(ErrorOf(unknown).find("'mamba' is not supported (supported: llama, qwen2, internlm2)"),
+            std::string::npos)
+      << ErrorOf(unknown);
   EXPECT_NE(ErrorOf(WithField(R"("hidden_act": "relu")")).find("hidden_act"), std::string::npos);
   EXPECT_NE(
       ErrorOf(WithField(R"("rope_scaling": {"rope_type": "yarn", "factor": 2})")).find("yarn"),
@@ -114,6 +116,70 @@ TEST(LlmConfigTest, RopeFrequenciesLlama3BandsFollowWavelength) {
   const double smooth = (1024 / (2 * std::numbers::pi / plain(2)) - 1) / 3;  // in the band
   EXPECT_FLOAT_EQ(scaled[2], (1 - smooth) * plain(2) / 8 + smooth * plain(2));
   EXPECT_FLOAT_EQ(scaled[3], plain(3) / 8);  // wavelength > 1024: slowed by the factor
+}
+
+// InternVL2.5-8B's llm_config, trimmed: InternLM2Config names the attention biases `bias` and
+// writes the RoPE scaling with "type".
+const char* kInternVlWithInternLM2 = R"({
+  "model_type": "internvl_chat", "llm_config": {
+    "model_type": "internlm2", "hidden_size": 64, "intermediate_size": 224, "num_hidden_layers": 2,
+    "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 92553, "bias": BIAS,
+    "max_position_embeddings": 32768, "rms_norm_eps": 1e-05, "rope_theta": 1000000,
+    "rope_scaling": {"factor": 2.0, "type": "dynamic"}, "tie_word_embeddings": false,
+    "bos_token_id": 1, "eos_token_id": 2}})";
+
+LlmConfig ReadInternLM2(const std::string& bias) {
+  std::string json = kInternVlWithInternLM2;
+  json.replace(json.find("BIAS"), 4, bias);
+  return ReadLlmConfig(JsonFile::Parse(json, "config.json"), "llm_config.");
+}
+
+TEST(LlmConfigTest, ReadsInternLM2UnderLlmConfig) {
+  const LlmConfig c = ReadInternLM2("false");
+  EXPECT_EQ(c.model_type, "internlm2");
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_EQ(c.kv_dim(), 16);
+  EXPECT_EQ(c.vocab_size, 92553);
+  EXPECT_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.rope_scaling.kind, "dynamic");
+  EXPECT_EQ(c.rope_scaling.factor, 2.0);
+  EXPECT_FALSE(c.qkv_bias);
+  EXPECT_FALSE(c.o_bias);
+  EXPECT_FALSE(c.mlp_bias);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int32_t>{2});
+  // `bias` adds wqkv's and wo's biases; InternLM2's MLP never has any.
+  const LlmConfig biased = ReadInternLM2("true");
+  EXPECT_TRUE(biased.qkv_bias);
+  EXPECT_TRUE(biased.o_bias);
+  EXPECT_FALSE(biased.mlp_bias);
+  // Llama's flag means nothing to InternLM2's config, nor InternLM2's to Llama's.
+  std::string llama_flag = kInternVlWithInternLM2;
+  llama_flag.replace(llama_flag.find("\"bias\": BIAS"), 12, "\"attention_bias\": true");
+  EXPECT_FALSE(ReadLlmConfig(JsonFile::Parse(llama_flag, "config.json"), "llm_config.").qkv_bias);
+  EXPECT_FALSE(
+      ReadLlmConfig(JsonFile::Parse(WithField(R"("bias": true)"), "config.json")).qkv_bias);
+}
+
+// Dynamic NTK scaling changes the RoPE base only for a sequence longer than
+// max_position_embeddings, which a Session never runs: inside it the frequencies are plain RoPE's,
+// whatever the factor.
+TEST(LlmConfigTest, DynamicRopeFrequenciesArePlainInsideTheContext) {
+  LlmConfig dynamic = ReadInternLM2("false");
+  LlmConfig plain = dynamic;
+  plain.rope_scaling = RopeScaling{};
+  const auto expected = RopeInverseFrequencies(plain);
+  ASSERT_EQ(expected.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(expected[i], std::pow(1e6, -2.0 * i / 8));
+  EXPECT_EQ(RopeInverseFrequencies(dynamic), expected);
+  dynamic.rope_scaling.factor = 8.0;
+  EXPECT_EQ(RopeInverseFrequencies(dynamic), expected);
+  // The factor is still read and checked, as for linear scaling.
+  EXPECT_NE(
+      ErrorOf(WithField(R"("rope_scaling": {"type": "dynamic"})")).find("rope_scaling.factor"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(WithField(R"("rope_scaling": {"type": "dynamic", "factor": 0})"))
+                .find("rope_scaling.factor must be positive"),
+            std::string::npos);
 }
 
 // transformers 5.x writes rope_theta and the scaling fields in "rope_parameters" instead.
