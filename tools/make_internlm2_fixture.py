@@ -79,11 +79,11 @@ def llama_model():
     return mf.make_model(LlamaForCausalLM, config, SEED)
 
 
-def fuse_qkv(q, k, v, head_dim):
+def fuse_qkv(q, k, v, head_dim, heads=HEADS, kv_heads=KV_HEADS):
     """q [heads * d, ...], k and v [kv_heads * d, ...] into InternLM2's grouped wqkv rows."""
-    groups = HEADS // KV_HEADS
+    groups = heads // kv_heads
     rows = []
-    for g in range(KV_HEADS):
+    for g in range(kv_heads):
         rows.append(q[g * groups * head_dim:(g + 1) * groups * head_dim])
         rows.append(k[g * head_dim:(g + 1) * head_dim])
         rows.append(v[g * head_dim:(g + 1) * head_dim])

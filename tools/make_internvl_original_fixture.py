@@ -183,7 +183,49 @@ def original_config(native, max_dynamic_patch, force_image_size=None):
     }
 
 
-def write_original(model_dir, out, max_dynamic_patch, force_image_size=None):
+def to_internlm2_llm(original, config):
+    """The Qwen2 LLM's tensors under InternLM2's names, as InternVL2.5-2B/8B/26B hold theirs:
+    q/k/v fused into attention.wqkv in InternLM2's grouped order, and a zero attention.wo.bias (the
+    Qwen2 has none; InternLM2's `bias` gives both or neither). Same numbers, another layout."""
+    import make_internlm2_fixture as lm2
+    text = config["text_config"]
+    heads, kv_heads = text["num_attention_heads"], text["num_key_value_heads"]
+    head_dim = text["hidden_size"] // heads
+    names = {"input_layernorm": "attention_norm", "post_attention_layernorm": "ffn_norm",
+             "self_attn.o_proj": "attention.wo", "mlp.gate_proj": "feed_forward.w1",
+             "mlp.up_proj": "feed_forward.w3", "mlp.down_proj": "feed_forward.w2"}
+    out = {k: v for k, v in original.items() if not k.startswith("language_model.")}
+    p = "language_model.model."
+    out[p + "tok_embeddings.weight"] = original[p + "embed_tokens.weight"]
+    out[p + "norm.weight"] = original[p + "norm.weight"]
+    out["language_model.output.weight"] = original["language_model.lm_head.weight"]
+    for i in range(text["num_hidden_layers"]):
+        layer = f"{p}layers.{i}."
+        for kind in ("weight", "bias"):
+            q, k, v = (original[f"{layer}self_attn.{x}_proj.{kind}"] for x in "qkv")
+            out[f"{layer}attention.wqkv.{kind}"] = lm2.fuse_qkv(q, k, v, head_dim, heads, kv_heads)
+        for ours, theirs in names.items():
+            out[f"{layer}{theirs}.weight"] = original[f"{layer}{ours}.weight"]
+        out[f"{layer}attention.wo.bias"] = torch.zeros(text["hidden_size"])
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def internlm2_llm_config(llm):
+    """llm_config as InternLM2Config writes it, for the Qwen2 `llm` config's sizes."""
+    return {"architectures": ["InternLM2ForCausalLM"], "model_type": "internlm2",
+            "vocab_size": llm["vocab_size"], "hidden_size": llm["hidden_size"],
+            "intermediate_size": llm["intermediate_size"],
+            "num_hidden_layers": llm["num_hidden_layers"],
+            "num_attention_heads": llm["num_attention_heads"],
+            "num_key_value_heads": llm["num_key_value_heads"], "hidden_act": "silu",
+            "max_position_embeddings": llm["max_position_embeddings"],
+            "rms_norm_eps": llm["rms_norm_eps"], "bias": True, "rope_theta": llm["rope_theta"],
+            "rope_scaling": {"type": "dynamic", "factor": 2.0}, "tie_word_embeddings": False,
+            "bos_token_id": llm.get("bos_token_id"), "eos_token_id": llm.get("eos_token_id"),
+            "torch_dtype": "float32"}
+
+
+def write_original(model_dir, out, max_dynamic_patch, force_image_size=None, llm="qwen2"):
     native = safetensors.torch.load_file(str(model_dir / "model.safetensors"))
     config = json.loads((model_dir / "config.json").read_text())
     original = to_original(native)
@@ -191,23 +233,30 @@ def write_original(model_dir, out, max_dynamic_patch, force_image_size=None):
     assert sorted(back) == sorted(native), sorted(set(back) ^ set(native))
     for name, tensor in native.items():
         assert torch.equal(back[name], tensor), name
+    chat_config = original_config(config, max_dynamic_patch, force_image_size)
+    if llm == "internlm2":
+        original = to_internlm2_llm(original, config)
+        chat_config["llm_config"] = internlm2_llm_config(chat_config["llm_config"])
     out.mkdir(parents=True, exist_ok=True)
     safetensors.torch.save_file(original, str(out / "model.safetensors"), metadata={"format": "pt"})
-    (out / "config.json").write_text(
-        json.dumps(original_config(config, max_dynamic_patch, force_image_size), indent=2, sort_keys=True) + "\n")
+    (out / "config.json").write_text(json.dumps(chat_config, indent=2, sort_keys=True) + "\n")
     return original
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO_ROOT / "tests" / "fixtures" / "internvl" / "model"))
-    ap.add_argument("--out", default=str(REPO_ROOT / "tests" / "fixtures" / "internvl_original"))
+    ap.add_argument("--out", default=None, help="default: tests/fixtures/internvl_original[_internlm2]")
+    ap.add_argument("--llm", choices=["qwen2", "internlm2"], default="qwen2",
+                    help="internlm2: the LLM in InternLM2's layout, as InternVL2.5-2B/8B/26B")
     args = ap.parse_args(argv)
-    model_dir, out = Path(args.model), Path(args.out)
+    suffix = "" if args.llm == "qwen2" else "_" + args.llm
+    model_dir = Path(args.model)
+    out = Path(args.out or REPO_ROOT / "tests" / "fixtures" / f"internvl_original{suffix}")
     processor = json.loads((model_dir / "processor_config.json").read_text())["image_processor"]
     if out.exists():
         shutil.rmtree(out)
-    original = write_original(model_dir, out, processor["max_patches"])
+    original = write_original(model_dir, out, processor["max_patches"], llm=args.llm)
     # The tokenizer as OpenGVLab's checkpoints ship it beside the model (the same Qwen2 tokenizer
     # with <img>, </img>, <IMG_CONTEXT>); no chat template: their chat() uses config.json's
     # "template" (internvl2_5), not a Jinja one.

@@ -7,6 +7,7 @@
 #include "io/safetensors.h"
 #include "io/tokenizer.h"
 #include "models/family_list.h"
+#include "models/internlm2_tensor_source.h"
 #include "models/internvl_vision_layout.h"
 
 namespace lightvlm {
@@ -17,23 +18,38 @@ constexpr const char* kImageStart = "<img>";
 constexpr const char* kImageEnd = "</img>";
 constexpr const char* kOpenGVLabPlaceholder = "<image>";  // what OpenGVLab's chat() writes
 
-// Where the decoder lives. OpenGVLab's checkpoints and transformers' -hf ones (as 4.5x up to 4.51
-// and 5.x save them) share the first; 4.52 to 4.57 save the second.
+// Where the decoder lives, chosen by its embedding tensor. OpenGVLab's checkpoints and
+// transformers' -hf ones (as 4.5x up to 4.51 and 5.x save them) share the first for Qwen2 and
+// Llama LLMs; 4.52 to 4.57 save the second; OpenGVLab's InternLM2 LLMs (InternVL2.5-2B, 8B, 26B)
+// keep InternLM2's own names, presented as the decoder's by a table
+// (models/internlm2_tensor_source.h).
 struct DecoderLayout {
-  const char* name;
+  const char* embedding;  // the tensor whose presence selects the layout
   DecoderTensorNames names;
+  bool internlm2_names = false;
 };
 const DecoderLayout kDecoderLayouts[] = {
-    {"language_model.*", {"language_model.model.", "language_model.lm_head.weight"}},
-    {"model.language_model.*", {"model.language_model.", "lm_head.weight"}},
+    {"language_model.model.embed_tokens.weight",
+     {"language_model.model.", "language_model.lm_head.weight"}},
+    {"model.language_model.embed_tokens.weight", {"model.language_model.", "lm_head.weight"}},
+    {"language_model.model.tok_embeddings.weight",
+     {"language_model.model.", "language_model.output.weight"},
+     true},
 };
 
-const DecoderTensorNames& FindDecoderNames(const Checkpoint& checkpoint) {
+std::unique_ptr<Decoder> LoadDecoder(const LlmConfig& text, const Checkpoint& checkpoint,
+                                     DType weight_dtype) {
   std::string expected;
   for (const DecoderLayout& layout : kDecoderLayouts) {
-    const std::string marker = layout.names.prefix + "embed_tokens.weight";
-    if (checkpoint.Contains(marker)) return layout.names;
-    expected += StrCat(expected.empty() ? "" : " or ", marker);
+    if (!checkpoint.Contains(layout.embedding)) {
+      expected += StrCat(expected.empty() ? "" : " or ", layout.embedding);
+      continue;
+    }
+    if (!layout.internlm2_names) {
+      return std::make_unique<Decoder>(text, checkpoint, layout.names, weight_dtype);
+    }
+    const InternLM2TensorSource presented(checkpoint, text, layout.names);
+    return std::make_unique<Decoder>(text, presented, DecoderTensorNames{}, weight_dtype);
   }
   Fail(checkpoint.directory(), ": no InternVL decoder tensors (expected ", expected, ")");
 }
@@ -110,8 +126,7 @@ InternVLModel::InternVLModel(const JsonFile& config, const std::string& director
   vision_ = std::make_unique<InternVLVisionEncoder>(vision_config_, checkpoint,
                                                     FindInternVLVisionLayout(checkpoint, directory),
                                                     options.weight_dtype);
-  decoder_ = std::make_unique<Decoder>(text, checkpoint, FindDecoderNames(checkpoint),
-                                       options.weight_dtype);
+  decoder_ = LoadDecoder(text, checkpoint, options.weight_dtype);
   if (opengvlab) {
     image_token_id_ = ContextTokenId(directory);
     placeholder_ = kOpenGVLabPlaceholder;

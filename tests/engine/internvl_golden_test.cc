@@ -144,13 +144,17 @@ TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
 }
 
 // OpenGVLab's layout (tools/make_internvl_original_fixture.py: the same weights renamed and fused
-// as InternVLChatModel holds them, config.json in InternVLChatConfig's format). This checks
-// loading, not modeling: the answer must be the -hf checkpoint's, recorded by transformers.
-TEST(InternVLOpenGVLabTest, LoadsTheSameModelAndAnswersAlike) {
+// as InternVLChatModel holds them, config.json in InternVLChatConfig's format), with the Qwen2 LLM
+// as InternVL2.5-1B/4B hold theirs and in InternLM2's layout as 2B/8B/26B do (fused grouped wqkv,
+// `bias`, dynamic RoPE scaling). This checks loading, not modeling: the answer must be the -hf
+// checkpoint's, recorded by transformers.
+class InternVLOpenGVLabTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(InternVLOpenGVLabTest, LoadsTheSameModelAndAnswersAlike) {
   const testing::Golden golden("internvl");
   const JsonFile record =
       JsonFile::Load((testing::kFixturesDir / "internvl" / "golden.json").string());
-  const Model model = LoadModel((testing::kFixturesDir / "internvl_original").string());
+  const Model model = LoadModel((testing::kFixturesDir / GetParam()).string());
   // Their chat(): the internvl2_5 conversation with its system message, "<image>\n" before the
   // question.
   EXPECT_EQ(model.language_model->FormatPrompt(kQuestion, 1),
@@ -177,6 +181,9 @@ TEST(InternVLOpenGVLabTest, LoadsTheSameModelAndAnswersAlike) {
   const GenerationResult result = session.Generate(prompt, options, [](int32_t) { return true; });
   EXPECT_EQ(result.tokens, record.Get<std::vector<int32_t>>("greedy.tokens"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Llms, InternVLOpenGVLabTest,
+                         ::testing::Values("internvl_original", "internvl_original_internlm2"));
 
 }  // namespace
 }  // namespace lightvlm
