@@ -73,9 +73,10 @@ Prompt MakePrompt(const Model& model, const std::string& question,
   const LanguageModel& language_model = *model.language_model;
   const std::string text =
       raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
+  const bool add_special = raw || !language_model.formats_special_tokens();
   Prompt prompt = AssemblePrompt(
-      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text), /*add_special=*/true),
-      images, language_model.image_token_id());
+      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text), add_special), images,
+      language_model.image_token_id());
   prompt.positions = language_model.PromptPositions(prompt.token_ids, images);
   return prompt;
 }

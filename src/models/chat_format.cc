@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "io/gguf_tokenizer.h"
 #include "io/json_file.h"
 
 namespace lightvlm {
@@ -39,6 +40,25 @@ std::optional<ChatFormat> ChatFormat::Find(const std::string& directory) {
   std::optional<ChatTemplateSource> source = FindChatTemplate(directory);
   if (!source) return std::nullopt;
   return ChatFormat(std::move(*source), SpecialTokensOf(directory));
+}
+
+std::optional<ChatFormat> ChatFormat::FromGguf(const GgufFile& file) {
+  std::optional<std::string> text = GgufChatTemplate(file);
+  if (!text) return std::nullopt;
+  const std::vector<std::string>& vocabulary = file.Strings("tokenizer.ggml.tokens");
+  const GgufSpecialTokens special = ReadGgufSpecialTokens(file);
+  nlohmann::ordered_json tokens = nlohmann::ordered_json::object();
+  const std::pair<const char*, std::optional<int32_t>> ids[] = {{"bos_token", special.bos},
+                                                                {"eos_token", special.eos},
+                                                                {"unk_token", special.unknown},
+                                                                {"pad_token", special.padding}};
+  for (const auto& [name, id] : ids) {
+    if (id && *id >= 0 && static_cast<size_t>(*id) < vocabulary.size()) {
+      tokens[name] = vocabulary[*id];
+    }
+  }
+  return ChatFormat({std::move(*text), file.path() + ": tokenizer.chat_template"},
+                    std::move(tokens));
 }
 
 std::string ChatFormat::UserTurn(const std::string& question, int64_t num_images,

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/chat_template.h"
+#include "io/gguf_file.h"
 
 namespace lightvlm {
 
@@ -27,6 +28,9 @@ class ChatFormat {
   // The checkpoint's template (io/chat_template.h says where it is looked for) with the special
   // tokens of its tokenizer_config.json; nullopt when it ships none.
   static std::optional<ChatFormat> Find(const std::string& directory);
+  // A GGUF file's tokenizer.chat_template, with the bos, eos, unknown and padding tokens' texts
+  // of its vocabulary; nullopt when it has none.
+  static std::optional<ChatFormat> FromGguf(const GgufFile& file);
 
   // One user turn with `num_images` images and `question`, and the assistant's turn opened.
   std::string UserTurn(const std::string& question, int64_t num_images, ImagesInMessage images,

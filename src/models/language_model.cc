@@ -44,7 +44,8 @@ std::unique_ptr<LanguageModel> LoadLanguageModel(const std::string& directory,
 std::unique_ptr<LanguageModel> LoadGgufLanguageModel(const GgufFile& file, DType weight_dtype) {
   CheckWeightDType(weight_dtype);
   const LlmConfig config = LlmConfigFromGguf(file);
-  return std::make_unique<TextModel>(config, GgufTensorSource(file, config), weight_dtype);
+  return std::make_unique<TextModel>(config, GgufTensorSource(file, config), weight_dtype,
+                                     ChatFormat::FromGguf(file));
 }
 
 }  // namespace lightvlm

@@ -37,6 +37,10 @@ class LanguageModel {
   // model was trained with (the image placeholders included). Text models return it unchanged.
   virtual std::string FormatPrompt(const std::string& question, int64_t num_images) const = 0;
 
+  // Whether FormatPrompt's text holds its special tokens already (a Jinja chat template writes
+  // them, and transformers' apply_chat_template tokenizes it without adding BOS or EOS); false
+  // when the tokenizer is to add them, as to a raw prompt.
+  virtual bool formats_special_tokens() const { return false; }
   // The prompt text as the tokenizer gets it: each image placeholder of the chat format (or of a
   // raw prompt) replaced as the family's processor replaces it (e.g. InternVL's "<IMG_CONTEXT>"
   // by "<img><IMG_CONTEXT></img>"); the single image token left is expanded to the image's rows.

@@ -43,14 +43,16 @@ Decoder LoadDecoder(const JsonFile& config_file, const std::string& directory, D
 }  // namespace
 
 TextModel::TextModel(const JsonFile& config, const std::string& directory, DType weight_dtype)
-    : decoder_(LoadDecoder(config, directory, weight_dtype)) {}
+    : decoder_(LoadDecoder(config, directory, weight_dtype)), chat_(ChatFormat::Find(directory)) {}
 
-TextModel::TextModel(const LlmConfig& config, const TensorSource& weights, DType weight_dtype)
-    : decoder_(config, weights, {}, weight_dtype) {}
+TextModel::TextModel(const LlmConfig& config, const TensorSource& weights, DType weight_dtype,
+                     std::optional<ChatFormat> chat)
+    : decoder_(config, weights, {}, weight_dtype), chat_(std::move(chat)) {}
 
 std::string TextModel::FormatPrompt(const std::string& question, int64_t num_images) const {
   Check(num_images == 0, family(), " is a text model and takes no images");
-  return question;
+  if (!chat_) return question;
+  return chat_->UserTurn(question, 0, ImagesInMessage::kTextPrefix);
 }
 
 ModelFamily TextModelFamily() {

@@ -22,12 +22,22 @@ class GgufCliTest : public ::testing::Test {
 };
 
 TEST_F(GgufCliTest, RunGeneratesLlamaCppsGreedyText) {
-  // llama.cpp's first five greedy ids for this prompt (llama_cpp_reference.json) are
-  // 7042 30 198 198 504: " Paris.\n\nThe".
+  // llama.cpp's first five greedy ids for this prompt (llama_cpp_reference.json, a completion
+  // without chat format) are 7042 30 198 198 504: " Paris.\n\nThe".
   const testing::CliResult result = testing::RunCli(
-      {"run", "-m", kSmolLm2.string(), "-p", "The capital of France is", "-n", "5"});
+      {"run", "-m", kSmolLm2.string(), "-p", "The capital of France is", "-n", "5", "--raw"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, " Paris.\n\nThe\n");
+}
+
+// Without --raw the question is the user's turn of the file's chat template: the instruct model
+// answers and ends its turn with <|im_end|>, which stops generation.
+TEST_F(GgufCliTest, RunAnswersInTheChatFormatAndEndsItsTurn) {
+  const testing::CliResult result = testing::RunCli(
+      {"run", "-m", kSmolLm2.string(), "-p", "What is the capital of France?", "-n", "48", "-v"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Paris"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("stop: stop token"), std::string::npos) << result.err;
 }
 
 TEST_F(GgufCliTest, InspectDescribesTheFile) {
