@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace lightvlm {
 
 // The ids a tokenizer may use: 0 to size - 1, `source` naming the limit in errors. Ids index
@@ -32,6 +34,11 @@ class Tokenizer {
                                          const TokenIdLimit& id_limit = {});
   static std::unique_ptr<Tokenizer> FromJson(const std::string& json_text, const std::string& name,
                                              const TokenIdLimit& id_limit = {});
+  // A tokenizer.json document already parsed, or built from other files (GGUF metadata,
+  // vocab.json + merges.txt); errors name `name` and the document's field.
+  static std::unique_ptr<Tokenizer> FromDocument(const nlohmann::json& root,
+                                                 const std::string& name,
+                                                 const TokenIdLimit& id_limit = {});
   virtual ~Tokenizer() = default;
 
   // Token ids of `text` (which must be valid UTF-8, else an error). With add_special, the
