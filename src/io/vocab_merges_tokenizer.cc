@@ -42,7 +42,8 @@ json ReadMerges(const std::string& text, const std::string& name, const json& vo
         !right.empty() && std::ranges::none_of(right, [](char c) { return IsAsciiSpace(c); });
     Check(two_tokens, name, ": line ", line_number, " (\"", line,
           "\") must be two tokens separated by a space");
-    for (const std::string_view token : {left, right}) {
+    const std::string merged = StrCat(left, right);
+    for (const std::string_view token : {left, right, std::string_view(merged)}) {
       Check(vocab.contains(token), name, ": line ", line_number, " names \"", token,
             "\", which is not in vocab.json");
     }

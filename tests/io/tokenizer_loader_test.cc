@@ -37,6 +37,25 @@ TEST(LoadTokenizer, PrefersTokenizerJsonThenVocabMergesThenSentencePiece) {
   EXPECT_EQ(LoadTokenizer(dir.string())->Encode("", true), std::vector<int32_t>{1});
 }
 
+// The qwen2 model fixture ships vocab.json + merges.txt beside tokenizer.json: without the latter,
+// the slow files give the ids Qwen2TokenizerFast recorded
+// (tests/fixtures/qwen2/tokenizer_cases.json).
+TEST(LoadTokenizer, VocabMergesEncodeAsTheQwen2TokenizerJson) {
+  const fs::path dir = FreshTempDir("qwen2");
+  fs::copy(testing::kFixturesDir / "qwen2" / "model", dir, fs::copy_options::recursive);
+  fs::remove(dir / "tokenizer.json");
+  fs::remove(dir / "model.safetensors");
+  const auto tokenizer = LoadTokenizer(dir.string());
+  const nlohmann::json cases =
+      nlohmann::json::parse(ReadFile(testing::kFixturesDir / "qwen2" / "tokenizer_cases.json"));
+  ASSERT_GE(cases.size(), 10u);
+  for (const auto& item : cases) {
+    EXPECT_EQ(tokenizer->Encode(item.at("text").get<std::string>(), true),
+              item.at("ids").get<std::vector<int32_t>>())
+        << item.at("text");
+  }
+}
+
 TEST(LoadTokenizer, NamesTheDirectoryAndFilesWhenNoneIsThere) {
   const fs::path dir = FreshTempDir("empty");
   EXPECT_EQ(ErrorOf([&] { LoadTokenizer(dir.string()); }),
@@ -80,6 +99,9 @@ TEST(LoadTokenizer, MalformedVocabAndMergesNameTheFile) {
   WriteFile(dir / "merges.txt", "#version: 0.2\nh e\nzz q\n");
   EXPECT_EQ(ErrorOf([&] { LoadTokenizer(dir.string()); }),
             (dir / "merges.txt").string() + ": line 3 names \"zz\", which is not in vocab.json");
+  WriteFile(dir / "merges.txt", "#version: 0.2\nh e\nz q\n");  // "zq" is no token
+  EXPECT_EQ(ErrorOf([&] { LoadTokenizer(dir.string()); }),
+            (dir / "merges.txt").string() + ": line 3 names \"zq\", which is not in vocab.json");
   WriteFile(dir / "merges.txt", "h \xff\n");
   EXPECT_EQ(ErrorOf([&] { LoadTokenizer(dir.string()); }),
             (dir / "merges.txt").string() + ": not valid UTF-8 at byte 2");
@@ -135,6 +157,24 @@ TEST(LoadTokenizer, CorruptSentencePieceModelNamesTheFile) {
             }),
             (dir / "tokenizer.model").string() +
                 ": 420 pieces are more than 300 (config.json's vocab_size 300)");
+}
+
+TEST(LoadTokenizer, SentencePieceBosAndEosAsTheConfigSays) {
+  const fs::path dir = CopyOf("sentencepiece");
+  nlohmann::json config = nlohmann::json::parse(ReadFile(dir / "tokenizer_config.json"));
+  config["add_bos_token"] = false;
+  config["add_eos_token"] = true;
+  WriteFile(dir / "tokenizer_config.json", config.dump());
+  EXPECT_EQ(LoadTokenizer(dir.string())->Encode("", true), std::vector<int32_t>{2});
+  // With no json file at all: LlamaTokenizer's and InternLM2Tokenizer's defaults, bos added and
+  // the model's <s>, </s> and <unk> matched in the text as special tokens.
+  for (const char* file : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"})
+    fs::remove(dir / file);
+  const auto tokenizer = LoadTokenizer(dir.string());
+  EXPECT_EQ(tokenizer->Encode("</s><unk>", true), (std::vector<int32_t>{1, 2, 0}));
+  EXPECT_TRUE(tokenizer->IsSpecial(2));
+  EXPECT_EQ(tokenizer->vocab_size(), 420);
+  EXPECT_EQ(tokenizer->TokenId("<img>"), std::nullopt);
 }
 
 TEST(LoadTokenizer, SentencePieceAddedTokensAreChecked) {
