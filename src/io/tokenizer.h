@@ -5,6 +5,8 @@
 //    one, merges run on characters, unknown characters fall back to <0xXX> byte tokens.
 // Added tokens (special or not) are matched before the model sees the text; the text between
 // them is normalized piece by piece, as Hugging Face tokenizers does.
+// The Tokenizer interface is also what the other checkpoint layouts give (vocab.json + merges.txt,
+// SentencePiece's tokenizer.model, GGUF metadata): io/tokenizer_loader.h picks one.
 #pragma once
 
 #include <cstdint>
