@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <filesystem>
+#include <map>
+#include <unordered_set>
 
 #include "base/error.h"
 #include "io/json_file.h"
@@ -119,23 +121,20 @@ SlowTokenizerConfig ReadSlowTokenizerConfig(const std::string& directory) {
 json AddedAndSpecialTokens(
     const SlowTokenizerConfig& config,
     const std::function<std::optional<int32_t>(std::string_view)>& model_id) {
+  // Sets, not scans: both lists may be long in a hostile file.
+  std::unordered_set<std::string> named_contents, added_contents;
+  for (const SlowTokenizerConfig::NamedToken& named : config.special_tokens) {
+    named_contents.insert(named.content);
+  }
   json tokens = config.added_tokens;
   for (json& token : tokens) {
     const auto content = token.find("content");
     if (content == token.end() || !content->is_string()) continue;  // refused by the caller
-    token["special"] = std::ranges::any_of(config.special_tokens, [&](const auto& named) {
-      return named.content == content->get_ref<const std::string&>();
-    });
+    added_contents.insert(content->get<std::string>());
+    token["special"] = named_contents.contains(content->get_ref<const std::string&>());
   }
-  const auto is_added = [&](const std::string& content) {
-    for (const json& token : tokens) {
-      const auto it = token.find("content");
-      if (it != token.end() && *it == content) return true;
-    }
-    return false;
-  };
   for (const SlowTokenizerConfig::NamedToken& named : config.special_tokens) {
-    if (is_added(named.content)) continue;
+    if (!added_contents.insert(named.content).second) continue;
     const std::optional<int32_t> id = model_id(named.content);
     Check(id.has_value(), named.source, " (\"", named.content,
           "\") is neither an added token nor in the vocabulary");
