@@ -56,6 +56,12 @@ for text in "Once upon a time, there was a cat." "<s>Hello</s> wörld 123 " $'ta
     i=$((i + 1))
   done
 done
+# vocab_merges: vocab.json, a NUL byte, merges.txt.
+mkdir -p "$seeds/vocab_merges"
+qwen2_files="$fixtures/tokenizers/qwen2_vocab_merges"
+{ cat "$qwen2_files/vocab.json"; printf '\0'; cat "$qwen2_files/merges.txt"; } \
+  >"$seeds/vocab_merges/qwen2"
+printf '{"a": 0, "b": 1, "ab": 2}\0#version: 0.2\na b\n' >"$seeds/vocab_merges/tiny"
 seed jsonl "$fixtures/eval/questions.jsonl"
 seed gguf "$fixtures"/gguf/*.gguf
 # chat_template: the template text of each fixture (shipped templates and the feature test).
@@ -70,10 +76,11 @@ printf '%s\n' '{"prompt": "Describe the image.", "image": "a.png", "max_tokens":
 
 # Bounds per input: the parsers must refuse what is too large before allocating it, so a single
 # input that needs over 2 GB (or one allocation over 1 GB) or 10 s is a finding.
-declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [image]=65536 [gguf]=65536)
+declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [vocab_merges]=65536 [image]=65536
+  [gguf]=65536)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors llm_config preprocessor_config image tokenizer_json
-  tokenizer_encode jsonl gguf chat_template)
+  tokenizer_encode vocab_merges jsonl gguf chat_template)
 status=0
 for target in "${targets[@]}"; do
   corpus="$build/corpus/$target"

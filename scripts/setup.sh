@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
+  libsentencepiece-dev # SentencePiece tokenizer.model (InternLM2 ships no tokenizer.json)
   libgtest-dev         # tests
   clang                # fuzz targets (scripts/fuzz.sh): libFuzzer needs clang
   libclang-rt-14-dev   # clang's libFuzzer, ASan and UBSan runtimes

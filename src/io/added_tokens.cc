@@ -20,7 +20,8 @@ bool IsWordByte(char c) {
 }  // namespace
 
 AddedVocabulary AddedVocabulary::FromJson(const std::optional<TokenizerJson>& added_tokens,
-                                          const TokenIdLimit& id_limit, const BpeModel& model) {
+                                          const TokenIdLimit& id_limit,
+                                          const ModelVocabulary& model) {
   AddedVocabulary vocabulary;
   vocabulary.id_limit_ = model.id_limit();
   if (!added_tokens) return vocabulary;
@@ -35,7 +36,7 @@ AddedVocabulary AddedVocabulary::FromJson(const std::optional<TokenizerJson>& ad
 }
 
 void AddedVocabulary::Add(const TokenizerJson& node, const TokenIdLimit& id_limit,
-                          const BpeModel& model) {
+                          const ModelVocabulary& model) {
   const int64_t id = node["id"].Int();
   const std::string content = node["content"].String();
   if (id < 0 || id >= id_limit.size) {

@@ -11,7 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "io/bpe.h"
+#include "io/model_vocabulary.h"
+#include "io/tokenizer.h"
 #include "io/tokenizer_json.h"
 
 namespace lightvlm {
@@ -34,10 +35,11 @@ struct PromptSegment {
 
 class AddedVocabulary {
  public:
-  // `added_tokens` is the "added_tokens" node (absent means none). Fails naming the element
-  // whose id clashes with the model's vocabulary or with another added token.
+  // `added_tokens` is the "added_tokens" node (absent means none), or an array in its form built
+  // from another file. Fails naming the element whose id clashes with the model's vocabulary or
+  // with another added token.
   static AddedVocabulary FromJson(const std::optional<TokenizerJson>& added_tokens,
-                                  const TokenIdLimit& id_limit, const BpeModel& model);
+                                  const TokenIdLimit& id_limit, const ModelVocabulary& model);
 
   // Cuts the prompt at added tokens: at each position the longest token that matches wins.
   // Every token is matched in the raw prompt, also those marked "normalized" (Hugging Face
@@ -50,7 +52,7 @@ class AddedVocabulary {
   int32_t id_limit() const { return id_limit_; }
 
  private:
-  void Add(const TokenizerJson& node, const TokenIdLimit& id_limit, const BpeModel& model);
+  void Add(const TokenizerJson& node, const TokenIdLimit& id_limit, const ModelVocabulary& model);
   // The token matching at `pos`, with [begin, end) widened by lstrip / rstrip; begin never goes
   // below `floor`, the end of the previous match.
   struct Match {

@@ -12,12 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/model_vocabulary.h"
 #include "io/tokenizer.h"
 #include "io/tokenizer_json.h"
 
 namespace lightvlm {
 
-class BpeModel {
+class BpeModel final : public ModelVocabulary {
  public:
   // `model` is the "model" node; fails naming the field that is malformed.
   static BpeModel FromJson(const TokenizerJson& model, const TokenIdLimit& id_limit);
@@ -25,10 +26,9 @@ class BpeModel {
   // Appends the ids of one pre-tokenized word (valid UTF-8, not empty).
   void EncodeWord(std::string_view word, std::vector<int32_t>& ids) const;
 
-  std::optional<int32_t> TokenId(std::string_view token) const;
-  // The vocabulary string of `id`, or nullptr when the vocabulary has no such id.
-  const std::string* TokenText(int32_t id) const;
-  int32_t id_limit() const { return static_cast<int32_t>(tokens_by_id_.size()); }
+  std::optional<int32_t> TokenId(std::string_view token) const override;
+  const std::string* TokenText(int32_t id) const override;
+  int32_t id_limit() const override { return static_cast<int32_t>(tokens_by_id_.size()); }
 
  private:
   // Heterogeneous lookup: words arrive as string_views into the prompt.

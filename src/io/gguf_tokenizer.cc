@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "io/pretokenizer.h"
 #include "io/utf8.h"
 
 namespace lightvlm {
@@ -34,10 +35,7 @@ enum TokenType : int64_t {
 
 // llama.cpp's pre-tokenizer regexes (src/llama-vocab.cpp), by the name it writes into
 // tokenizer.ggml.pre. Each regex splits every piece into matches and the text between them.
-// (GPT-2's own regex is ByteLevel's use_regex, below.)
-constexpr char kQwen2Regex[] =
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
-    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// (GPT-2's own regex is ByteLevel's use_regex, below; Qwen2's is in io/pretokenizer.h.)
 constexpr char kLlama3Regex[] =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -63,7 +61,7 @@ ByteLevelPre PreTokenizerFor(const GgufFile& file, const std::string& name) {
     return json{{"type", "Sequence"}, {"pretokenizers", {std::move(first), std::move(second)}}};
   };
   if (name == "smollm") return {sequence(SplitStep("\\p{N}"), ByteLevelStep(true)), false};
-  if (name == "qwen2") return {sequence(SplitStep(kQwen2Regex), ByteLevelStep(false)), false};
+  if (name == "qwen2") return {sequence(SplitStep(kQwen2SplitRegex), ByteLevelStep(false)), false};
   if (name == "llama-bpe") return {sequence(SplitStep(kLlama3Regex), ByteLevelStep(false)), true};
   Fail(file.path(), ": ", kPreKey, " \"", name,
        "\" is not a supported pre-tokenizer (supported: gpt-2, smollm, qwen2, llama-bpe)");
@@ -252,7 +250,7 @@ std::unique_ptr<Tokenizer> TokenizerFromGguf(const GgufFile& file) {
   document["post_processor"] = PostProcessor(vocabulary, special);
   // Through tokenizer.json's own entry point, so that both sources build one implementation;
   // errors then name the metadata's tokenizer.json equivalent ("model.merges[3] ...").
-  return Tokenizer::FromJson(document.dump(), file.path() + " (tokenizer metadata)");
+  return Tokenizer::FromDocument(document, file.path() + " (tokenizer metadata)");
 }
 
 std::optional<std::string> GgufChatTemplate(const GgufFile& file) {

@@ -10,6 +10,10 @@
 #include "io/utf8.h"
 
 namespace lightvlm {
+
+const char kQwen2SplitRegex[] =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 namespace {
 
 // ---- GPT-2 byte-level characters ----

@@ -33,6 +33,10 @@ class PreTokenizer {
 // type or an option is unknown or malformed.
 std::unique_ptr<PreTokenizer> ParsePreTokenizer(const TokenizerJson& node);
 
+// Qwen2's split regex: the Split pattern of its tokenizer.json, the PRETOKENIZE_REGEX of
+// transformers' Qwen2Tokenizer and llama.cpp's "qwen2" pre-tokenizer.
+extern const char kQwen2SplitRegex[];
+
 // When Metaspace puts a "▁" before the text: always, only at the start of the prompt (not after
 // an added token), or never. Read from "prepend_scheme", or from the older "add_prefix_space".
 enum class PrependScheme { kAlways, kFirst, kNever };

@@ -184,7 +184,13 @@ std::unique_ptr<Tokenizer> Tokenizer::Load(const std::string& path, const TokenI
 std::unique_ptr<Tokenizer> Tokenizer::FromJson(const std::string& json_text,
                                                const std::string& name,
                                                const TokenIdLimit& id_limit) {
-  const nlohmann::json root = TokenizerJson::ParseFile(json_text, name);
+  return FromDocument(TokenizerJson::ParseFile(json_text, name), name, id_limit);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::FromDocument(const nlohmann::json& root,
+                                                   const std::string& name,
+                                                   const TokenIdLimit& id_limit) {
+  Check(root.is_object(), name, ": the top level must be a JSON object");
   return std::make_unique<HfTokenizer>(TokenizerJson(root, name, ""), name, id_limit);
 }
 

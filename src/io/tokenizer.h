@@ -5,6 +5,8 @@
 //    one, merges run on characters, unknown characters fall back to <0xXX> byte tokens.
 // Added tokens (special or not) are matched before the model sees the text; the text between
 // them is normalized piece by piece, as Hugging Face tokenizers does.
+// The Tokenizer interface is also what the other checkpoint layouts give (vocab.json + merges.txt,
+// SentencePiece's tokenizer.model, GGUF metadata): io/tokenizer_loader.h picks one.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace lightvlm {
 
@@ -32,6 +36,11 @@ class Tokenizer {
                                          const TokenIdLimit& id_limit = {});
   static std::unique_ptr<Tokenizer> FromJson(const std::string& json_text, const std::string& name,
                                              const TokenIdLimit& id_limit = {});
+  // A tokenizer.json document already parsed, or built from other files (GGUF metadata,
+  // vocab.json + merges.txt); errors name `name` and the document's field.
+  static std::unique_ptr<Tokenizer> FromDocument(const nlohmann::json& root,
+                                                 const std::string& name,
+                                                 const TokenIdLimit& id_limit = {});
   virtual ~Tokenizer() = default;
 
   // Token ids of `text` (which must be valid UTF-8, else an error). With add_special, the

@@ -1,11 +1,10 @@
 #include "models/internvl.h"
 
 #include <algorithm>
-#include <filesystem>
 
 #include "base/error.h"
 #include "io/safetensors.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer_loader.h"
 #include "models/family_list.h"
 #include "models/internlm2_tensor_source.h"
 #include "models/internvl_vision_layout.h"
@@ -98,9 +97,8 @@ InternVLImageProcessorConfig OpenGVLabImageProcessor(const JsonFile& config, int
 
 // OpenGVLab's config does not hold the context token's id (their chat() asks the tokenizer).
 int32_t ContextTokenId(const std::string& directory) {
-  const std::string path = (std::filesystem::path(directory) / "tokenizer.json").string();
-  const std::optional<int32_t> id = Tokenizer::Load(path)->TokenId(kContextToken);
-  Check(id.has_value(), path, ": the tokenizer has no ", kContextToken, " token");
+  const std::optional<int32_t> id = LoadTokenizer(directory)->TokenId(kContextToken);
+  Check(id.has_value(), directory, ": the tokenizer has no ", kContextToken, " token");
   return *id;
 }
 
