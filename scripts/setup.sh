@@ -15,6 +15,7 @@ packages=(
   libcli11-dev         # command line
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
   libsentencepiece-dev # SentencePiece tokenizer.model (InternLM2 ships no tokenizer.json)
+  libutf8proc-dev      # Unicode NFC for tokenizers that normalize (Qwen2)
   libgtest-dev         # tests
   clang                # fuzz targets (scripts/fuzz.sh): libFuzzer needs clang
   libclang-rt-14-dev   # clang's libFuzzer, ASan and UBSan runtimes

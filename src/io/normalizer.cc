@@ -1,6 +1,12 @@
 #include "io/normalizer.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <vector>
+
+#include <utf8proc.h>
+
+#include "base/error.h"
 
 namespace lightvlm {
 namespace {
@@ -30,13 +36,21 @@ class ReplaceNormalizer : public Normalizer {
   std::string content_;
 };
 
-// Unicode NFC (Qwen2). Composition needs the Unicode tables (ICU), which we do not link: text
-// passes through unchanged. That is exact for ASCII and for text already in NFC, which is what
-// keyboards and most sources produce; decomposed input (e.g. "e" + U+0301) encodes differently
-// from Hugging Face tokenizers.
+// Unicode NFC (Qwen2), by utf8proc's tables: "e" + U+0301 becomes "é", as Hugging Face tokenizers
+// compose it. Text reaches here as valid UTF-8 (checked at the prompt).
 class NfcNormalizer : public Normalizer {
  public:
-  void Normalize(std::string&) const override {}
+  void Normalize(std::string& text) const override {
+    if (std::all_of(text.begin(), text.end(), [](char c) { return (c & 0x80) == 0; })) return;
+    utf8proc_uint8_t* composed = nullptr;
+    const utf8proc_ssize_t length =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                     static_cast<utf8proc_ssize_t>(text.size()), &composed,
+                     static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    Check(length >= 0, "NFC normalization: ", utf8proc_errmsg(length));
+    text.assign(reinterpret_cast<const char*>(composed), static_cast<size_t>(length));
+    std::free(composed);
+  }
 };
 
 class SequenceNormalizer : public Normalizer {

@@ -29,5 +29,17 @@ TEST_P(TokenizerGoldenTest, EncodeAndDecodeMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Families, TokenizerGoldenTest,
                          ::testing::Values("llama", "qwen2", "llava"));
 
+// Qwen2's tokenizer.json normalizes to NFC: decomposed accents ("e" + U+0301, U+212B ANGSTROM
+// SIGN, "n" + U+0303) encode as the composed letters do, as the tokenizers library encodes them
+// (checked with tokenizers on this file: both give 66 728 520 220 127 227 220 633). Regression:
+// NFC used to pass text through unchanged.
+TEST(TokenizerNormalizerTest, Qwen2ComposesToNfcBeforeEncoding) {
+  const auto tokenizer =
+      Tokenizer::Load((testing::kFixturesDir / "qwen2" / "model" / "tokenizer.json").string());
+  const std::vector<int32_t> composed = tokenizer->Encode("caf\u00e9 \u00c5 \u00f1", true);
+  EXPECT_EQ(tokenizer->Encode("cafe\u0301 \u212b n\u0303", true), composed);
+  EXPECT_EQ(composed, (std::vector<int32_t>{66, 728, 520, 220, 127, 227, 220, 633}));
+}
+
 }  // namespace
 }  // namespace lightvlm
