@@ -61,23 +61,26 @@ std::optional<ChatFormat> ChatFormat::FromGguf(const GgufFile& file) {
                     std::move(tokens));
 }
 
-std::string ChatFormat::UserTurn(const std::string& question, int64_t num_images,
-                                 ImagesInMessage images, const std::string& placeholder) const {
-  nlohmann::ordered_json content;
-  if (images == ImagesInMessage::kContentParts) {
-    content = nlohmann::ordered_json::array();
-    for (int64_t i = 0; i < num_images; ++i) content.push_back({{"type", "image"}});
-    content.push_back({{"type", "text"}, {"text", question}});
-  } else {
-    std::string text;
-    for (int64_t i = 0; i < num_images; ++i) text += placeholder + "\n";
-    content = text + question;
+std::string ChatFormat::Render(std::span<const ChatMessage> messages, ImagesInMessage images,
+                               const std::string& placeholder) const {
+  nlohmann::ordered_json turns = nlohmann::ordered_json::array();
+  for (const ChatMessage& message : messages) {
+    nlohmann::ordered_json content;
+    if (images == ImagesInMessage::kContentParts) {
+      content = nlohmann::ordered_json::array();
+      for (int64_t i = 0; i < message.images; ++i) content.push_back({{"type", "image"}});
+      content.push_back({{"type", "text"}, {"text", message.text}});
+    } else {
+      std::string text;
+      for (int64_t i = 0; i < message.images; ++i) text += placeholder + "\n";
+      content = text + message.text;
+    }
+    turns.push_back({{"role", message.role}, {"content", content}});
   }
-  nlohmann::ordered_json context = {
-      {"messages", nlohmann::ordered_json::array({{{"role", "user"}, {"content", content}}})},
-      {"tools", nullptr},
-      {"documents", nullptr},
-      {"add_generation_prompt", true}};
+  nlohmann::ordered_json context = {{"messages", turns},
+                                    {"tools", nullptr},
+                                    {"documents", nullptr},
+                                    {"add_generation_prompt", true}};
   for (const auto& [name, token] : special_tokens_.items()) context[name] = token;
   return template_.Render(context);
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,14 @@
 #include "io/gguf_file.h"
 
 namespace lightvlm {
+
+// One turn of a conversation: its role (system, user, assistant), its text, and how many images
+// come before the text (user turns).
+struct ChatMessage {
+  std::string role;
+  std::string text;
+  int64_t images = 0;
+};
 
 // How the images of a user turn reach the template.
 enum class ImagesInMessage {
@@ -32,9 +41,9 @@ class ChatFormat {
   // of its vocabulary; nullopt when it has none.
   static std::optional<ChatFormat> FromGguf(const GgufFile& file);
 
-  // One user turn with `num_images` images and `question`, and the assistant's turn opened.
-  std::string UserTurn(const std::string& question, int64_t num_images, ImagesInMessage images,
-                       const std::string& placeholder = "") const;
+  // The conversation `messages`, and the assistant's turn opened after it.
+  std::string Render(std::span<const ChatMessage> messages, ImagesInMessage images,
+                     const std::string& placeholder = "") const;
 
  private:
   ChatTemplate template_;

@@ -140,12 +140,20 @@ InternVLModel::InternVLModel(const JsonFile& config, const std::string& director
         image_token_id_, " is outside the vocabulary of ", text.vocab_size);
 }
 
-std::string InternVLModel::FormatPrompt(const std::string& question, int64_t num_images) const {
-  if (chat_) return chat_->UserTurn(question, num_images, ImagesInMessage::kContentParts);
-  std::string user;
-  for (int64_t i = 0; i < num_images; ++i) user += placeholder_ + "\n";
-  return StrCat("<|im_start|>system\n", conversation_system_, "<|im_end|>\n<|im_start|>user\n",
-                user, question, "<|im_end|>\n<|im_start|>assistant\n");
+std::string InternVLModel::FormatConversation(std::span<const ChatMessage> messages) const {
+  if (chat_) return chat_->Render(messages, ImagesInMessage::kContentParts);
+  // OpenGVLab's conversation (MPT separators): the system message unless the conversation has
+  // its own, each turn in ChatML, the assistant's turn opened.
+  std::string prompt;
+  if (messages.empty() || messages[0].role != "system") {
+    prompt = StrCat("<|im_start|>system\n", conversation_system_, "<|im_end|>\n");
+  }
+  for (const ChatMessage& message : messages) {
+    std::string images;
+    for (int64_t i = 0; i < message.images; ++i) images += placeholder_ + "\n";
+    prompt += StrCat("<|im_start|>", message.role, "\n", images, message.text, "<|im_end|>\n");
+  }
+  return prompt + "<|im_start|>assistant\n";
 }
 
 std::string InternVLModel::ExpandImagePlaceholders(const std::string& text) const {

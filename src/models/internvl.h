@@ -24,7 +24,7 @@ class InternVLModel : public LanguageModel {
   std::string family() const override { return "internvl"; }
   // The checkpoint's chat template (-hf checkpoints), else the conversation template config.json
   // names (OpenGVLab's, as their chat() builds the prompt: internvl2_5 with its system message).
-  std::string FormatPrompt(const std::string& question, int64_t num_images) const override;
+  std::string FormatConversation(std::span<const ChatMessage> messages) const override;
   // Each "<IMG_CONTEXT>" (-hf) or "<image>" (OpenGVLab) becomes "<img><IMG_CONTEXT></img>"; the
   // one context token then stands for all of the image's tiles' tokens.
   std::string ExpandImagePlaceholders(const std::string& text) const override;

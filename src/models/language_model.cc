@@ -15,6 +15,11 @@ ImageEmbeddings LanguageModel::EncodeImage(ThreadPool&, const Image&) const {
   Fail(family(), " is a text model and takes no images");
 }
 
+std::string LanguageModel::FormatPrompt(const std::string& question, int64_t num_images) const {
+  const ChatMessage message{"user", question, num_images};
+  return FormatConversation(std::span(&message, 1));
+}
+
 std::vector<PositionId> LanguageModel::PromptPositions(std::span<const int32_t>,
                                                        std::span<const ImageEmbeddings>) const {
   return {};

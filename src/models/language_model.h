@@ -14,6 +14,7 @@
 #include "io/gguf_file.h"
 #include "io/image.h"
 #include "io/json_file.h"
+#include "models/chat_format.h"
 #include "models/decoder.h"
 #include "models/image_embeddings.h"
 #include "models/position_id.h"
@@ -33,9 +34,12 @@ class LanguageModel {
   virtual const Decoder& decoder() const = 0;
   virtual std::string family() const = 0;  // "llama", "qwen2", "llava", ...
 
-  // The prompt text for one user question about `num_images` images, in the chat format the
-  // model was trained with (the image placeholders included). Text models return it unchanged.
-  virtual std::string FormatPrompt(const std::string& question, int64_t num_images) const = 0;
+  // The prompt text of a conversation, in the chat format the model was trained with (the image
+  // placeholders included), the assistant's turn opened at the end. Fails naming the family when
+  // its format cannot hold the conversation (several turns without a chat template).
+  virtual std::string FormatConversation(std::span<const ChatMessage> messages) const = 0;
+  // The conversation of one user question about `num_images` images.
+  std::string FormatPrompt(const std::string& question, int64_t num_images) const;
 
   // Whether FormatPrompt's text holds its special tokens already (a Jinja chat template writes
   // them, and transformers' apply_chat_template tokenizes it without adding BOS or EOS); false

@@ -70,6 +70,7 @@ LlavaModel::LlavaModel(const JsonFile& config, const std::string& directory, DTy
         chat_template ? chat_template->origin : directory,
         ": the chat template is not LLaVA-1.5's (\"USER: <image>\\n... ASSISTANT:\"); other LLaVA "
         "chat formats are not supported yet");
+  chat_ = ChatFormat::Find(directory);
   const Checkpoint checkpoint = Checkpoint::Open(directory);
   const LlavaTensorLayout& layout = FindLlavaTensorLayout(checkpoint);
   vision_ = std::make_unique<ClipVisionTower>(config_.vision, checkpoint, layout.vision,
@@ -102,10 +103,14 @@ void LlavaModel::CheckImageTokens() const {
         " image features");
 }
 
-std::string LlavaModel::FormatPrompt(const std::string& question, int64_t num_images) const {
+std::string LlavaModel::FormatConversation(std::span<const ChatMessage> messages) const {
+  if (chat_) return chat_->Render(messages, ImagesInMessage::kContentParts);
+  // Without a template, LLaVA-1.5's format of one question, as its template renders it.
+  Check(messages.size() == 1 && messages[0].role == "user",
+        "llava: a conversation of several turns needs the checkpoint's chat template");
   std::string prompt = "USER: ";
-  for (int64_t i = 0; i < num_images; ++i) prompt += "<image>\n";
-  return prompt + question + " ASSISTANT:";
+  for (int64_t i = 0; i < messages[0].images; ++i) prompt += "<image>\n";
+  return prompt + messages[0].text + " ASSISTANT:";
 }
 
 Tensor LlavaModel::Project(ThreadPool& pool, const Tensor& features) const {

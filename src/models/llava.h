@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "io/json_file.h"
@@ -38,7 +39,8 @@ class LlavaModel : public LanguageModel {
 
   const Decoder& decoder() const override { return *decoder_; }
   std::string family() const override { return "llava"; }
-  std::string FormatPrompt(const std::string& question, int64_t num_images) const override;
+  // The checkpoint's chat template (LLaVA-1.5's), else LLaVA-1.5's format of a single question.
+  std::string FormatConversation(std::span<const ChatMessage> messages) const override;
   int32_t image_token_id() const override { return config_.image_token_id; }
   ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const override;
 
@@ -60,6 +62,7 @@ class LlavaModel : public LanguageModel {
   Linear projector_in_;   // linear_1: [text hidden, vision hidden]
   Linear projector_out_;  // linear_2: [text hidden, text hidden]
   std::unique_ptr<Decoder> decoder_;
+  std::optional<ChatFormat> chat_;
 };
 
 }  // namespace lightvlm

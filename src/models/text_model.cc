@@ -49,10 +49,14 @@ TextModel::TextModel(const LlmConfig& config, const TensorSource& weights, DType
                      std::optional<ChatFormat> chat)
     : decoder_(config, weights, {}, weight_dtype), chat_(std::move(chat)) {}
 
-std::string TextModel::FormatPrompt(const std::string& question, int64_t num_images) const {
-  Check(num_images == 0, family(), " is a text model and takes no images");
-  if (!chat_) return question;
-  return chat_->UserTurn(question, 0, ImagesInMessage::kTextPrefix);
+std::string TextModel::FormatConversation(std::span<const ChatMessage> messages) const {
+  for (const ChatMessage& message : messages) {
+    Check(message.images == 0, family(), " is a text model and takes no images");
+  }
+  if (chat_) return chat_->Render(messages, ImagesInMessage::kTextPrefix);
+  Check(messages.size() == 1 && messages[0].role == "user", family(),
+        ": a conversation of several turns needs a chat template, and this model has none");
+  return messages[0].text;
 }
 
 ModelFamily TextModelFamily() {

@@ -21,9 +21,9 @@ class TextModel : public LanguageModel {
 
   const Decoder& decoder() const override { return decoder_; }
   std::string family() const override { return decoder_.config().model_type; }
-  // The question as the user's turn of the chat template, the assistant's turn opened; the
-  // question itself when there is no template (a base model).
-  std::string FormatPrompt(const std::string& question, int64_t num_images) const override;
+  // The conversation in the chat template; without one (a base model), a single user turn's text
+  // as it is.
+  std::string FormatConversation(std::span<const ChatMessage> messages) const override;
   bool formats_special_tokens() const override { return chat_.has_value(); }
 
  private:
