@@ -23,5 +23,6 @@ void AddEvalCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddKvFidelityCommand(CLI::App& app);
 void AddBatchCommand(CLI::App& app);
+void AddChatCommand(CLI::App& app);
 
 }  // namespace lightvlm

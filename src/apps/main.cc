@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   lightvlm::AddBenchCommand(app);
   lightvlm::AddKvFidelityCommand(app);
   lightvlm::AddBatchCommand(app);
+  lightvlm::AddChatCommand(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -4,8 +4,8 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
-#include "apps/query_flags.h"
 #include "apps/runtime_flags.h"
+#include "apps/session_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -28,10 +28,8 @@ struct RunOptions {
   bool truncate = false;
   int threads = 0;
   bool verbose = false;
-  std::string reducer = "none";
-  QueryFlags query;  // parsed into `reduction`
+  ReducerFlags reducer;
   LoadFlags load;
-  ReducerOptions reduction;
   std::string kv_policy = "none";
   KvPolicyOptions kv;
 };
@@ -86,7 +84,7 @@ void Run(const RunOptions& options) {
     prompt.token_ids = TruncatePrompt(ids, context - 1, starts_with_bos);
   }
   Session session(model.decoder(), pool, context);
-  const auto reducer = MakeTokenReducer(options.reducer, options.reduction);
+  const auto reducer = MakeTokenReducer(options.reducer.name, options.reducer.options);
   session.SetTokenReducer(reducer.get());
   const auto kv_policy = MakeKvPolicy(options.kv_policy, options.kv);
   session.SetKvPolicy(kv_policy.get());
@@ -99,7 +97,7 @@ void Run(const RunOptions& options) {
     return true;
   });
   std::cout << stream.Finish() << std::endl;
-  if (!images.empty()) LogPlan(*reducer, options.reducer, options.reduction);
+  if (!images.empty()) LogPlan(*reducer, options.reducer.name, options.reducer.options);
   LogVerbose("prompt: ", result.prompt_tokens, " tokens, prefill ", result.prefill_ms, " ms; ",
              result.tokens.size(), " generated in ", result.decode_ms, " ms (",
              result.tokens.size() * 1000.0 / std::max(result.decode_ms, 1e-9),
@@ -128,37 +126,11 @@ void AddRunCommand(CLI::App& app) {
                 "Use the prompt as given, without the model's chat format (place images with "
                 "<image>)");
   AddImageLimitFlag(*run, options->image_limits);
-  run->add_option("-n,--max-tokens", options->generation.max_new_tokens, "Most tokens to generate")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  run->add_option("--temp", options->generation.sampling.temperature,
-                  "Sampling temperature; 0 is greedy")
-      ->capture_default_str();
-  run->add_option("--top-k", options->generation.sampling.top_k, "Sample from the k most likely")
-      ->capture_default_str();
-  run->add_option("--top-p", options->generation.sampling.top_p, "Nucleus sampling mass")
-      ->capture_default_str();
-  run->add_option("--seed", options->generation.sampling.seed, "Random seed")
-      ->capture_default_str();
+  AddSamplingFlags(*run, options->generation);
   AddContextFlags(*run, options->context);
   run->add_flag("--truncate", options->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
-  run->add_option("--reduce", options->reducer,
-                  "Image-token reducer in prefill: lightvlm, fastv, pdrop, random, uniform, none")
-      ->capture_default_str();
-  run->add_option("--keep", options->reduction.budget.keep,
-                  "Budget: average share of image tokens over the LLM layers, in (0, 1]")
-      ->capture_default_str();
-  run->add_option("--final-tokens", options->reduction.budget.final_tokens,
-                  "Budget as the image tokens left after the last stage (instead of --keep)");
-  AddQueryFlags(*run, options->query);
-  run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
-      ->capture_default_str();
-  run->add_option("--fastv-layer", options->reduction.fastv_layer,
-                  "fastv, random, uniform: the layer before which tokens are pruned")
-      ->capture_default_str();
-  run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
-      ->capture_default_str();
+  AddReducerFlags(*run, options->reducer);
   AddKvPolicyFlags(*run, options->kv_policy, options->kv);
   AddLoadFlags(*run, options->load);
   AddThreadsFlag(*run, options->threads);
@@ -166,7 +138,7 @@ void AddRunCommand(CLI::App& app) {
   run->callback([options] {
     // The flags CLI11 cannot check alone, before anything is loaded.
     ValidateSamplingOptions(options->generation.sampling);
-    ParseQueryFlags(options->query, options->reduction);
+    options->reducer.Parse();
     Run(*options);
   });
 }
