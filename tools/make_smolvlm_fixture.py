@@ -141,6 +141,26 @@ def predicted_grid(proc, width, height):
     return {"width": width, "height": height, "rows": rows, "cols": cols, "sub_images": max(patches, 1)}
 
 
+# (table side, patch grid side) pairs: real checkpoints' 26, 27 and 32; sides whose identity mapping fails
+# (19, 25: float32 rounding in transformers' bucketize); grids smaller and larger than the table.
+POSITION_CASES = [(6, 6), (19, 19), (25, 25), (26, 26), (27, 27), (32, 32), (40, 40), (20, 25), (25, 20), (6, 4),
+                  (6, 9)]
+
+
+def position_ids(side, grid):
+    """SmolVLMVisionEmbeddings' position ids for a full grid x grid patch mask over a side x side table: the
+    module itself, with 1-pixel patches, a zero patch embedding and position_embedding[k] = k."""
+    from transformers.models.smolvlm.modeling_smolvlm import SmolVLMVisionEmbeddings
+    from transformers.models.smolvlm.configuration_smolvlm import SmolVLMVisionConfig
+    embeddings = SmolVLMVisionEmbeddings(SmolVLMVisionConfig(hidden_size=1, image_size=side, patch_size=1))
+    with torch.no_grad():
+        embeddings.patch_embedding.weight.zero_()
+        embeddings.patch_embedding.bias.zero_()
+        embeddings.position_embedding.weight.copy_(torch.arange(side * side, dtype=torch.float32)[:, None])
+        out = embeddings(torch.zeros(1, 3, grid, grid), torch.ones(1, grid, grid, dtype=torch.bool))
+    return [int(v) for v in out.flatten().tolist()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(mf.REPO_ROOT / "tests" / "fixtures" / "smolvlm"))
@@ -264,6 +284,8 @@ def main(argv=None):
                             "max_image_size.longest_edge": SUB_IMAGE, "resample": "LANCZOS",
                             "image_seq_len": IMAGE_SEQ_LEN},
         "images": per_image,
+        "position_ids": [{"side": side, "grid": grid, "ids": position_ids(side, grid)}
+                         for side, grid in POSITION_CASES],
         "grids": {"tiny": [predicted_grid(proc_pil, w, h) for w, h in GRID_SIZES],
                   **{name: [predicted_grid(image_processor_kwargs(SmolVLMImageProcessorPil, edge, sub), w, h)
                             for w, h in GRID_SIZES] for name, (edge, sub) in REAL_SETTINGS.items()}},
