@@ -1,7 +1,10 @@
 #include "models/smolvlm.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <span>
 
 #include "base/error.h"
 #include "io/safetensors.h"

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "io/json_file.h"
+#include "io/safetensors.h"
 #include "models/internvl_pixel_shuffle.h"
 #include "models/pixel_shuffle.h"
 #include "support/golden.h"
@@ -27,6 +29,53 @@ TEST(SiglipPositionIdsTest, MatchTransformersBucketing) {
     EXPECT_EQ(SiglipPositionIds(side, grid, grid), c["ids"].get<std::vector<int64_t>>())
         << side << " " << grid;
   }
+}
+
+// The fixture's tower (tools/make_smolvlm_fixture.py) on the photograph's first sub-image as
+// transformers' processor made it: its recorded last hidden state.
+TEST(SiglipVisionTowerTest, MatchesTransformersAndIgnoresPartialPatches) {
+  const testing::Golden golden("smolvlm");
+  const JsonFile config = JsonFile::Load((golden.model_dir() / "config.json").string());
+  const Checkpoint checkpoint = Checkpoint::Open(golden.model_dir().string());
+  const SiglipVisionTower tower(ReadSiglipVisionConfig(config, "vision_config."), checkpoint,
+                                "model.vision_model.");
+  ThreadPool pool(2);
+  const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
+  Tensor sub_image(DType::kF32, {3, 48, 48});
+  std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
+  const Tensor hidden = tower.Forward(pool, sub_image);
+  ASSERT_EQ(hidden.shape(), (Shape{36, 32}));
+  const std::vector<float> expected = golden.Floats("vision_last_hidden_state");
+  EXPECT_LT(testing::MaxAbsDifference(hidden.f32(), expected.data(), 36 * 32), 1e-4);
+  // Pixels past the last whole patch are unused, as by the convolution's valid padding.
+  Tensor padded(DType::kF32, {3, 53, 50});
+  for (int64_t i = 0; i < padded.num_elements(); ++i) padded.f32()[i] = 7.0f;
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    for (int64_t y = 0; y < 48; ++y) {
+      std::copy_n(sub_image.f32() + (ch * 48 + y) * 48, 48, padded.f32() + (ch * 53 + y) * 50);
+    }
+  }
+  const Tensor from_padded = tower.Forward(pool, padded);
+  ASSERT_EQ(from_padded.shape(), hidden.shape());
+  EXPECT_EQ(testing::MaxAbsDifference(from_padded.f32(), hidden.f32(), hidden.num_elements()), 0.0);
+}
+
+TEST(SiglipVisionConfigTest, BadFieldsAreNamed) {
+  auto read = [](const std::string& json) {
+    return testing::ErrorOf(
+        [&] { ReadSiglipVisionConfig(JsonFile::Parse(json, "config.json"), "vision_config."); });
+  };
+  EXPECT_NE(read(R"({"vision_config": {"image_size": 0}})")
+                .find("config.json: vision_config.image_size must be positive"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"image_size": 16, "patch_size": 32}})")
+                .find("vision_config.patch_size (32) exceeds vision_config.image_size (16)"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"hidden_act": "swish"}})").find("vision_config.hidden_act"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"hidden_size": 30, "num_attention_heads": 4}})")
+                .find("num_attention_heads (4) does not divide hidden_size (30)"),
+            std::string::npos);
 }
 
 TEST(SiglipPositionIdsTest, RectangularGridsBucketEachSide) {
