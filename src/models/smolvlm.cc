@@ -119,7 +119,8 @@ SmolVLMModel::SmolVLMModel(const JsonFile& config, const std::string& directory,
                                  config_.vision.encoder.hidden_size * s * s, options.weight_dtype);
   decoder_ = std::make_unique<Decoder>(text, checkpoint, layout.decoder, options.weight_dtype);
   const std::string tokenizer_path = (std::filesystem::path(directory) / "tokenizer.json").string();
-  tokenizer_ = Tokenizer::Load(tokenizer_path);
+  tokenizer_ = Tokenizer::Load(
+      tokenizer_path, {text.vocab_size, StrCat(config.path(), "'s vocab_size ", text.vocab_size)});
   const std::optional<int32_t> image_id = tokenizer_->TokenId(kImageToken);
   Check(image_id == config_.image_token_id, tokenizer_path, ": the tokenizer's ", kImageToken,
         " is ", image_id.value_or(-1), " but config.json's image_token_id is ",
