@@ -40,7 +40,7 @@ python3 fuzz/small_safetensors.py "$fixtures/images/clip/expected.safetensors" \
 seed llm_config "$fixtures"/{llama,llama/llama3,qwen2,llava}/model/config.json \
   "$shared/models/stories260k/config.json"
 seed preprocessor_config "$fixtures"/images/clip/{fixed_nearest,no_resize,old_format,pad_bilinear,photo_lanczos,tall,upscale_crop32}.json \
-  "$fixtures/llava/model/preprocessor_config.json"
+  "$fixtures/llava/model/preprocessor_config.json" "$fixtures/smolvlm/model/processor_config.json"
 seed image "$fixtures"/images/decode/* "$fixtures/eval/red_disc.png" \
   "$fixtures"/images/clip/odd_*.png "$shared/images/mmbench_503.jpg"
 rm -f "$seeds"/image/*.safetensors

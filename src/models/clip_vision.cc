@@ -20,7 +20,14 @@ VitEncoderConfig EncoderConfig(const ClipVisionConfig& c) {
   return encoder;
 }
 
-// transformers' CLIPEncoderLayer names.
+int64_t CheckedLayersUsed(int64_t layers_used, const ClipVisionConfig& c) {
+  Check(layers_used >= 0 && layers_used <= c.num_layers, "vision tower: cannot use ", layers_used,
+        " of its ", c.num_layers, " layers");
+  return layers_used;
+}
+
+}  // namespace
+
 VitLayerTensorNames ClipLayerNames() {
   VitLayerTensorNames names;
   names.norm1 = "layer_norm1";
@@ -33,14 +40,6 @@ VitLayerTensorNames ClipLayerNames() {
   names.fc2 = "mlp.fc2";
   return names;
 }
-
-int64_t CheckedLayersUsed(int64_t layers_used, const ClipVisionConfig& c) {
-  Check(layers_used >= 0 && layers_used <= c.num_layers, "vision tower: cannot use ", layers_used,
-        " of its ", c.num_layers, " layers");
-  return layers_used;
-}
-
-}  // namespace
 
 ClipVisionConfig ReadClipVisionConfig(const JsonFile& config, const std::string& prefix) {
   ClipVisionConfig c;

@@ -34,6 +34,9 @@ struct ClipVisionConfig {
 // CLIPVisionConfig defaults, as hub checkpoints rely on them. Errors name the file and field.
 ClipVisionConfig ReadClipVisionConfig(const JsonFile& config, const std::string& prefix);
 
+// transformers' CLIPEncoderLayer tensor names, which SigLIP's encoder layers share.
+VitLayerTensorNames ClipLayerNames();
+
 class ClipVisionTower {
  public:
   // `prefix` names the vision model in the checkpoint, e.g. "vision_tower.vision_model.".

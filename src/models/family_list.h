@@ -8,5 +8,6 @@ namespace lightvlm {
 ModelFamily TextModelFamily();  // text_model.cc: llama, qwen2, internlm2
 ModelFamily LlavaFamily();      // llava.cc
 ModelFamily InternVLFamily();   // internvl.cc: InternVL2.5 / 3, OpenGVLab's and -hf layouts
+ModelFamily SmolVLMFamily();    // smolvlm.cc: SmolVLM, Idefics3
 
 }  // namespace lightvlm

@@ -12,6 +12,7 @@ const std::vector<ModelFamily>& ModelFamilies() {
       TextModelFamily(),
       LlavaFamily(),
       InternVLFamily(),
+      SmolVLMFamily(),
   };
   return families;
 }

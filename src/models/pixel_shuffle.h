@@ -1,0 +1,18 @@
+// The pixel shuffle of Idefics3 / SmolVLM's connector (and, with scale 2, InternVL's): every
+// scale x scale block of a square grid of vision tokens becomes one token with scale^2 times the
+// channels. Output token (r, c) concatenates the input tokens (scale * r + dy, scale * c + dx) for
+// dy, then dx, from 0 to scale - 1.
+#pragma once
+
+#include <cstdint>
+
+#include "base/tensor.h"
+
+namespace lightvlm {
+
+// `features` [images, side * side, channels] float32 (row-major over the side x side grid) ->
+// [images, (side / scale)^2, scale^2 * channels]. Fails unless the token count is the square of a
+// side that `scale` divides.
+Tensor PixelShuffle(const Tensor& features, int64_t scale);
+
+}  // namespace lightvlm

@@ -1,0 +1,121 @@
+#include "models/siglip_vision.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "io/json_file.h"
+#include "io/safetensors.h"
+#include "models/internvl_pixel_shuffle.h"
+#include "models/pixel_shuffle.h"
+#include "support/golden.h"
+#include "support/test_files.h"
+
+namespace lightvlm {
+namespace {
+
+// Position ids that transformers 5.25's SmolVLMVisionEmbeddings computed
+// (tools/make_smolvlm_fixture.py), including the sides where its float32 bucketing repeats a row
+// (19, 25) and grids smaller and larger than the table.
+TEST(SiglipPositionIdsTest, MatchTransformersBucketing) {
+  const JsonFile record =
+      JsonFile::Load((testing::kFixturesDir / "smolvlm" / "golden.json").string());
+  const nlohmann::json& cases = record.root()["position_ids"];
+  ASSERT_GE(cases.size(), 10u);
+  for (const nlohmann::json& c : cases) {
+    const auto side = c["side"].get<int64_t>(), grid = c["grid"].get<int64_t>();
+    EXPECT_EQ(SiglipPositionIds(side, grid, grid), c["ids"].get<std::vector<int64_t>>())
+        << side << " " << grid;
+  }
+}
+
+// The fixture's tower (tools/make_smolvlm_fixture.py) on the photograph's first sub-image as
+// transformers' processor made it: its recorded last hidden state.
+TEST(SiglipVisionTowerTest, MatchesTransformersAndIgnoresPartialPatches) {
+  const testing::Golden golden("smolvlm");
+  const JsonFile config = JsonFile::Load((golden.model_dir() / "config.json").string());
+  const Checkpoint checkpoint = Checkpoint::Open(golden.model_dir().string());
+  const SiglipVisionTower tower(ReadSiglipVisionConfig(config, "vision_config."), checkpoint,
+                                "model.vision_model.");
+  ThreadPool pool(2);
+  const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
+  Tensor sub_image(DType::kF32, {3, 48, 48});
+  std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
+  const Tensor hidden = tower.Forward(pool, sub_image);
+  ASSERT_EQ(hidden.shape(), (Shape{36, 32}));
+  const std::vector<float> expected = golden.Floats("vision_last_hidden_state");
+  EXPECT_LT(testing::MaxAbsDifference(hidden.f32(), expected.data(), 36 * 32), 1e-4);
+  // Pixels past the last whole patch are unused, as by the convolution's valid padding.
+  Tensor padded(DType::kF32, {3, 53, 50});
+  for (int64_t i = 0; i < padded.num_elements(); ++i) padded.f32()[i] = 7.0f;
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    for (int64_t y = 0; y < 48; ++y) {
+      std::copy_n(sub_image.f32() + (ch * 48 + y) * 48, 48, padded.f32() + (ch * 53 + y) * 50);
+    }
+  }
+  const Tensor from_padded = tower.Forward(pool, padded);
+  ASSERT_EQ(from_padded.shape(), hidden.shape());
+  EXPECT_EQ(testing::MaxAbsDifference(from_padded.f32(), hidden.f32(), hidden.num_elements()), 0.0);
+}
+
+TEST(SiglipVisionConfigTest, BadFieldsAreNamed) {
+  auto read = [](const std::string& json) {
+    return testing::ErrorOf(
+        [&] { ReadSiglipVisionConfig(JsonFile::Parse(json, "config.json"), "vision_config."); });
+  };
+  EXPECT_NE(read(R"({"vision_config": {"image_size": 0}})")
+                .find("config.json: vision_config.image_size must be positive"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"image_size": 16, "patch_size": 32}})")
+                .find("vision_config.patch_size (32) exceeds vision_config.image_size (16)"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"hidden_act": "swish"}})").find("vision_config.hidden_act"),
+            std::string::npos);
+  EXPECT_NE(read(R"({"vision_config": {"hidden_size": 30, "num_attention_heads": 4}})")
+                .find("num_attention_heads (4) does not divide hidden_size (30)"),
+            std::string::npos);
+}
+
+TEST(SiglipPositionIdsTest, RectangularGridsBucketEachSide) {
+  // 2 x 3 patches over a 6 x 6 table: rows at buckets 0 and 3, columns at 0, 2 and 4.
+  EXPECT_EQ(SiglipPositionIds(6, 2, 3), (std::vector<int64_t>{0, 2, 4, 18, 20, 22}));
+}
+
+Tensor Counting(Shape shape) {
+  Tensor t(DType::kF32, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] = static_cast<float>(i);
+  return t;
+}
+
+TEST(PixelShuffleTest, ScaleTwoIsInternVLsShuffle) {
+  const Tensor features = Counting({2, 16, 3});
+  const Tensor ours = PixelShuffle(features, 2);
+  const Tensor internvl = InternVLPixelShuffle(features);
+  ASSERT_EQ(ours.shape(), internvl.shape());
+  EXPECT_EQ(testing::MaxAbsDifference(ours.f32(), internvl.f32(), ours.num_elements()), 0.0);
+}
+
+TEST(PixelShuffleTest, ScaleThreeConcatenatesRowsOfTheBlock) {
+  // One image of 6 x 6 tokens with 1 channel (token t holds t): output token (0, 1) is the block
+  // rows 0..2, columns 3..5.
+  const Tensor out = PixelShuffle(Counting({1, 36, 1}), 3);
+  ASSERT_EQ(out.shape(), (Shape{1, 4, 9}));
+  const std::vector<float> block(out.f32() + 9, out.f32() + 18);
+  EXPECT_EQ(block, (std::vector<float>{3, 4, 5, 9, 10, 11, 15, 16, 17}));
+}
+
+TEST(PixelShuffleTest, RefusesGridsTheScaleDoesNotDivide) {
+  EXPECT_NE(testing::ErrorOf([] {
+              PixelShuffle(Counting({1, 36, 1}), 4);
+            }).find("36 vision tokens"),
+            std::string::npos);
+  EXPECT_NE(testing::ErrorOf([] {
+              PixelShuffle(Counting({1, 30, 1}), 2);
+            }).find("30 vision tokens"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lightvlm
