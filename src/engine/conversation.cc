@@ -41,9 +41,10 @@ GenerationResult Conversation::Ask(const std::string& text, std::vector<ImageEmb
   // Only the conversation's first text gets the tokenizer's BOS, and only where the chat format
   // does not write it.
   const bool add_special = held_text_.empty() && !language_model.formats_special_tokens();
-  Prompt prompt = AssemblePrompt(
-      model_.tokenizer->Encode(language_model.ExpandImagePlaceholders(delta), add_special),
-      delta_images, language_model.image_token_id());
+  Prompt prompt =
+      AssemblePrompt(model_.tokenizer->Encode(
+                         language_model.ExpandImagePlaceholders(delta, delta_images), add_special),
+                     delta_images, language_model.image_token_id());
   prompt.positions = language_model.PromptPositions(prompt.token_ids, delta_images);
   const int64_t held_tokens = session_->length();
   GenerationResult result;

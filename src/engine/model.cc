@@ -76,8 +76,8 @@ Prompt MakePrompt(const Model& model, const std::string& question,
       raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
   const bool add_special = raw || !language_model.formats_special_tokens();
   Prompt prompt = AssemblePrompt(
-      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text), add_special), images,
-      language_model.image_token_id());
+      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text, images), add_special),
+      images, language_model.image_token_id());
   prompt.positions = language_model.PromptPositions(prompt.token_ids, images);
   return prompt;
 }

@@ -6,10 +6,15 @@
 
 namespace lightvlm {
 
+int64_t PromptImage::end() const {
+  return grid_starts.empty() ? start : grid_starts.back() + embeddings->grids.back().size();
+}
+
 Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddings> images,
                       int32_t image_token_id) {
   Prompt prompt;
   size_t next_image = 0;
+  size_t next_grid = 0;  // of the image being placed, when it spans several runs
   for (size_t i = 0; i < ids.size();) {
     if (image_token_id < 0 || ids[i] != image_token_id) {
       prompt.token_ids.push_back(ids[i++]);
@@ -17,18 +22,35 @@ Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddi
     }
     size_t run = 0;
     while (i + run < ids.size() && ids[i + run] == image_token_id) ++run;
-    Check(next_image < images.size(), "the prompt has more image placeholders than the ",
-          images.size(), " images given");
-    const ImageEmbeddings& image = images[next_image];
-    image.CheckGrids();
-    const int64_t rows = image.rows.dim(0);
-    Check(run == 1 || static_cast<int64_t>(run) == rows, "image ", next_image + 1, " has ", rows,
-          " embeddings but the prompt holds a run of ", run, " image tokens");
-    prompt.images.push_back({prompt.size(), &image});
-    prompt.token_ids.insert(prompt.token_ids.end(), rows, image_token_id);
-    ++next_image;
     i += run;
+    if (next_grid == 0) {
+      Check(next_image < images.size(), "the prompt has more image placeholders than the ",
+            images.size(), " images given");
+      images[next_image].CheckGrids();
+      prompt.images.push_back({prompt.size(), &images[next_image], {}});
+    }
+    PromptImage& image = prompt.images.back();
+    const std::vector<ImageGrid>& grids = image.embeddings->grids;
+    const int64_t rows = image.embeddings->rows.dim(0);
+    // A single token (or a run of all the rows) at the image's start is the whole image.
+    const bool whole = next_grid == 0 && (run == 1 || static_cast<int64_t>(run) == rows);
+    int64_t placed = 0;
+    while (next_grid < grids.size() && (whole || placed < static_cast<int64_t>(run))) {
+      image.grid_starts.push_back(prompt.size() + placed);
+      placed += grids[next_grid++].size();
+    }
+    Check(whole || placed == static_cast<int64_t>(run), "image ", next_image + 1, " has ", rows,
+          " embeddings in ", grids.size(), " grids, but the prompt holds a run of ", run,
+          " image tokens that does not end on one of its grids");
+    prompt.token_ids.insert(prompt.token_ids.end(), placed, image_token_id);
+    if (next_grid == grids.size()) {
+      next_grid = 0;
+      ++next_image;
+    }
   }
+  Check(next_grid == 0, "image ", next_image + 1, " has ",
+        next_image < images.size() ? images[next_image].rows.dim(0) : 0,
+        " embeddings but the prompt's image tokens end before them");
   Check(next_image == images.size(), images.size(), " images given but the prompt has ", next_image,
         " image placeholders");
   return prompt;

@@ -13,6 +13,11 @@ namespace lightvlm {
 struct PromptImage {
   int64_t start = 0;                            // index of the image's first row in the prompt
   const ImageEmbeddings* embeddings = nullptr;  // not owned
+  // Index in the prompt of each grid's first row: consecutive from `start`, unless the family's
+  // processor writes text between the image's grids (SmolVLM's row and column markers).
+  std::vector<int64_t> grid_starts;
+
+  int64_t end() const;  // one past the image's last row in the prompt
 };
 
 struct Prompt {
@@ -31,9 +36,10 @@ struct Prompt {
 };
 
 // Places `images` at the image tokens of `ids`, in order. Each image stands either at a single
-// image token (the model expands it, older transformers) or at a run of exactly as many image
-// tokens as it has rows (the processor expanded it, newer transformers). Fails when the number
-// of images and placeholders differ or a run has the wrong length.
+// image token (the model expands it, older transformers), or at a run of exactly as many image
+// tokens as it has rows (the processor expanded it, newer transformers), or at several runs with
+// text between them, each run a whole number of its grids (SmolVLM's processor). Fails when the
+// number of images and placeholders differ or a run does not end on a grid of its image.
 Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddings> images,
                       int32_t image_token_id);
 

@@ -147,8 +147,18 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
     const Tensor& rows = image.embeddings->rows;
     Check(rows.dim(1) == config.hidden_size, "image embeddings have width ", rows.dim(1),
           ", the decoder's hidden size is ", config.hidden_size);
-    std::memcpy(input.hidden.f32() + image.start * config.hidden_size, rows.f32(),
-                rows.num_bytes());
+    const std::vector<ImageGrid>& grids = image.embeddings->grids;
+    Check(image.grid_starts.size() == grids.size(), "prompt image: ", image.grid_starts.size(),
+          " grid starts for ", grids.size(), " grids");
+    const float* source = rows.f32();
+    for (size_t g = 0; g < grids.size(); ++g) {
+      const int64_t grid_rows = grids[g].size();
+      Check(image.grid_starts[g] >= 0 && image.grid_starts[g] + grid_rows <= count,
+            "prompt image: grid ", g, " lies outside the ", count, " prompt tokens");
+      std::memcpy(input.hidden.f32() + image.grid_starts[g] * config.hidden_size, source,
+                  grid_rows * config.hidden_size * sizeof(float));
+      source += grid_rows * config.hidden_size;
+    }
   }
   prompt.CheckPositions();
   for (int64_t i = 0; i < count; ++i) {
@@ -158,17 +168,14 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
   }
   // Reduction needs text after the images: the last prompt tokens are its queries, and the
   // logits come from the last row, which must survive.
-  const bool ends_with_text =
-      prompt.images.empty() ||
-      prompt.images.back().start + prompt.images.back().embeddings->rows.dim(0) < count;
+  const bool ends_with_text = prompt.images.empty() || prompt.images.back().end() < count;
   TokenReducer* reducer = prompt.images.empty() || !ends_with_text ? nullptr : reducer_;
   if (reducer != nullptr) {
     std::vector<ImageRun> runs;
     for (const PromptImage& image : prompt.images) {
-      int64_t start = length_ + image.start;
-      for (const ImageGrid& grid : image.embeddings->grids) {
-        runs.push_back({start, grid.height, grid.width});
-        start += grid.size();
+      const std::vector<ImageGrid>& grids = image.embeddings->grids;
+      for (size_t g = 0; g < grids.size(); ++g) {
+        runs.push_back({length_ + image.grid_starts[g], grids[g].height, grids[g].width});
       }
     }
     reducer->Begin(runs, config.num_layers);

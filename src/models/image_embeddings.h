@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "base/tensor.h"
@@ -20,6 +21,10 @@ struct ImageEmbeddings {
   Tensor rows;                   // [sum of the grids' sizes, hidden_size]: grid after grid, each
                                  // in row-major order
   std::vector<ImageGrid> grids;  // in the order of their rows
+  // The text the image stands as in the prompt when the family's processor writes more than its
+  // image tokens (SmolVLM: each sub-image's run of image tokens between row and column markers);
+  // empty when the family's placeholder expansion is all there is.
+  std::string prompt_text;
 
   // Fails unless the grids together hold exactly the rows.
   void CheckGrids() const;

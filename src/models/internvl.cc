@@ -156,7 +156,8 @@ std::string InternVLModel::FormatConversation(std::span<const ChatMessage> messa
   return prompt + "<|im_start|>assistant\n";
 }
 
-std::string InternVLModel::ExpandImagePlaceholders(const std::string& text) const {
+std::string InternVLModel::ExpandImagePlaceholders(const std::string& text,
+                                                   std::span<const ImageEmbeddings>) const {
   const std::string expanded = StrCat(kImageStart, kContextToken, kImageEnd);
   std::string out;
   size_t from = 0;

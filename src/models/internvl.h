@@ -27,7 +27,8 @@ class InternVLModel : public LanguageModel {
   std::string FormatConversation(std::span<const ChatMessage> messages) const override;
   // Each "<IMG_CONTEXT>" (-hf) or "<image>" (OpenGVLab) becomes "<img><IMG_CONTEXT></img>"; the
   // one context token then stands for all of the image's tiles' tokens.
-  std::string ExpandImagePlaceholders(const std::string& text) const override;
+  std::string ExpandImagePlaceholders(const std::string& text,
+                                      std::span<const ImageEmbeddings> images) const override;
   int32_t image_token_id() const override { return image_token_id_; }
   // The image's tiles (and thumbnail) through InternViT, pixel shuffle and the projector: one
   // grid of (side / 2) x (side / 2) tokens a tile.

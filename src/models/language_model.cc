@@ -20,6 +20,11 @@ std::string LanguageModel::FormatPrompt(const std::string& question, int64_t num
   return FormatConversation(std::span(&message, 1));
 }
 
+std::string LanguageModel::ExpandImagePlaceholders(const std::string& text,
+                                                   std::span<const ImageEmbeddings>) const {
+  return text;
+}
+
 std::vector<PositionId> LanguageModel::PromptPositions(std::span<const int32_t>,
                                                        std::span<const ImageEmbeddings>) const {
   return {};

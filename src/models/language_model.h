@@ -46,9 +46,11 @@ class LanguageModel {
   // when the tokenizer is to add them, as to a raw prompt.
   virtual bool formats_special_tokens() const { return false; }
   // The prompt text as the tokenizer gets it: each image placeholder of the chat format (or of a
-  // raw prompt) replaced as the family's processor replaces it (e.g. InternVL's "<IMG_CONTEXT>"
-  // by "<img><IMG_CONTEXT></img>"); the single image token left is expanded to the image's rows.
-  virtual std::string ExpandImagePlaceholders(const std::string& text) const { return text; }
+  // raw prompt) replaced as the family's processor replaces it, `images` in order (InternVL's
+  // "<IMG_CONTEXT>" by "<img><IMG_CONTEXT></img>", SmolVLM's "<image>" by the image's
+  // prompt_text). A single image token left stands for all of its image's rows.
+  virtual std::string ExpandImagePlaceholders(const std::string& text,
+                                              std::span<const ImageEmbeddings> images) const;
   // The token id that stands for an image in a prompt, or -1 when the model takes no images.
   virtual int32_t image_token_id() const { return -1; }
   // Preprocesses `image` and runs the vision encoder and projector. Fails for text models.

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "io/safetensors.h"
+#include "io/tokenizer_loader.h"
 #include "models/family_list.h"
 #include "models/pixel_shuffle.h"
 
@@ -118,13 +119,12 @@ SmolVLMModel::SmolVLMModel(const JsonFile& config, const std::string& directory,
   projection_ = LoadLinearWeight(checkpoint, layout.projection, text.hidden_size,
                                  config_.vision.encoder.hidden_size * s * s, options.weight_dtype);
   decoder_ = std::make_unique<Decoder>(text, checkpoint, layout.decoder, options.weight_dtype);
-  const std::string tokenizer_path = (std::filesystem::path(directory) / "tokenizer.json").string();
-  tokenizer_ = Tokenizer::Load(
-      tokenizer_path, {text.vocab_size, StrCat(config.path(), "'s vocab_size ", text.vocab_size)});
-  const std::optional<int32_t> image_id = tokenizer_->TokenId(kImageToken);
-  Check(image_id == config_.image_token_id, tokenizer_path, ": the tokenizer's ", kImageToken,
-        " is ", image_id.value_or(-1), " but config.json's image_token_id is ",
-        config_.image_token_id);
+  const std::optional<int32_t> image_id =
+      LoadTokenizer(directory,
+                    {text.vocab_size, StrCat(config.path(), "'s vocab_size ", text.vocab_size)})
+          ->TokenId(kImageToken);
+  Check(image_id == config_.image_token_id, directory, ": the tokenizer's ", kImageToken, " is ",
+        image_id.value_or(-1), " but config.json's image_token_id is ", config_.image_token_id);
   Check(config_.image_token_id >= 0 && config_.image_token_id < text.vocab_size, directory,
         ": image token id ", config_.image_token_id, " is outside the vocabulary of ",
         text.vocab_size);
@@ -133,8 +133,8 @@ SmolVLMModel::SmolVLMModel(const JsonFile& config, const std::string& directory,
         ": no chat template (SmolVLM and Idefics3 checkpoints ship one)");
 }
 
-std::string SmolVLMModel::FormatPrompt(const std::string& question, int64_t num_images) const {
-  return chat_->UserTurn(question, num_images, ImagesInMessage::kContentParts);
+std::string SmolVLMModel::FormatConversation(std::span<const ChatMessage> messages) const {
+  return chat_->Render(messages, ImagesInMessage::kContentParts);
 }
 
 Tensor SmolVLMModel::ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& pixels) const {
@@ -158,35 +158,32 @@ Tensor SmolVLMModel::ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& p
 
 ImageEmbeddings SmolVLMModel::EncodeImage(ThreadPool& pool, const Image& image) const {
   const SmolVLMPixelValues pixels = SmolVLMPreprocess(image, processor_);
-  const Tensor features = ImageFeatures(pool, pixels);
-  const std::vector<int32_t> ids =
-      tokenizer_->Encode(SmolVLMImagePrompt(pixels.grid, image_seq_len_), /*add_special=*/false);
-  const int64_t hidden = features.dim(1);
-  const auto side = static_cast<int64_t>(std::llround(std::sqrt(double(image_seq_len_))));
   ImageEmbeddings embeddings;
-  embeddings.rows = Tensor(DType::kF32, {static_cast<int64_t>(ids.size()), hidden});
-  int64_t feature_row = 0;
-  for (size_t start = 0, end = 0; start < ids.size(); start = end) {
-    const bool image_run = ids[start] == config_.image_token_id;
-    for (end = start; end < ids.size() && (ids[end] == config_.image_token_id) == image_run;) ++end;
-    const auto run = static_cast<int64_t>(end - start);
-    float* out = embeddings.rows.f32() + start * hidden;
-    if (!image_run) {
-      decoder_->Embed(std::span(ids).subspan(start, run), out);
-      embeddings.grids.push_back({1, run});
-      continue;
-    }
-    Check(run == image_seq_len_ && feature_row + run <= features.dim(0),
-          "SmolVLM: the tokenizer split the image block into a run of ", run, " image tokens, not ",
-          image_seq_len_);
-    std::memcpy(out, features.f32() + feature_row * hidden, run * hidden * sizeof(float));
-    feature_row += run;
-    embeddings.grids.push_back({side, side});
-  }
-  Check(feature_row == features.dim(0), "SmolVLM: the image block holds ", feature_row,
-        " image tokens for ", features.dim(0), " image features");
+  embeddings.rows = ImageFeatures(pool, pixels);
+  const auto side = static_cast<int64_t>(std::llround(std::sqrt(double(image_seq_len_))));
+  embeddings.grids.assign(pixels.sub_images.size(), ImageGrid{side, side});
+  embeddings.prompt_text = SmolVLMImagePrompt(pixels.grid, image_seq_len_);
   embeddings.CheckGrids();
   return embeddings;
+}
+
+std::string SmolVLMModel::ExpandImagePlaceholders(const std::string& text,
+                                                  std::span<const ImageEmbeddings> images) const {
+  // One "<image>" per image, as the chat template writes them; a prompt already expanded as the
+  // processor expands it (more of them) is left as it is.
+  std::vector<size_t> at;
+  for (size_t from = 0; (from = text.find(kImageToken, from)) != std::string::npos;) {
+    at.push_back(from);
+    from += std::string_view(kImageToken).size();
+  }
+  if (at.size() != images.size()) return text;
+  std::string out;
+  size_t from = 0;
+  for (size_t i = 0; i < at.size(); ++i) {
+    out.append(text, from, at[i] - from).append(images[i].prompt_text);
+    from = at[i] + std::string_view(kImageToken).size();
+  }
+  return out.append(text, from);
 }
 
 ModelFamily SmolVLMFamily() {

@@ -8,11 +8,10 @@
 // The processor writes an image as a block of text: per row of sub-images
 // "<fake_token_around_image><row_r_col_c>" + "<image>" * image_seq_len for each, then "\n"; then
 // "\n<fake_token_around_image><global-img>" + "<image>" * image_seq_len +
-// "<fake_token_around_image>" (an unsplit image: that last part alone). The engine places an
-// image as one run of rows at one image token, so the whole block is that run: the rows of its
-// sub-images' image tokens (one grid each) and, between them, the decoder's embeddings of the
-// block's other tokens (one row of a grid per run of them). The decoder sees exactly the
-// embeddings transformers gives it, at the same positions.
+// "<fake_token_around_image>" (an unsplit image: that last part alone). The family writes that
+// block into the prompt (ExpandImagePlaceholders); the engine places each sub-image's rows at its
+// run of image tokens (one grid each), and the markers between them stay text tokens, as the
+// processor's.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +20,6 @@
 #include <string>
 
 #include "io/json_file.h"
-#include "io/tokenizer.h"
 #include "models/chat_format.h"
 #include "models/language_model.h"
 #include "models/linear.h"
@@ -50,11 +48,15 @@ class SmolVLMModel : public LanguageModel {
   const Decoder& decoder() const override { return *decoder_; }
   std::string family() const override { return "smolvlm"; }
   // The checkpoint's chat template, images as content parts ("<image>").
-  std::string FormatPrompt(const std::string& question, int64_t num_images) const override;
+  std::string FormatConversation(std::span<const ChatMessage> messages) const override;
   int32_t image_token_id() const override { return config_.image_token_id; }
-  // The image's whole block (see above): its sub-images and the global image through the tower,
-  // the pixel shuffle and the projection, with the block's other tokens embedded between them.
+  // The sub-images and the global image through the tower, the pixel shuffle and the projection:
+  // one grid each, and the processor's text for the image's block (SmolVLMImagePrompt) as its
+  // prompt text.
   ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const override;
+  // Each "<image>" of the chat format becomes its image's block.
+  std::string ExpandImagePlaceholders(const std::string& text,
+                                      std::span<const ImageEmbeddings> images) const override;
 
   const SmolVLMImageProcessorConfig& image_processor() const { return processor_; }
   const SiglipVisionTower& vision() const { return *vision_; }
@@ -69,7 +71,6 @@ class SmolVLMModel : public LanguageModel {
   std::unique_ptr<SiglipVisionTower> vision_;
   Linear projection_;  // [text hidden, vision hidden * scale^2], no bias
   std::unique_ptr<Decoder> decoder_;
-  std::unique_ptr<Tokenizer> tokenizer_;  // tokenizes each image's block
   std::optional<ChatFormat> chat_;
 };
 

@@ -54,7 +54,7 @@ std::vector<int32_t> FreshAnswer(const Model& model, ThreadPool& pool, const Two
                                  std::span<const ImageEmbeddings> images, int64_t tokens) {
   const LanguageModel& language_model = *model.language_model;
   std::vector<int32_t> ids =
-      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(texts.first_prompt),
+      model.tokenizer->Encode(language_model.ExpandImagePlaceholders(texts.first_prompt, images),
                               !language_model.formats_special_tokens());
   ids.insert(ids.end(), answer.begin(), answer.end() - 1);
   const std::vector<int32_t> delta = model.tokenizer->Encode(texts.second_delta, false);
