@@ -4,12 +4,20 @@
     python3 tools/make_shaped_checkpoint.py --shape llava-1.5-7b --out /tmp/llava7b [--dtype bf16]
     python3 tools/make_shaped_checkpoint.py --shape llava-smollm2-135m --out /tmp/smol
     python3 tools/make_shaped_checkpoint.py --shape llava-qwen2-1.5b --out /tmp/qwen15
+    python3 tools/make_shaped_checkpoint.py --shape internvl2.5-1b --out /tmp/internvl1b
+    python3 tools/make_shaped_checkpoint.py --shape internvl2.5-8b --out /tmp/internvl8b
 
-The result is a Hugging Face LLaVA directory (config.json, model.safetensors, tokenizer and
-preprocessor files) that `lightvlm run`, `bench` and `eval` load like a downloaded one. Weights are
-N(0, 0.02) (norm weights 1), so timings are real and answers are noise. The tokenizer and image
-processor are the tiny LLaVA fixture's (tests/fixtures/llava/model): its <image> token is id 1000,
-which config.json's image_token_index names. Needs only numpy; deterministic under --seed.
+The result is a Hugging Face directory (config.json, model.safetensors, tokenizer and processor
+files) that `lightvlm run`, `bench` and `eval` load like a downloaded one. Weights are N(0, 0.02)
+(norm weights 1, biases 0), so timings are real and answers are noise.
+LLaVA shapes: the tokenizer and image processor are the tiny LLaVA fixture's
+(tests/fixtures/llava/model); its <image> token is id 1000, which config.json's image_token_index
+names. InternVL shapes are written in transformers' -hf layout (InternVLForConditionalGeneration):
+the tokenizer, chat template and processor are the tiny InternVL fixture's
+(tests/fixtures/internvl/model) with the real tiles (448 px, at most 12 and a thumbnail, 256 tokens
+a tile); its <IMG_CONTEXT> is id 952, which config.json's image_token_id names. The LLM's vocab is
+the real model's; ids past the fixture tokenizer's are never produced by it (answers are noise
+anyway). Needs only numpy; deterministic under --seed.
 """
 import argparse
 import json
@@ -20,7 +28,15 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE = REPO / "tests" / "fixtures" / "llava" / "model"
+FIXTURES = {"llava": REPO / "tests" / "fixtures" / "llava" / "model",
+            "internvl": REPO / "tests" / "fixtures" / "internvl" / "model"}
+FIXTURE_FILES = {
+    "llava": ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+              "preprocessor_config.json", "chat_template.json"),
+    "internvl": ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                 "processor_config.json", "generation_config.json"),
+}
+INTERNVL_IMAGE_TOKEN_ID = 952  # <IMG_CONTEXT> in tests/fixtures/internvl/model/tokenizer.json
 
 # llava-hf/llava-1.5-7b-hf: CLIP ViT-L/14 at 336 px, 2-layer MLP projector, Vicuna-7B (Llama).
 SHAPES = {
@@ -53,10 +69,99 @@ SHAPES = {
                      num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
                      max_position_embeddings=32768, rope_theta=1000000.0),
     },
+    # OpenGVLab/InternVL2_5-1B (config.json: force_image_size 448, downsample_ratio 0.5,
+    # max_dynamic_patch 12, ps_version v2; llm_config Qwen/Qwen2.5-0.5B-Instruct: hidden 896,
+    # 24 layers, 14 heads, 2 KV heads, MLP 4864, vocab 151674, rope_theta 1e6,
+    # max_position_embeddings 32768, q/k/v biases). Qwen2.5-0.5B ties its embeddings, but
+    # InternVL2_5-1B's model.safetensors (1.88 GB in bf16 = 0.94 G weights) holds its own lm_head:
+    # untied, as here (0.80 G weights if tied). Vision: InternViT-300M-448px-V2_5 (hidden 1024,
+    # 24 layers, 16 heads, MLP 4096, 448 px, patch 14, LayerNorm, no QK-norm, layer scale);
+    # projector LayerNorm(4096) -> 4096x896 -> gelu -> 896x896.
+    "internvl2.5-1b": {
+        "family": "internvl",
+        "vision": dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                       num_attention_heads=16, image_size=448, patch_size=14),
+        "text": dict(model_type="qwen2", hidden_size=896, intermediate_size=4864,
+                     num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                     vocab_size=151674, max_position_embeddings=32768, rope_theta=1000000.0,
+                     rms_norm_eps=1e-6, tie_word_embeddings=False),
+    },
+    # OpenGVLab/InternVL2_5-8B: the same InternViT-300M and a projector 4096 -> 4096; llm_config
+    # internlm/internlm2_5-7b-chat (hidden 4096, 32 layers, 32 heads, 8 KV heads, MLP 14336,
+    # rope_theta 1e6, max_position_embeddings 32768, untied, no biases; vocab 92553 in InternVL's
+    # llm_config, 92544 in InternLM2.5's own), written as the Llama text_config that transformers'
+    # conversion to -hf makes of InternLM2 (wqkv split into q/k/v_proj). Its dynamic NTK RoPE
+    # scaling (factor 2) only changes positions past 32768 and is left out: it costs nothing here.
+    "internvl2.5-8b": {
+        "family": "internvl",
+        "vision": dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                       num_attention_heads=16, image_size=448, patch_size=14),
+        "text": dict(model_type="llama", hidden_size=4096, intermediate_size=14336,
+                     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                     vocab_size=92553, max_position_embeddings=32768, rope_theta=1000000.0,
+                     rms_norm_eps=1e-5, tie_word_embeddings=False),
+    },
 }
 
 
+def family(shape):
+    return shape.get("family", "llava")
+
+
+def decoder_specs(t, prefix, qkv_bias):
+    """The Llama/Qwen2 decoder under `prefix` ("language_model."), lm_head unless tied."""
+    h, m = t["hidden_size"], t["intermediate_size"]
+    kv = h // t["num_attention_heads"] * t["num_key_value_heads"]
+    specs = [(prefix + "model.embed_tokens.weight", [t["vocab_size"], h])]
+    for i in range(t["num_hidden_layers"]):
+        p = f"{prefix}model.layers.{i}."
+        specs += [(p + "input_layernorm.weight", [h]),
+                  (p + "self_attn.q_proj.weight", [h, h]), (p + "self_attn.k_proj.weight", [kv, h]),
+                  (p + "self_attn.v_proj.weight", [kv, h]), (p + "self_attn.o_proj.weight", [h, h])]
+        if qkv_bias:
+            specs += [(p + "self_attn.q_proj.bias", [h]), (p + "self_attn.k_proj.bias", [kv]),
+                      (p + "self_attn.v_proj.bias", [kv])]
+        specs += [(p + "post_attention_layernorm.weight", [h]),
+                  (p + "mlp.gate_proj.weight", [m, h]), (p + "mlp.up_proj.weight", [m, h]),
+                  (p + "mlp.down_proj.weight", [h, m])]
+    specs += [(prefix + "model.norm.weight", [h])]
+    if not t.get("tie_word_embeddings", False):
+        specs += [(prefix + "lm_head.weight", [t["vocab_size"], h])]
+    return specs
+
+
+def internvl_specs(shape):
+    """transformers' InternVL layout: InternViT, pixel-shuffle projector, the LLM."""
+    v, t = shape["vision"], shape["text"]
+    d, f = v["hidden_size"], v["intermediate_size"]
+    patches = (v["image_size"] // v["patch_size"]) ** 2
+    specs = [("vision_tower.embeddings.cls_token", [1, 1, d]),
+             ("vision_tower.embeddings.patch_embeddings.projection.weight",
+              [d, 3, v["patch_size"], v["patch_size"]]),
+             ("vision_tower.embeddings.patch_embeddings.projection.bias", [d]),
+             ("vision_tower.embeddings.position_embeddings", [1, patches + 1, d])]
+    for i in range(v["num_hidden_layers"]):
+        p = f"vision_tower.encoder.layer.{i}."
+        for name in ("q_proj", "k_proj", "v_proj", "projection_layer"):
+            specs += [(p + f"attention.{name}.weight", [d, d]), (p + f"attention.{name}.bias", [d])]
+        specs += [(p + "lambda_1", [d]), (p + "lambda_2", [d]),
+                  (p + "layernorm_before.weight", [d]), (p + "layernorm_before.bias", [d]),
+                  (p + "mlp.fc1.weight", [f, d]), (p + "mlp.fc1.bias", [f]),
+                  (p + "mlp.fc2.weight", [d, f]), (p + "mlp.fc2.bias", [d]),
+                  (p + "layernorm_after.weight", [d]), (p + "layernorm_after.bias", [d])]
+    shuffled, h = 4 * d, t["hidden_size"]  # pixel shuffle at downsample_ratio 0.5: 2x2 patches
+    specs += [("multi_modal_projector.layer_norm.weight", [shuffled]),
+              ("multi_modal_projector.layer_norm.bias", [shuffled]),
+              ("multi_modal_projector.linear_1.weight", [h, shuffled]),
+              ("multi_modal_projector.linear_1.bias", [h]),
+              ("multi_modal_projector.linear_2.weight", [h, h]),
+              ("multi_modal_projector.linear_2.bias", [h])]
+    return specs + decoder_specs(t, "language_model.", t["model_type"] == "qwen2")
+
+
 def tensor_specs(shape):
+    if family(shape) == "internvl":
+        return internvl_specs(shape)
     v, t = shape["vision"], shape["text"]
     d, f = v["hidden_size"], v["intermediate_size"]
     patches = (v["image_size"] // v["patch_size"]) ** 2
@@ -76,23 +181,12 @@ def tensor_specs(shape):
                   (p + "mlp.fc1.weight", [f, d]), (p + "mlp.fc1.bias", [f]),
                   (p + "mlp.fc2.weight", [d, f]), (p + "mlp.fc2.bias", [d]),
                   (p + "layer_norm2.weight", [d]), (p + "layer_norm2.bias", [d])]
-    h, m = t["hidden_size"], t["intermediate_size"]
-    kv = h // t["num_attention_heads"] * t["num_key_value_heads"]
+    h = t["hidden_size"]
     specs += [("multi_modal_projector.linear_1.weight", [h, d]),
               ("multi_modal_projector.linear_1.bias", [h]),
               ("multi_modal_projector.linear_2.weight", [h, h]),
-              ("multi_modal_projector.linear_2.bias", [h]),
-              ("language_model.model.embed_tokens.weight", [t["vocab_size"], h])]
-    for i in range(t["num_hidden_layers"]):
-        p = f"language_model.model.layers.{i}."
-        specs += [(p + "input_layernorm.weight", [h]),
-                  (p + "self_attn.q_proj.weight", [h, h]), (p + "self_attn.k_proj.weight", [kv, h]),
-                  (p + "self_attn.v_proj.weight", [kv, h]), (p + "self_attn.o_proj.weight", [h, h]),
-                  (p + "post_attention_layernorm.weight", [h]),
-                  (p + "mlp.gate_proj.weight", [m, h]), (p + "mlp.up_proj.weight", [m, h]),
-                  (p + "mlp.down_proj.weight", [h, m])]
-    specs += [("language_model.model.norm.weight", [h]),
-              ("language_model.lm_head.weight", [t["vocab_size"], h])]
+              ("multi_modal_projector.linear_2.bias", [h])]
+    specs += decoder_specs(t, "language_model.", qkv_bias=False)
     return specs
 
 
@@ -130,7 +224,33 @@ def write_safetensors(path, specs, dtype, seed):
     return offset
 
 
+def internvl_config_json(shape, dtype):
+    v, t = shape["vision"], shape["text"]
+    torch_dtype = "bfloat16" if dtype == "BF16" else "float32"
+    tiles_tokens = (v["image_size"] // v["patch_size"] // 2) ** 2  # 256 after the pixel shuffle
+    return {
+        "architectures": ["InternVLForConditionalGeneration"], "model_type": "internvl",
+        "downsample_ratio": 0.5, "image_seq_length": tiles_tokens,
+        "image_token_id": INTERNVL_IMAGE_TOKEN_ID, "projector_hidden_act": "gelu",
+        "vision_feature_layer": -1, "vision_feature_select_strategy": "default",
+        "tie_word_embeddings": t["tie_word_embeddings"], "torch_dtype": torch_dtype,
+        "vision_config": dict(
+            model_type="internvl_vision", hidden_act="gelu", layer_norm_eps=1e-6,
+            norm_type="layer_norm", use_qk_norm=False, attention_bias=True,
+            layer_scale_init_value=0.1, use_mean_pooling=True, num_channels=3,
+            use_absolute_position_embeddings=True, hidden_size=v["hidden_size"],
+            intermediate_size=v["intermediate_size"], num_hidden_layers=v["num_hidden_layers"],
+            num_attention_heads=v["num_attention_heads"],
+            image_size=[v["image_size"]] * 2, patch_size=[v["patch_size"]] * 2),
+        # The fixture tokenizer's ids: <|im_end|> is 949.
+        "text_config": dict(dict(hidden_act="silu", eos_token_id=949, bos_token_id=None,
+                                 torch_dtype=torch_dtype), **t),
+    }
+
+
 def config_json(shape, dtype):
+    if family(shape) == "internvl":
+        return internvl_config_json(shape, dtype)
     v, t = shape["vision"], shape["text"]
     return {
         "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava",
@@ -155,16 +275,24 @@ def main():
     shape = SHAPES[args.shape]
     dtype = "BF16" if args.dtype == "bf16" else "F32"
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                 "preprocessor_config.json", "chat_template.json"):
-        if (FIXTURE / name).exists():
-            shutil.copy(FIXTURE / name, args.out / name)
-    # The fixture's image processor, at this shape's image size.
-    processor = json.loads((args.out / "preprocessor_config.json").read_text())
+    fixture = FIXTURES[family(shape)]
+    for name in FIXTURE_FILES[family(shape)]:
+        shutil.copy(fixture / name, args.out / name)
     side = shape["vision"]["image_size"]
-    processor["crop_size"] = {"height": side, "width": side}
-    processor["size"] = {"shortest_edge": side}
-    (args.out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
+    if family(shape) == "internvl":
+        # The fixture's processor with the real tiles: 448 px, 1..12 of them, 256 tokens each.
+        processor = json.loads((args.out / "processor_config.json").read_text())
+        processor["image_processor"]["size"] = {"height": side, "width": side}
+        processor["image_processor"]["min_patches"] = 1
+        processor["image_processor"]["max_patches"] = 12
+        processor["image_seq_length"] = (side // shape["vision"]["patch_size"] // 2) ** 2
+        (args.out / "processor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
+    else:
+        # The fixture's image processor, at this shape's image size.
+        processor = json.loads((args.out / "preprocessor_config.json").read_text())
+        processor["crop_size"] = {"height": side, "width": side}
+        processor["size"] = {"shortest_edge": side}
+        (args.out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
     (args.out / "config.json").write_text(json.dumps(config_json(shape, dtype), indent=2) + "\n")
     size = write_safetensors(args.out / "model.safetensors", tensor_specs(shape), dtype, args.seed)
     print(f"wrote {args.out}: {size / 2**30:.2f} GiB of {dtype} weights")
