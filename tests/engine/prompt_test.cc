@@ -63,5 +63,28 @@ TEST(PromptTest, MismatchesAreClearErrors) {
   EXPECT_NE(error.find("run of 2 image tokens"), std::string::npos) << error;
 }
 
+// SmolVLM's processor writes markers between an image's sub-images: the image spans several
+// runs of image tokens, each a whole number of its grids.
+TEST(PromptTest, AnImageMaySpanSeveralRunsEachOfWholeGrids) {
+  std::vector<ImageEmbeddings> images;
+  ImageEmbeddings image;
+  image.rows = Tensor(DType::kF32, {5, 4});
+  image.grids = {{1, 2}, {1, 1}, {1, 2}};
+  images.push_back(std::move(image));
+  const std::vector<int32_t> ids = {1, kImage, kImage, 7, kImage, kImage, kImage, 8};
+  const Prompt prompt = AssemblePrompt(ids, images, kImage);
+  EXPECT_EQ(prompt.token_ids, ids);
+  ASSERT_EQ(prompt.images.size(), 1u);
+  EXPECT_EQ(prompt.images[0].start, 1);
+  EXPECT_EQ(prompt.images[0].grid_starts, (std::vector<int64_t>{1, 4, 5}));
+  EXPECT_EQ(prompt.images[0].end(), 7);
+
+  const std::vector<int32_t> mid_grid = {kImage, kImage, kImage, kImage, 7, kImage};
+  const std::string error = testing::ErrorOf([&] { AssemblePrompt(mid_grid, images, kImage); });
+  EXPECT_NE(error.find("does not end on one of its grids"), std::string::npos) << error;
+  const std::vector<int32_t> unfinished = {kImage, kImage, 7};
+  EXPECT_THROW(AssemblePrompt(unfinished, images, kImage), Error);
+}
+
 }  // namespace
 }  // namespace lightvlm
