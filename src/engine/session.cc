@@ -166,8 +166,13 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
     std::vector<ImageRun> runs;
     for (const PromptImage& image : prompt.images) {
       int64_t start = length_ + image.start;
+      auto saliency = image.embeddings->vision_saliency.begin();
       for (const ImageGrid& grid : image.embeddings->grids) {
         runs.push_back({start, grid.height, grid.width});
+        if (!image.embeddings->vision_saliency.empty()) {
+          runs.back().vision_saliency.assign(saliency, saliency + grid.size());
+          saliency += grid.size();
+        }
         start += grid.size();
       }
     }

@@ -20,6 +20,9 @@ struct ImageEmbeddings {
   Tensor rows;                   // [sum of the grids' sizes, hidden_size]: grid after grid, each
                                  // in row-major order
   std::vector<ImageGrid> grids;  // in the order of their rows
+  // [rows] how much the vision tower's class token attends to each row (VisionZip's dominant
+  // tokens); empty when the tower gives none.
+  std::vector<float> vision_saliency;
 
   // Fails unless the grids together hold exactly the rows.
   void CheckGrids() const;

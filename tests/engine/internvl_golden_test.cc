@@ -114,15 +114,17 @@ TEST_F(InternVLGoldenTest, MaxTilesCapsTheTiling) {
   EXPECT_EQ(image.rows.dim(0), 4);
 }
 
-// The method merges image tokens across all tiles: the plan reaches the budget over the 28
-// image tokens of seven grids, text is untouched and generation runs on.
+// The method and the baselines reduce image tokens across all tiles: the plan reaches the budget
+// over the 28 image tokens of seven grids, text is untouched and generation runs on (visionzip
+// with each tile's class-token attention, passed from InternViT through the session).
 TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
   const std::vector<ImageEmbeddings> images = Photo();
   const Prompt prompt = MakePrompt(*model_, kQuestion, images);
   ReducerOptions reducer_options;
   reducer_options.budget.final_tokens = 7;
   reducer_options.stages = 2;
-  for (const std::string reducer_name : {"lightvlm", "uniform", "fastv"}) {
+  for (const std::string reducer_name :
+       {"lightvlm", "uniform", "fastv", "dart", "cdpruner", "visionzip"}) {
     const auto reducer = MakeTokenReducer(reducer_name, reducer_options);
     KvPolicyOptions kv_options;
     kv_options.budget = 24;  // of the 46 prompt tokens: compression runs
@@ -138,7 +140,8 @@ TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
     EXPECT_EQ(result.tokens.size(), 8u) << reducer_name;
     const std::vector<int64_t> live = reducer->ImageTokensPerLayer();
     ASSERT_FALSE(live.empty()) << reducer_name;
-    EXPECT_EQ(live.front(), 28) << reducer_name;
+    // cdpruner and visionzip reduce before the LLM, the others inside it.
+    EXPECT_EQ(live.front(), reducer->plan().front().layer == 0 ? 7 : 28) << reducer_name;
     EXPECT_EQ(live.back(), 7) << reducer_name;
   }
 }
