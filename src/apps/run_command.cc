@@ -144,7 +144,8 @@ void AddRunCommand(CLI::App& app) {
   run->add_flag("--truncate", options->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
   run->add_option("--reduce", options->reducer,
-                  "Image-token reducer in prefill: lightvlm, fastv, pdrop, random, uniform, none")
+                  "Image-token reducer in prefill: lightvlm, fastv, pdrop, dart, cdpruner, "
+                  "visionzip, random, uniform, none")
       ->capture_default_str();
   run->add_option("--keep", options->reduction.budget.keep,
                   "Budget: average share of image tokens over the LLM layers, in (0, 1]")
@@ -155,7 +156,7 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
       ->capture_default_str();
   run->add_option("--fastv-layer", options->reduction.fastv_layer,
-                  "fastv, random, uniform: the layer before which tokens are pruned")
+                  "fastv, dart, random, uniform: the layer before which tokens are pruned")
       ->capture_default_str();
   run->add_option("--reduce-seed", options->reduction.seed, "random: seed of the kept subset")
       ->capture_default_str();
