@@ -82,7 +82,7 @@ Tensor InternVLVisionEncoder::Encode(ThreadPool& pool, const InternVLPixelValues
     const int64_t tokens = hidden.dim(0) - 1;
     if (t == 0) patches = Tensor(DType::kF32, {tiles, tokens, d});
     std::memcpy(patches.f32() + t * tokens * d, hidden.f32() + d, tokens * d * sizeof(float));
-    if (saliency != nullptr) {
+    if (saliency != nullptr && !class_attention.empty()) {  // empty when no layer runs
       const int64_t patch = config_.vision.patch_size;
       AppendShuffledSaliency(class_attention, tile.dim(1) / patch, tile.dim(2) / patch, *saliency);
     }
