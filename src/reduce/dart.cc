@@ -2,7 +2,7 @@
 // Matters More", 2025; code: github.com/ZichenWen1/DART), as a baseline on the same budget
 // (docs/ALGORITHM.md).
 //
-//   stage   one, before layer K [fastv_layer = 2, DART's default K], with FastV's count rule
+//   stage   one, before layer K [fastv_layer = 2, as fastv], with FastV's count rule
 //           (SingleStagePlan): keep * L = K + (L - K) * R, or R = final_tokens / N.
 //   pivots  the P [dart_image_pivots = 4] image tokens and the T [dart_text_pivots = 4] scoring
 //           rows (the question span) whose keys at layer K - 1 have the largest L1 norm.
