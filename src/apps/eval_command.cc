@@ -96,7 +96,8 @@ void AddEvalCommand(CLI::App& app) {
       ->required();
   CLI::Option* reduce =
       eval->add_option("--reduce", options->reducer,
-                       "Image-token reducer: lightvlm, fastv, pdrop, random, uniform, none")
+                       "Image-token reducer: lightvlm, fastv, pdrop, dart, cdpruner, visionzip, "
+                       "random, uniform, none")
           ->capture_default_str();
   CLI::Option* keep =
       eval->add_option("--keep", options->reduction.budget.keep,

@@ -19,8 +19,10 @@ void ReducerFlags::Parse() { ParseQueryFlags(query, options); }
 
 void AddReducerFlags(CLI::App& command, ReducerFlags& flags) {
   command
-      .add_option("--reduce", flags.name,
-                  "Image-token reducer in prefill: lightvlm, fastv, pdrop, random, uniform, none")
+      .add_option(
+          "--reduce", flags.name,
+          "Image-token reducer in prefill: lightvlm, fastv, pdrop, dart, cdpruner, visionzip, "
+          "random, uniform, none")
       ->capture_default_str();
   command
       .add_option("--keep", flags.options.budget.keep,
@@ -33,7 +35,7 @@ void AddReducerFlags(CLI::App& command, ReducerFlags& flags) {
       ->capture_default_str();
   command
       .add_option("--fastv-layer", flags.options.fastv_layer,
-                  "fastv, random, uniform: the layer before which tokens are pruned")
+                  "fastv, dart, random, uniform: the layer before which tokens are pruned")
       ->capture_default_str();
   command.add_option("--reduce-seed", flags.options.seed, "random: seed of the kept subset")
       ->capture_default_str();

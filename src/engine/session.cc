@@ -174,8 +174,15 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
     std::vector<ImageRun> runs;
     for (const PromptImage& image : prompt.images) {
       const std::vector<ImageGrid>& grids = image.embeddings->grids;
+      const std::vector<float>& saliency = image.embeddings->vision_saliency;
+      int64_t row = 0;
       for (size_t g = 0; g < grids.size(); ++g) {
         runs.push_back({length_ + image.grid_starts[g], grids[g].height, grids[g].width});
+        if (!saliency.empty()) {
+          runs.back().vision_saliency.assign(saliency.begin() + row,
+                                             saliency.begin() + row + grids[g].size());
+        }
+        row += grids[g].size();
       }
     }
     reducer->Begin(runs, config.num_layers);

@@ -16,8 +16,10 @@ namespace {
 // below, the title above and the legend on the right.
 constexpr double kWidth = 760, kHeight = 460;
 constexpr double kLeft = 80, kRight = 580, kTop = 50, kBottom = 390;
-constexpr std::array<const char*, 8> kColours = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                                 "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+// One colour per reducer (nine), and one to spare, before any repeats.
+constexpr std::array<const char*, 10> kColours = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                  "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                                  "#7f7f7f", "#bcbd22"};
 
 struct Axis {
   double low = 0, high = 1;

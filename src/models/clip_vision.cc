@@ -80,7 +80,8 @@ ClipVisionTower::ClipVisionTower(const ClipVisionConfig& config, const TensorSou
       encoder_(EncoderConfig(config), weights, prefix + "encoder.layers.", ClipLayerNames(),
                CheckedLayersUsed(layers_used, config), weight_dtype) {}
 
-Tensor ClipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels) const {
+Tensor ClipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels,
+                                std::vector<float>* class_attention) const {
   const ClipVisionConfig& c = config_;
   const int64_t n = 1 + c.num_patches(), d = c.hidden_size;
   Check(pixels.shape() == Shape{c.num_channels, c.image_size, c.image_size},
@@ -92,7 +93,7 @@ Tensor ClipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels) const {
   ops::Add(pool, hidden.f32(), position_embedding_.f32(), n * d);
   ops::LayerNorm(pool, hidden.f32(), pre_norm_weight_.f32(), pre_norm_bias_.f32(), n, d,
                  static_cast<float>(c.layer_norm_eps), hidden.f32());
-  encoder_.Forward(pool, hidden);
+  encoder_.Forward(pool, hidden, class_attention);
   return hidden;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
@@ -48,8 +49,10 @@ class ClipVisionTower {
   const ClipVisionConfig& config() const { return config_; }
 
   // pixels [3, image_size, image_size] -> hidden state after `layers_used` layers,
-  // [1 + num_patches, hidden], the class token first.
-  Tensor Forward(ThreadPool& pool, const Tensor& pixels) const;
+  // [1 + num_patches, hidden], the class token first. With `class_attention`, also the last
+  // layer run's attention from the class token to each row, averaged over heads [1 + num_patches].
+  Tensor Forward(ThreadPool& pool, const Tensor& pixels,
+                 std::vector<float>* class_attention = nullptr) const;
 
  private:
   ClipVisionConfig config_;

@@ -14,6 +14,8 @@ void ImageEmbeddings::CheckGrids() const {
   Check(rows.shape().size() == 2 && total == rows.dim(0), "image embeddings: ", grids.size(),
         " grids hold ", total, " rows but there are ",
         rows.shape().size() == 2 ? rows.dim(0) : int64_t{0});
+  Check(vision_saliency.empty() || static_cast<int64_t>(vision_saliency.size()) == total,
+        "image embeddings: ", vision_saliency.size(), " saliency values for ", total, " rows");
 }
 
 }  // namespace lightvlm

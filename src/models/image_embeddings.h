@@ -25,6 +25,9 @@ struct ImageEmbeddings {
   // image tokens (SmolVLM: each sub-image's run of image tokens between row and column markers);
   // empty when the family's placeholder expansion is all there is.
   std::string prompt_text;
+  // [rows] how much the vision tower's class token attends to each row (VisionZip's dominant
+  // tokens); empty when the tower gives none.
+  std::vector<float> vision_saliency;
 
   // Fails unless the grids together hold exactly the rows.
   void CheckGrids() const;

@@ -47,7 +47,8 @@ InternViT::InternViT(const InternViTConfig& config, const TensorSource& weights,
   }
 }
 
-Tensor InternViT::Forward(ThreadPool& pool, const Tensor& pixels) const {
+Tensor InternViT::Forward(ThreadPool& pool, const Tensor& pixels,
+                          std::vector<float>* class_attention) const {
   const InternViTConfig& c = config_;
   const int64_t d = c.encoder.hidden_size, p = c.patch_size;
   Check(pixels.shape().size() == 3, "InternViT: pixel values have shape ",
@@ -69,7 +70,7 @@ Tensor InternViT::Forward(ThreadPool& pool, const Tensor& pixels) const {
     ops::Add(pool, hidden.f32() + d, positions.f32(), rows * columns * d);
   }
 
-  encoder_.Forward(pool, hidden);
+  encoder_.Forward(pool, hidden, class_attention);
   if (c.final_layer_norm) {
     ops::LayerNorm(pool, hidden.f32(), final_norm_weight_.f32(), final_norm_bias_.f32(), n, d,
                    static_cast<float>(c.encoder.norm_eps), hidden.f32());

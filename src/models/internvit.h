@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/tensor.h"
 #include "base/thread_pool.h"
@@ -48,7 +49,10 @@ class InternViT {
 
   // pixels [channels, height, width] (multiples of the patch size) -> the hidden state after
   // layers_used layers, [1 + (height / patch) * (width / patch), hidden], the class token first.
-  Tensor Forward(ThreadPool& pool, const Tensor& pixels) const;
+  // With `class_attention`, also the last layer run's attention from the class token to each
+  // row, averaged over heads [1 + patches].
+  Tensor Forward(ThreadPool& pool, const Tensor& pixels,
+                 std::vector<float>* class_attention = nullptr) const;
 
  private:
   InternViTConfig config_;

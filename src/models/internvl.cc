@@ -171,7 +171,7 @@ std::string InternVLModel::ExpandImagePlaceholders(const std::string& text,
 ImageEmbeddings InternVLModel::EncodeImage(ThreadPool& pool, const Image& image) const {
   const InternVLPixelValues pixels = InternVLPreprocess(image, processor_);
   ImageEmbeddings embeddings;
-  embeddings.rows = vision_->Encode(pool, pixels);
+  embeddings.rows = vision_->Encode(pool, pixels, &embeddings.vision_saliency);
   const int64_t side = vision_config_.tile_size / vision_config_.vision.patch_size / 2;
   embeddings.grids.assign(pixels.tiles.size(), ImageGrid{side, side});
   embeddings.CheckGrids();

@@ -1,6 +1,7 @@
 #include "models/internvl_vision.h"
 
 #include <cstring>
+#include <vector>
 
 #include "base/error.h"
 #include "models/activation.h"
@@ -22,6 +23,20 @@ InternVLProjector LoadProjector(const InternVLVisionConfig& c, const TensorSourc
   projector.linear_out = LoadLinear(weights, layout.projector_out, out, out, true, dtype);
   projector.act = c.projector_act;
   return projector;
+}
+
+// Appends, for each token of the pixel shuffle's output (internvl_pixel_shuffle.h), the summed
+// class-token attention of its 2x2 patches; `class_attention` [1 + rows * columns] starts with the
+// class token's own.
+void AppendShuffledSaliency(const std::vector<float>& class_attention, int64_t rows,
+                            int64_t columns, std::vector<float>& saliency) {
+  const float* patches = class_attention.data() + 1;
+  for (int64_t r = 0; r + 1 < rows; r += 2) {
+    for (int64_t c = 0; c + 1 < columns; c += 2) {
+      saliency.push_back(patches[r * columns + c] + patches[r * columns + c + 1] +
+                         patches[(r + 1) * columns + c] + patches[(r + 1) * columns + c + 1]);
+    }
+  }
 }
 
 }  // namespace
@@ -49,20 +64,28 @@ InternVLVisionEncoder::InternVLVisionEncoder(const InternVLVisionConfig& config,
       tower_(config.vision, weights, layout.vision, weight_dtype),
       projector_(LoadProjector(config, weights, layout, weight_dtype)) {}
 
-Tensor InternVLVisionEncoder::Encode(ThreadPool& pool, const InternVLPixelValues& pixels) const {
+Tensor InternVLVisionEncoder::Encode(ThreadPool& pool, const InternVLPixelValues& pixels,
+                                     std::vector<float>* saliency) const {
   Check(!pixels.tiles.empty(), "InternVL vision encoder: the image has no tiles");
   const Shape& tile_shape = pixels.tiles.front().shape();
   const int64_t d = config_.vision.encoder.hidden_size;
   const auto tiles = static_cast<int64_t>(pixels.tiles.size());
   Tensor patches;  // [tiles, patch tokens, hidden], the class tokens dropped
+  if (saliency != nullptr) saliency->clear();
+  std::vector<float> class_attention;
   for (int64_t t = 0; t < tiles; ++t) {
     const Tensor& tile = pixels.tiles[t];
     Check(tile.shape() == tile_shape, "InternVL vision encoder: tile ", t, " has shape ",
           ShapeToString(tile.shape()), ", tile 0 ", ShapeToString(tile_shape));
-    const Tensor hidden = tower_.Forward(pool, tile);
+    const Tensor hidden =
+        tower_.Forward(pool, tile, saliency != nullptr ? &class_attention : nullptr);
     const int64_t tokens = hidden.dim(0) - 1;
     if (t == 0) patches = Tensor(DType::kF32, {tiles, tokens, d});
     std::memcpy(patches.f32() + t * tokens * d, hidden.f32() + d, tokens * d * sizeof(float));
+    if (saliency != nullptr && !class_attention.empty()) {  // empty when no layer runs
+      const int64_t patch = config_.vision.patch_size;
+      AppendShuffledSaliency(class_attention, tile.dim(1) / patch, tile.dim(2) / patch, *saliency);
+    }
   }
   Tensor shuffled = InternVLPixelShuffle(patches);  // [tiles, tokens / 4, 4 * hidden]
   shuffled.Reshape({shuffled.dim(0) * shuffled.dim(1), shuffled.dim(2)});

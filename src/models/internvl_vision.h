@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/dtype.h"
 #include "base/tensor.h"
@@ -43,8 +44,11 @@ class InternVLVisionEncoder {
   // One image's tiles (all of one size, e.g. config().tile_size) -> its image embeddings
   // [tiles * tokens per tile, text hidden], tile by tile in order, each tile's tokens row by
   // row over its (side / 2) x (side / 2) grid of merged patches. Fails naming the shapes when
-  // the tiles differ in size or have no tiles.
-  Tensor Encode(ThreadPool& pool, const InternVLPixelValues& pixels) const;
+  // the tiles differ in size or have no tiles. With `saliency`, also each image token's share
+  // of its tile's class-token attention (the last layer run, averaged over heads), summed over
+  // the 2x2 patches the pixel shuffle merged into it [tiles * tokens per tile].
+  Tensor Encode(ThreadPool& pool, const InternVLPixelValues& pixels,
+                std::vector<float>* saliency = nullptr) const;
 
  private:
   InternVLVisionConfig config_;

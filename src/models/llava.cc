@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "base/error.h"
 #include "io/chat_template.h"
@@ -125,13 +126,17 @@ Tensor LlavaModel::Project(ThreadPool& pool, const Tensor& features) const {
 
 ImageEmbeddings LlavaModel::EncodeImage(ThreadPool& pool, const Image& image) const {
   const Tensor pixels = ClipPixelValues(image, processor_.image);
-  const Tensor hidden = vision_->Forward(pool, pixels);
+  std::vector<float> class_attention;
+  const Tensor hidden = vision_->Forward(pool, pixels, &class_attention);
   const int64_t skip = config_.keep_class_token ? 0 : 1;
   const int64_t rows = hidden.dim(0) - skip, width = hidden.dim(1);
   Tensor features(DType::kF32, {rows, width});
   std::memcpy(features.f32(), hidden.f32() + skip * width, rows * width * sizeof(float));
   ImageEmbeddings embeddings;
   embeddings.rows = Project(pool, features);
+  if (!class_attention.empty()) {  // empty when no vision layer runs
+    embeddings.vision_saliency.assign(class_attention.begin() + skip, class_attention.end());
+  }
   // With the class token kept the run is not a grid; it is reported as one row of that length.
   const int64_t side = config_.vision.grid_size();
   embeddings.grids = {config_.keep_class_token ? ImageGrid{1, rows} : ImageGrid{side, side}};

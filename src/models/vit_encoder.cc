@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "base/error.h"
 #include "ops/ops.h"
@@ -108,12 +110,16 @@ VitEncoder::VitEncoder(const VitEncoderConfig& config, const TensorSource& weigh
   }
 }
 
-void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden) const {
-  for (const VitEncoderLayer& layer : layers_) ForwardLayer(pool, layer, hidden);
+void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden,
+                         std::vector<float>* class_attention) const {
+  if (class_attention != nullptr) class_attention->clear();  // no layers: no attention
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    ForwardLayer(pool, layers_[i], hidden, i + 1 == layers_.size() ? class_attention : nullptr);
+  }
 }
 
-void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer,
-                              Tensor& hidden) const {
+void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
+                              std::vector<float>* class_attention) const {
   const VitEncoderConfig& c = config_;
   const int64_t n = hidden.dim(0), d = c.hidden_size;
   float* x = hidden.f32();
@@ -132,8 +138,19 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer,
   const int64_t head_dim = d / c.num_heads;
   const ops::AttentionShape shape{c.num_heads, c.num_heads, head_dim,
                                   1.0f / std::sqrt(static_cast<float>(head_dim))};
+  const int64_t class_row = 0;
+  std::vector<float> scores(class_attention != nullptr ? c.num_heads * n : 0);
   ops::Attention(pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
-                 /*causal=*/false, normed.f32());
+                 /*causal=*/false, normed.f32(),
+                 class_attention != nullptr ? std::span<const int64_t>(&class_row, 1)
+                                            : std::span<const int64_t>(),
+                 scores.data());
+  if (class_attention != nullptr) {
+    class_attention->assign(n, 0.0f);
+    for (int64_t h = 0; h < c.num_heads; ++h) {
+      for (int64_t j = 0; j < n; ++j) (*class_attention)[j] += scores[h * n + j] / c.num_heads;
+    }
+  }
   layer.out_proj.Forward(pool, normed.f32(), n, q.f32());
   AddBranch(pool, x, q.f32(), layer.layer_scale1, n, d);
 

@@ -81,11 +81,16 @@ class VitEncoder {
   const VitEncoderConfig& config() const { return config_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
-  // Runs every loaded layer over `hidden` [tokens, hidden_size] in place.
-  void Forward(ThreadPool& pool, Tensor& hidden) const;
+  // Runs every loaded layer over `hidden` [tokens, hidden_size] in place. With `class_attention`,
+  // also returns the last layer's attention from row 0 (the class token) to every row, averaged
+  // over heads, [tokens]: the saliency VisionZip ranks tokens by.
+  void Forward(ThreadPool& pool, Tensor& hidden,
+               std::vector<float>* class_attention = nullptr) const;
 
  private:
-  void ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden) const;
+  // With `class_attention` non-null, records row 0's attention there as Forward describes.
+  void ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
+                    std::vector<float>* class_attention) const;
 
   VitEncoderConfig config_;
   std::vector<VitEncoderLayer> layers_;

@@ -38,21 +38,6 @@ std::vector<int64_t> StageLayers(int64_t stages, int64_t num_layers) {
   return LayersAtDepths(fractions, num_layers);
 }
 
-// Unit-length copies of the key rows of `rows`.
-std::vector<std::vector<double>> NormalizedKeys(const Tensor& keys,
-                                                const std::vector<int64_t>& rows) {
-  const int64_t width = keys.dim(1);
-  std::vector<std::vector<double>> unit(rows.size(), std::vector<double>(width));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const float* key = keys.f32() + rows[i] * width;
-    double norm = 0;
-    for (int64_t j = 0; j < width; ++j) norm += double(key[j]) * key[j];
-    norm = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
-    for (int64_t j = 0; j < width; ++j) unit[i][j] = key[j] * norm;
-  }
-  return unit;
-}
-
 class LightVlmMerge : public TokenReducer {
  public:
   explicit LightVlmMerge(const ReducerOptions& options) : TokenReducer(options) {}
@@ -88,15 +73,14 @@ class LightVlmMerge : public TokenReducer {
   static std::vector<int64_t> NearestKept(const LayerAttention& attention,
                                           const std::vector<int64_t>& image_rows,
                                           const std::vector<int64_t>& kept) {
-    const auto unit = NormalizedKeys(attention.keys, image_rows);
+    const auto unit = UnitRows(attention.keys.f32(), attention.keys.dim(1), image_rows);
     std::vector<int64_t> group(image_rows.size(), -1);
     for (size_t k = 0; k < kept.size(); ++k) group[kept[k]] = static_cast<int64_t>(k);
     for (size_t i = 0; i < image_rows.size(); ++i) {
       if (group[i] >= 0) continue;
       double best = -2.0;
       for (size_t k = 0; k < kept.size(); ++k) {
-        double similarity = 0;
-        for (size_t j = 0; j < unit[i].size(); ++j) similarity += unit[i][j] * unit[kept[k]][j];
+        const double similarity = Dot(unit[i], unit[kept[k]]);
         if (similarity > best) {
           best = similarity;
           group[i] = static_cast<int64_t>(k);

@@ -57,6 +57,57 @@ void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_r
                 TopIndices(AttentionReceived(attention, image_rows, weights), keep));
 }
 
+std::vector<int64_t> ShareByImageSize(int64_t total, const std::vector<ImageRun>& images) {
+  int64_t all_tokens = 0;
+  for (const ImageRun& run : images) all_tokens += run.size();
+  std::vector<int64_t> share(images.size());
+  std::vector<int64_t> remainder(images.size());
+  int64_t given = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    share[i] = total * images[i].size() / all_tokens;
+    remainder[i] = total * images[i].size() % all_tokens;
+    given += share[i];
+  }
+  std::vector<size_t> order(images.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return remainder[a] > remainder[b]; });
+  for (int64_t i = 0; given < total; ++i, ++given) ++share[order[i]];
+  return share;
+}
+
+int64_t FirstRowOf(const ImageRun& run, const DecoderTokens& tokens,
+                   const std::vector<int64_t>& image_rows, const char* reducer) {
+  const auto first = std::partition_point(image_rows.begin(), image_rows.end(), [&](int64_t row) {
+    return tokens.token_index[row] < run.start;
+  });
+  const int64_t offset = first - image_rows.begin();
+  const int64_t last = offset + run.size() - 1;
+  Check(last < static_cast<int64_t>(image_rows.size()) &&
+            tokens.token_index[image_rows[last]] == run.start + run.size() - 1,
+        reducer, ": the image at token ", run.start, " is no longer whole at its stage");
+  return offset;
+}
+
+std::vector<std::vector<double>> UnitRows(const float* data, int64_t width,
+                                          const std::vector<int64_t>& rows) {
+  std::vector<std::vector<double>> unit(rows.size(), std::vector<double>(width));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const float* row = data + rows[i] * width;
+    double norm = 0;
+    for (int64_t j = 0; j < width; ++j) norm += double(row[j]) * row[j];
+    norm = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+    for (int64_t j = 0; j < width; ++j) unit[i][j] = row[j] * norm;
+  }
+  return unit;
+}
+
+double Dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double sum = 0;
+  for (size_t j = 0; j < a.size(); ++j) sum += a[j] * b[j];
+  return sum;
+}
+
 double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,
                     int64_t num_layers) {
   double total = 0;

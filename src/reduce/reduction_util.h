@@ -30,6 +30,22 @@ void KeepImageRows(DecoderTokens& tokens, const std::vector<int64_t>& image_rows
 void KeepMostAttended(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
                       const LayerAttention& attention, QueryWeights weights);
 
+// `total` shared over `images` in proportion to their sizes, by largest remainder (the earlier
+// image on ties), so that the shares add up to `total` exactly.
+std::vector<int64_t> ShareByImageSize(int64_t total, const std::vector<ImageRun>& images);
+
+// The index into `image_rows` of the first token of `run`, whose tokens follow in order; fails,
+// naming `reducer`, unless the run is still whole (as it is at a reducer's only stage).
+int64_t FirstRowOf(const ImageRun& run, const DecoderTokens& tokens,
+                   const std::vector<int64_t>& image_rows, const char* reducer);
+
+// Unit-length copies (in double) of `rows` of the row-major matrix `data` of `width` columns; a
+// zero row stays zero.
+std::vector<std::vector<double>> UnitRows(const float* data, int64_t width,
+                                          const std::vector<int64_t>& rows);
+
+double Dot(const std::vector<double>& a, const std::vector<double>& b);
+
 // The share of image tokens averaged over `num_layers` layers when `image_tokens` tokens go
 // through the stages of `plan`.
 double AverageShare(const std::vector<ReductionStage>& plan, int64_t image_tokens,

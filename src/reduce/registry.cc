@@ -15,6 +15,9 @@ const std::map<std::string, Factory>& Registry() {
       {"lightvlm", MakeLightVlmMerge},  // the method: pyramid token merging
       {"fastv", MakeFastV},             // prune once by attention
       {"pdrop", MakePyramidDrop},       // prune by attention at 1/4, 1/2, 3/4 of depth
+      {"dart", MakeDart},               // prune once, keeping tokens unlike pivot tokens
+      {"cdpruner", MakeCdPruner},       // prune before the LLM by a conditional DPP
+      {"visionzip", MakeVisionZip},     // vision-tower saliency plus merged context, before the LLM
       {"random", MakeRandomPrune},      // prune once, a random subset
       {"uniform", MakeUniformPrune},    // prune once, a spatial lattice
       {"none", MakeNoReduction},        // every token through every layer

@@ -16,6 +16,12 @@ void TokenReducer::Begin(const std::vector<ImageRun>& images, int64_t num_layers
         options_.query_tokens);
   Check(options_.max_question_tokens >= 1, "the question span's cap must be at least 1, got ",
         options_.max_question_tokens);
+  for (const ImageRun& run : images) {
+    Check(run.vision_saliency.empty() ||
+              static_cast<int64_t>(run.vision_saliency.size()) == run.size(),
+          "the image at token ", run.start, " has ", run.vision_saliency.size(),
+          " saliency values for ", run.size(), " tokens");
+  }
   images_ = images;
   num_layers_ = num_layers;
   total_image_tokens_ = 0;

@@ -1,5 +1,6 @@
 // Prefill token reducers: the method (lightvlm, pyramid token merging) and the baselines (fastv,
-// pdrop, random, uniform, none), each one file in this folder, selected by name. A reducer is a
+// pdrop, dart, cdpruner, visionzip, random, uniform, none), each one file in this folder,
+// selected by name. A reducer is a
 // PrefillHook: the decoder calls it before every layer, and at the layers of its plan it removes
 // image tokens (and, for lightvlm, merges them into the kept ones). Text tokens are never
 // touched; kept tokens keep their original positions.
@@ -44,7 +45,12 @@ struct ReducerOptions {
   QueryWeights query_weights = QueryWeights::kEqual;
   uint64_t seed = 0;        // for `random`
   int64_t stages = 4;       // lightvlm: number of merging stages
-  int64_t fastv_layer = 2;  // fastv: K, the layer before which tokens are pruned
+  int64_t fastv_layer = 2;  // fastv, random, uniform, dart: K, the layer before which they prune
+  int64_t dart_image_pivots = 4;  // dart: pivot image tokens, by key norm
+  int64_t dart_text_pivots = 4;   // dart: pivot question tokens, by key norm
+  double cdpruner_theta = 0.5;    // cdpruner: relevance's weight against diversity, in [0, 1]
+  // visionzip: the share of the kept tokens that are contextual (merged) ones, VisionZip's 10/64
+  double visionzip_contextual_share = 10.0 / 64;
 };
 
 // A run of image tokens in the prompt: token indices [start, start + height * width).
@@ -52,6 +58,9 @@ struct ImageRun {
   int64_t start = 0;
   int64_t grid_height = 0;
   int64_t grid_width = 0;
+  // [size()] the vision tower's class-token attention to each token (ImageEmbeddings'
+  // vision_saliency); empty when the model gives none.
+  std::vector<float> vision_saliency = {};
   int64_t size() const { return grid_height * grid_width; }
 };
 
@@ -117,7 +126,8 @@ std::string QueryTokensName(const ReducerOptions& options);
 void ParseQueryWeights(const std::string& value, ReducerOptions& options);
 std::string QueryWeightsName(const ReducerOptions& options);
 
-// The reducer registered under `name` (lightvlm, fastv, pdrop, random, uniform, none); fails
+// The reducer registered under `name` (lightvlm, fastv, pdrop, dart, cdpruner, visionzip, random,
+// uniform, none); fails
 // listing the names when it is unknown.
 std::unique_ptr<TokenReducer> MakeTokenReducer(const std::string& name,
                                                const ReducerOptions& options);

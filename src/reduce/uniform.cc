@@ -12,35 +12,13 @@
 //           The rest are dropped, no merging. No attention is recorded.
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <vector>
 
-#include "base/error.h"
 #include "reduce/reducer_factories.h"
 #include "reduce/reduction_util.h"
 
 namespace lightvlm {
 namespace {
-
-// `total` shared over `images` in proportion to their sizes, by largest remainder.
-std::vector<int64_t> ShareByImageSize(int64_t total, const std::vector<ImageRun>& images) {
-  int64_t all_tokens = 0;
-  for (const ImageRun& run : images) all_tokens += run.size();
-  std::vector<int64_t> share(images.size());
-  std::vector<int64_t> remainder(images.size());
-  int64_t given = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    share[i] = total * images[i].size() / all_tokens;
-    remainder[i] = total * images[i].size() % all_tokens;
-    given += share[i];
-  }
-  std::vector<size_t> order(images.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return remainder[a] > remainder[b]; });
-  for (int64_t i = 0; given < total; ++i, ++given) ++share[order[i]];
-  return share;
-}
 
 // The row-major indices (ascending) of `count` cells evenly spread over a height x width grid.
 std::vector<int64_t> LatticeCells(int64_t height, int64_t width, int64_t count) {
@@ -77,29 +55,13 @@ class UniformPrune : public TokenReducer {
     std::vector<int64_t> kept;
     for (size_t i = 0; i < images().size(); ++i) {
       const ImageRun& run = images()[i];
-      const int64_t first = FirstRowOf(run, tokens, image_rows);
+      const int64_t first = FirstRowOf(run, tokens, image_rows, "uniform");
       for (int64_t cell : LatticeCells(run.grid_height, run.grid_width, share[i])) {
         kept.push_back(first + cell);
       }
     }
     std::sort(kept.begin(), kept.end());
     KeepImageRows(tokens, image_rows, kept);
-  }
-
- private:
-  // The index into `image_rows` of the first cell of `run`, whose cells follow in row-major
-  // order; the single stage sees every image whole.
-  static int64_t FirstRowOf(const ImageRun& run, const DecoderTokens& tokens,
-                            const std::vector<int64_t>& image_rows) {
-    const auto first = std::partition_point(image_rows.begin(), image_rows.end(), [&](int64_t row) {
-      return tokens.token_index[row] < run.start;
-    });
-    const int64_t offset = first - image_rows.begin();
-    const int64_t last = offset + run.size() - 1;
-    Check(last < static_cast<int64_t>(image_rows.size()) &&
-              tokens.token_index[image_rows[last]] == run.start + run.size() - 1,
-          "uniform: the image at token ", run.start, " is no longer whole at its stage");
-    return offset;
   }
 };
 

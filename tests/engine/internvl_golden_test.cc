@@ -104,6 +104,22 @@ TEST_F(InternVLGoldenTest, TileCountsMatchTheProcessorForEveryAspectRatio) {
   }
 }
 
+// VisionZip's saliency: each tile's class-token attention in the last layer (vision_feature_layer
+// -1), averaged over heads, summed over the 2x2 patches of each image token. Expected from
+// transformers 5.25.0 on the photo's 7 tiles: vision_tower(pixel_values, output_attentions=True)
+// .attentions[-1][:, :, 0, 1:].mean(1), grouped 2x2 as the pixel shuffle does.
+TEST_F(InternVLGoldenTest, EncodeImageGivesEachTilesClassTokenAttentionAsSaliency) {
+  const std::vector<float> expected = {
+      0.2383943, 0.2030156, 0.3242264, 0.1733472, 0.2750313, 0.271623,  0.1835252,
+      0.2241416, 0.3095179, 0.2354871, 0.2670174, 0.1488848, 0.1595085, 0.2257076,
+      0.2250469, 0.3449334, 0.227885,  0.2355267, 0.2570683, 0.2322649, 0.2407936,
+      0.2234633, 0.2364542, 0.2413144, 0.284068,  0.2922351, 0.193665,  0.1941195};
+  const std::vector<ImageEmbeddings> images = Photo();
+  const std::vector<float>& saliency = images[0].vision_saliency;
+  ASSERT_EQ(saliency.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(saliency[i], expected[i], 2e-6) << i;
+}
+
 TEST_F(InternVLGoldenTest, MaxTilesCapsTheTiling) {
   LoadOptions options;
   options.max_tiles = 2;  // 1x1 (ratio 1) is closer to 500x336 (1.49) than 2x1 is
@@ -114,15 +130,17 @@ TEST_F(InternVLGoldenTest, MaxTilesCapsTheTiling) {
   EXPECT_EQ(image.rows.dim(0), 4);
 }
 
-// The method merges image tokens across all tiles: the plan reaches the budget over the 28
-// image tokens of seven grids, text is untouched and generation runs on.
+// The method and the baselines reduce image tokens across all tiles: the plan reaches the budget
+// over the 28 image tokens of seven grids, text is untouched and generation runs on (visionzip
+// with each tile's class-token attention, passed from InternViT through the session).
 TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
   const std::vector<ImageEmbeddings> images = Photo();
   const Prompt prompt = MakePrompt(*model_, kQuestion, images);
   ReducerOptions reducer_options;
   reducer_options.budget.final_tokens = 7;
   reducer_options.stages = 2;
-  for (const std::string reducer_name : {"lightvlm", "uniform", "fastv"}) {
+  for (const std::string reducer_name :
+       {"lightvlm", "uniform", "fastv", "dart", "cdpruner", "visionzip"}) {
     const auto reducer = MakeTokenReducer(reducer_name, reducer_options);
     KvPolicyOptions kv_options;
     kv_options.budget = 24;  // of the 46 prompt tokens: compression runs
@@ -138,7 +156,8 @@ TEST_F(InternVLGoldenTest, TheMethodAndKvCompressionRunOverAllTiles) {
     EXPECT_EQ(result.tokens.size(), 8u) << reducer_name;
     const std::vector<int64_t> live = reducer->ImageTokensPerLayer();
     ASSERT_FALSE(live.empty()) << reducer_name;
-    EXPECT_EQ(live.front(), 28) << reducer_name;
+    // cdpruner and visionzip reduce before the LLM, the others inside it.
+    EXPECT_EQ(live.front(), reducer->plan().front().layer == 0 ? 7 : 28) << reducer_name;
     EXPECT_EQ(live.back(), 7) << reducer_name;
   }
 }

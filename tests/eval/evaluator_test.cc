@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
+#include <set>
+#include <string>
 
 #include "eval/report.h"
 #include "eval/sweep.h"
@@ -195,6 +197,14 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
   for (const std::string& name : names) {
     EXPECT_NE(accuracy_plot.find(">" + name + "</text>"), std::string::npos) << name;
   }
+  // Every method's series has a colour of its own.
+  std::set<std::string> colours;
+  const std::string series = "<g class=\"series\" stroke=\"";
+  for (size_t at = accuracy_plot.find(series); at != std::string::npos;
+       at = accuracy_plot.find(series, at + 1)) {
+    colours.insert(accuracy_plot.substr(at + series.size(), 7));
+  }
+  EXPECT_EQ(colours.size(), names.size());
 }
 
 }  // namespace

@@ -6,10 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "io/json_file.h"
@@ -102,6 +106,27 @@ TEST_F(LlavaTest, EncodeImageRunsTheWholePipeline) {
   ASSERT_EQ(embeddings.rows.num_elements(), static_cast<int64_t>(expected.size()));
   EXPECT_LT(testing::MaxAbsDifference(embeddings.rows.f32(), expected.data(), expected.size()),
             1e-3);
+}
+
+// VisionZip's saliency: the class token's attention to each patch in the selected layer (the
+// second of three), averaged over heads. Expected values from transformers 4.46.3 on the fixture:
+// vision_tower(pixel_values, output_attentions=True).attentions[-2][0][:, 0, 1:].mean(0).
+TEST_F(LlavaTest, EncodeImageGivesTheClassTokensAttentionAsSaliency) {
+  const ImageEmbeddings embeddings = model_->EncodeImage(
+      pool_, LoadImage((testing::kFixturesDir / "llava" / "image.png").string()));
+  const std::vector<float>& saliency = embeddings.vision_saliency;
+  ASSERT_EQ(saliency.size(), 576u);
+  const std::vector<std::pair<int64_t, double>> expected = {
+      {155, 0.006090844}, {43, 0.006052518}, {38, 0.004975833}, {19, 0.004697214},
+      {42, 0.004108572},  {0, 0.000888553},  {1, 0.001400469},  {394, 0.0005228751}};
+  for (const auto& [patch, value] : expected) EXPECT_NEAR(saliency[patch], value, 2e-6) << patch;
+  std::vector<int64_t> order(576);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                    [&](int64_t a, int64_t b) { return saliency[a] > saliency[b]; });
+  EXPECT_EQ(std::vector<int64_t>(order.begin(), order.begin() + 5),
+            (std::vector<int64_t>{155, 43, 38, 19, 42}));
+  EXPECT_NEAR(std::accumulate(saliency.begin(), saliency.end(), 0.0), 0.9977847745, 1e-5);
 }
 
 TEST_F(LlavaTest, FormatsQuestionsAsLlava15) {

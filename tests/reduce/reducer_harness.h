@@ -32,6 +32,13 @@ inline PositionId PositionOf(int64_t token_index) {
   return {1000 + 3 * token_index, 2000 + token_index, 3000 + 2 * token_index};
 }
 
+// What the synthetic vision tower "saw": a saliency for each image token, distinct and unrelated
+// to the attention scores below.
+inline float VisionSaliencyOf(int64_t token_index) {
+  const double golden = 0.7548776662466927 * static_cast<double>(token_index + 3);
+  return static_cast<float>(golden - std::floor(golden));
+}
+
 // A prompt piece: `text` text tokens, or an image of grid_height x grid_width tokens.
 struct Piece {
   int64_t text = 0;
@@ -64,6 +71,9 @@ inline SyntheticPrompt MakePrompt(std::initializer_list<Piece> pieces) {
       n += piece.text;
     } else {
       prompt.images.push_back({n, piece.grid_height, piece.grid_width});
+      for (int64_t i = 0; i < prompt.images.back().size(); ++i) {
+        prompt.images.back().vision_saliency.push_back(VisionSaliencyOf(n + i));
+      }
       prompt.image_tokens += prompt.images.back().size();
       n += prompt.images.back().size();
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "io/image.h"
 #include "io/json_file.h"
 #include "models/decoder.h"
 #include "models/llava.h"
@@ -28,6 +29,13 @@ class TinyLlava {
     const auto count = std::count(ids.begin(), ids.end(), image_token);
     image_ = {first - ids.begin(), 24, 24};
     EXPECT_EQ(count, image_.size());
+    // The recorded features come without the vision tower's attention: encode the image for it.
+    ThreadPool pool(1);
+    image_.vision_saliency =
+        model_
+            .EncodeImage(pool,
+                         LoadImage((golden_.model_dir().parent_path() / "image.png").string()))
+            .vision_saliency;
     ids_ = ids;
   }
 
