@@ -39,6 +39,12 @@ TEST(TokenizerNormalizerTest, Qwen2ComposesToNfcBeforeEncoding) {
   const std::vector<int32_t> composed = tokenizer->Encode("caf\u00e9 \u00c5 \u00f1", true);
   EXPECT_EQ(tokenizer->Encode("cafe\u0301 \u212b n\u0303", true), composed);
   EXPECT_EQ(composed, (std::vector<int32_t>{66, 728, 520, 220, 127, 227, 220, 633}));
+  // U+0343 has a singleton decomposition: NFC gives U+0313, and decoding returns that (found by
+  // the tokenizer_encode fuzzer, whose round-trip check assumed no normalization; tokenizers
+  // gives 64 136 241 827 and decodes them to "a\u0313 x" too).
+  const std::vector<int32_t> koronis = tokenizer->Encode("a\u0343 x", true);
+  EXPECT_EQ(koronis, (std::vector<int32_t>{64, 136, 241, 827}));
+  EXPECT_EQ(tokenizer->Decode(koronis, false), "a\u0313 x");
 }
 
 }  // namespace
