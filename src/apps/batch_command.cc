@@ -151,8 +151,16 @@ void RunBatch(const BatchCommandOptions& options) {
     for (size_t id = 0; id < request_of_id.size(); ++id) {
       if (printed[id] || !generator.done(static_cast<int64_t>(id))) continue;
       const GenerationResult& result = generator.result(static_cast<int64_t>(id));
-      generated += static_cast<int64_t>(result.tokens.size());
       const size_t i = request_of_id[id];
+      printed[id] = true;
+      if (result.stop_reason == StopReason::kError) {
+        requests[i].error =
+            StrCat(options.requests_path, ", line ", requests[i].line, ": ", result.error);
+        PrintError(i, requests[i]);
+        ++failed;
+        continue;
+      }
+      generated += static_cast<int64_t>(result.tokens.size());
       const nlohmann::json line = {
           {"index", i},
           {"line", requests[i].line},
@@ -162,7 +170,6 @@ void RunBatch(const BatchCommandOptions& options) {
           {"prefill_ms", result.prefill_ms},
           {"decode_ms", result.decode_ms}};
       std::cout << line.dump() << std::endl;
-      printed[id] = true;
     }
   }
   const double seconds =

@@ -24,5 +24,6 @@ void AddBenchCommand(CLI::App& app);
 void AddKvFidelityCommand(CLI::App& app);
 void AddBatchCommand(CLI::App& app);
 void AddChatCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
 
 }  // namespace lightvlm

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   lightvlm::AddKvFidelityCommand(app);
   lightvlm::AddBatchCommand(app);
   lightvlm::AddChatCommand(app);
+  lightvlm::AddServeCommand(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -15,28 +15,50 @@ BatchGenerator::BatchGenerator(const Decoder& decoder, ThreadPool& pool, BatchOp
 
 int64_t BatchGenerator::Submit(BatchRequest request) {
   CheckCanGenerate(request.options, 0, request.prompt.size(), options_.context);
-  const auto id = static_cast<int64_t>(results_.size());
-  results_.emplace_back();
-  waiting_.push_back(std::make_unique<Sequence>(Sequence{id, std::move(request), {}, {}, {}, {}}));
+  const int64_t id = submitted_++;
+  waiting_.push_back(std::make_unique<Sequence>(Sequence{id, std::move(request), {}, {}}));
   return id;
 }
 
 bool BatchGenerator::Admit(Sequence& sequence) {
   sequence.session = std::make_unique<Session>(decoder_, pool_, options_.context);
-  if (options_.make_reducer) sequence.reducer = options_.make_reducer();
-  if (options_.make_kv_policy) sequence.kv_policy = options_.make_kv_policy();
-  sequence.session->SetTokenReducer(sequence.reducer.get());
-  sequence.session->SetKvPolicy(sequence.kv_policy.get());
-  Generation& generation = sequence.generation.emplace(sequence.request.options, *sequence.session,
-                                                       sequence.request.prompt.size());
-  const auto start = Clock::now();
-  const std::vector<float> logits = sequence.session->Prefill(sequence.request.prompt);
-  generation.result().prefill_ms = MillisecondsSince(start);
-  return generation.Advance(logits, *sequence.session, sequence.request.on_token);
+  BatchRequest& request = sequence.request;
+  if (!request.reducer && options_.make_reducer) request.reducer = options_.make_reducer();
+  if (!request.kv_policy && options_.make_kv_policy) request.kv_policy = options_.make_kv_policy();
+  sequence.session->SetTokenReducer(request.reducer.get());
+  sequence.session->SetKvPolicy(request.kv_policy.get());
+  Generation& generation =
+      sequence.generation.emplace(request.options, *sequence.session, request.prompt.size());
+  try {
+    const auto start = Clock::now();
+    const std::vector<float> logits = sequence.session->Prefill(request.prompt);
+    generation.result().prefill_ms = MillisecondsSince(start);
+    generation.result().image_tokens = request.prompt.image_rows();
+    generation.result().kept_image_tokens = sequence.session->prompt_image_tokens();
+    return generation.Advance(logits, *sequence.session, request.on_token);
+  } catch (const Error& error) {
+    generation.result().stop_reason = StopReason::kError;
+    generation.result().error = error.what();
+    return false;
+  }
+}
+
+GenerationResult BatchGenerator::TakeResult(int64_t id) {
+  const auto it = finished_.find(id);
+  Check(it != finished_.end(), "batched request ", id, " has not finished");
+  GenerationResult result = std::move(it->second);
+  finished_.erase(it);
+  return result;
+}
+
+size_t BatchGenerator::live_kv_bytes() const {
+  size_t bytes = 0;
+  for (const auto& sequence : running_) bytes += sequence->session->cache().bytes();
+  return bytes;
 }
 
 void BatchGenerator::Finish(Sequence& sequence) {
-  results_.at(sequence.id) = std::move(sequence.generation->result());
+  finished_[sequence.id] = std::move(sequence.generation->result());
 }
 
 bool BatchGenerator::Step() {
@@ -81,10 +103,8 @@ std::vector<GenerationResult> BatchGenerator::RunToCompletion() {
   while (Step()) {
   }
   std::vector<GenerationResult> results;
-  for (std::optional<GenerationResult>& result : results_) {
-    Check(result.has_value(), "a batched request did not finish");
-    results.push_back(std::move(*result));
-  }
+  for (auto& [id, result] : finished_) results.push_back(std::move(result));
+  finished_.clear();
   return results;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -26,6 +27,10 @@ struct BatchRequest {
   Prompt prompt;
   GenerationOptions options;
   std::function<bool(int32_t)> on_token;  // may be empty; false stops this request
+  // This request's own prefill reducer and KV policy (a server's per-request settings); null:
+  // BatchOptions' factories make them.
+  std::unique_ptr<TokenReducer> reducer = nullptr;
+  std::unique_ptr<KvPolicy> kv_policy = nullptr;
 };
 
 struct BatchOptions {
@@ -45,24 +50,27 @@ class BatchGenerator {
   int64_t Submit(BatchRequest request);
   // One round: admits waiting requests into free slots (prefill and first token each), then
   // one decode step of every running sequence together. Returns false when nothing is waiting
-  // or running.
+  // or running. A request whose prefill fails ends alone, with StopReason::kError and the error;
+  // the others go on.
   bool Step();
-  // Steps until every request is done; their results in order of submission.
+  // Steps until every request is done; their results in order of submission (those not taken).
   std::vector<GenerationResult> RunToCompletion();
 
-  bool done(int64_t id) const { return results_.at(id).has_value(); }
-  const GenerationResult& result(int64_t id) const { return results_.at(id).value(); }
+  bool done(int64_t id) const { return finished_.contains(id); }
+  const GenerationResult& result(int64_t id) const { return finished_.at(id); }
+  // Hands over a finished request's result and forgets it, so that a long-running caller (the
+  // server) holds no memory for requests it has answered.
+  GenerationResult TakeResult(int64_t id);
   int64_t running() const { return static_cast<int64_t>(running_.size()); }
   int64_t waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t steps() const { return steps_; }  // batched decode steps so far
   int64_t largest_batch() const { return largest_batch_; }
+  size_t live_kv_bytes() const;  // the running sequences' KV caches, now
 
  private:
   struct Sequence {
     int64_t id;
     BatchRequest request;
-    std::unique_ptr<TokenReducer> reducer;
-    std::unique_ptr<KvPolicy> kv_policy;
     std::unique_ptr<Session> session;
     std::optional<Generation> generation;
   };
@@ -76,7 +84,8 @@ class BatchGenerator {
   BatchOptions options_;
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
-  std::vector<std::optional<GenerationResult>> results_;
+  int64_t submitted_ = 0;
+  std::map<int64_t, GenerationResult> finished_;
   int64_t steps_ = 0;
   int64_t largest_batch_ = 0;
 };

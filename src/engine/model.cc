@@ -69,17 +69,33 @@ Model LoadModel(const std::string& path, const LoadOptions& options) {
   return model;
 }
 
-Prompt MakePrompt(const Model& model, const std::string& question,
-                  std::span<const ImageEmbeddings> images, bool raw) {
+namespace {
+
+Prompt TokenizePrompt(const Model& model, const std::string& text,
+                      std::span<const ImageEmbeddings> images, bool add_special) {
   const LanguageModel& language_model = *model.language_model;
-  const std::string text =
-      raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
-  const bool add_special = raw || !language_model.formats_special_tokens();
   Prompt prompt = AssemblePrompt(
       model.tokenizer->Encode(language_model.ExpandImagePlaceholders(text, images), add_special),
       images, language_model.image_token_id());
   prompt.positions = language_model.PromptPositions(prompt.token_ids, images);
   return prompt;
+}
+
+}  // namespace
+
+Prompt MakePrompt(const Model& model, const std::string& question,
+                  std::span<const ImageEmbeddings> images, bool raw) {
+  const LanguageModel& language_model = *model.language_model;
+  const std::string text =
+      raw ? question : language_model.FormatPrompt(question, static_cast<int64_t>(images.size()));
+  return TokenizePrompt(model, text, images, raw || !language_model.formats_special_tokens());
+}
+
+Prompt MakeConversationPrompt(const Model& model, std::span<const ChatMessage> messages,
+                              std::span<const ImageEmbeddings> images) {
+  const LanguageModel& language_model = *model.language_model;
+  return TokenizePrompt(model, language_model.FormatConversation(messages), images,
+                        !language_model.formats_special_tokens());
 }
 
 }  // namespace lightvlm

@@ -41,4 +41,9 @@ inline Model LoadModel(const std::string& path, DType weight_dtype = DType::kF32
 Prompt MakePrompt(const Model& model, const std::string& question,
                   std::span<const ImageEmbeddings> images, bool raw = false);
 
+// The prompt for a whole conversation (system, user and assistant turns, the answer's turn opened
+// after them) in the checkpoint's chat format, with `images` in the order the turns hold them.
+Prompt MakeConversationPrompt(const Model& model, std::span<const ChatMessage> messages,
+                              std::span<const ImageEmbeddings> images);
+
 }  // namespace lightvlm

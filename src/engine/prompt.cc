@@ -10,6 +10,12 @@ int64_t PromptImage::end() const {
   return grid_starts.empty() ? start : grid_starts.back() + embeddings->grids.back().size();
 }
 
+int64_t Prompt::image_rows() const {
+  int64_t rows = 0;
+  for (const PromptImage& image : images) rows += image.embeddings->rows.dim(0);
+  return rows;
+}
+
 Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddings> images,
                       int32_t image_token_id) {
   Prompt prompt;

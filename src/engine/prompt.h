@@ -28,6 +28,7 @@ struct Prompt {
   std::vector<PositionId> positions;
 
   int64_t size() const { return static_cast<int64_t>(token_ids.size()); }
+  int64_t image_rows() const;  // rows that belong to an image
   // Where the position of the token after the prompt continues, counted as `positions` is: one
   // past the largest id (the size, for one id per token).
   int64_t PositionSpan() const;

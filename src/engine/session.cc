@@ -22,6 +22,8 @@ const char* StopReasonName(StopReason reason) {
       return "context full";
     case StopReason::kCaller:
       return "stopped by caller";
+    case StopReason::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -54,13 +56,13 @@ std::vector<float> Session::Decode(int32_t token) {
   return Forward(Prompt{{token}, {}, {}}, /*is_prompt=*/false);
 }
 
-void Session::BeginKvPolicy(const Prompt& prompt, const TokenReducer* reducer) {
-  int64_t image_tokens = 0;
-  for (const PromptImage& image : prompt.images) image_tokens += image.embeddings->rows.dim(0);
+void Session::CountPromptTokens(const Prompt& prompt, const TokenReducer* reducer) {
+  const int64_t image_tokens = prompt.image_rows();
   const std::vector<int64_t> live =
       reducer != nullptr ? reducer->ImageTokensPerLayer() : std::vector<int64_t>{};
   prompt_text_tokens_ += prompt.size() - image_tokens;
   prompt_image_tokens_ += live.empty() ? image_tokens : live.back();
+  if (kv_policy_ == nullptr) return;
   kv_policy_->Begin({prompt_text_tokens_, prompt_image_tokens_}, decoder_.config().num_layers,
                     length_ + prompt.size());
 }
@@ -187,7 +189,7 @@ std::vector<float> Session::Forward(const Prompt& prompt, bool is_prompt) {
     }
     reducer->Begin(runs, config.num_layers);
   }
-  if (kv_policy_ != nullptr && is_prompt) BeginKvPolicy(prompt, reducer);
+  if (is_prompt) CountPromptTokens(prompt, reducer);
   decoder_.Forward(pool_, input, cache_, reducer, kv_policy_);
   length_ += count;
   next_position_ += prompt.PositionSpan();

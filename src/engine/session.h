@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -24,7 +25,7 @@ struct GenerationOptions {
   std::vector<int32_t> stop_token_ids;  // generation ends after emitting one of these
 };
 
-enum class StopReason { kStopToken, kMaxTokens, kContextFull, kCaller };
+enum class StopReason { kStopToken, kMaxTokens, kContextFull, kCaller, kError };
 const char* StopReasonName(StopReason reason);
 
 struct GenerationResult {
@@ -33,6 +34,9 @@ struct GenerationResult {
   int64_t prompt_tokens = 0;
   double prefill_ms = 0;
   double decode_ms = 0;
+  int64_t image_tokens = 0;       // the prompt's image rows
+  int64_t kept_image_tokens = 0;  // of them, left after prefill reduction's last stage
+  std::string error;              // kError: why the request failed
 };
 
 // Keeps the last `limit` tokens of a prompt, and its first token too when `keep_first` (a BOS).
@@ -83,12 +87,15 @@ class Session {
   // The most bytes the cache's live entries held at once, measured after every forward pass
   // (before compression: what attention read).
   size_t peak_kv_bytes() const { return peak_kv_bytes_; }
+  // Image tokens of the prompts so far that are left after prefill reduction's last stage.
+  int64_t prompt_image_tokens() const { return prompt_image_tokens_; }
 
  private:
   // Runs `prompt` through the decoder: a prompt's prefill, or a decode step's one token.
   std::vector<float> Forward(const Prompt& prompt, bool is_prompt);
-  // The prompts' tokens for the KV policy's budget, counting this one.
-  void BeginKvPolicy(const Prompt& prompt, const TokenReducer* reducer);
+  // Counts the prompt's text and (reduced) image tokens, and begins the KV policy's budget on
+  // them.
+  void CountPromptTokens(const Prompt& prompt, const TokenReducer* reducer);
 
   const Decoder& decoder_;
   ThreadPool& pool_;
