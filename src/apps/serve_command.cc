@@ -83,9 +83,11 @@ void Serve(const ServeOptions& options) {
 void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
-      "serve", "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/models, /health, /metrics");
-  serve->add_option("-m,--model", options->model_path,
-                    "Checkpoint directory (Hugging Face layout) or GGUF file")
+      "serve",
+      "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/models, /health, /metrics");
+  serve
+      ->add_option("-m,--model", options->model_path,
+                   "Checkpoint directory (Hugging Face layout) or GGUF file")
       ->required();
   serve->add_option("--host", options->http.host, "Address to listen on")->capture_default_str();
   serve->add_option("--port", options->http.port, "Port to listen on (0: any free one)")
@@ -94,8 +96,9 @@ void AddServeCommand(CLI::App& app) {
   serve->add_option("--parallel", options->parallel, "Requests decoded together (slots)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  serve->add_option("--max-queue", options->max_queue,
-                    "Requests waiting for a slot; more are refused with 429")
+  serve
+      ->add_option("--max-queue", options->max_queue,
+                   "Requests waiting for a slot; more are refused with 429")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   serve->add_option("--alias", options->http.model_name,
@@ -107,8 +110,9 @@ void AddServeCommand(CLI::App& app) {
   serve->add_option("--max-body", options->http.max_body_bytes, "Largest request body, in bytes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  serve->add_option("--grace", options->grace_seconds,
-                    "Seconds requests in flight get to finish after SIGTERM")
+  serve
+      ->add_option("--grace", options->grace_seconds,
+                   "Seconds requests in flight get to finish after SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   AddImageLimitFlag(*serve, options->image_limits);

@@ -212,4 +212,25 @@ std::string StreamDecoder::Finish() {
   return text;
 }
 
+WholeTextStream::WholeTextStream(const Tokenizer& tokenizer, bool skip_special)
+    : tokenizer_(tokenizer), skip_special_(skip_special) {}
+
+std::string WholeTextStream::Next(bool final) {
+  const std::string text = tokenizer_.Decode(ids_, skip_special_);
+  // Decode writes U+FFFD for bytes that do not yet form a character: wait for the next token.
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  if (!final && std::string_view(text).ends_with(kReplacement)) return "";
+  if (text.size() <= sent_) return "";
+  std::string piece = text.substr(sent_);
+  sent_ = text.size();
+  return piece;
+}
+
+std::string WholeTextStream::Push(int32_t id) {
+  ids_.push_back(id);
+  return Next(/*final=*/false);
+}
+
+std::string WholeTextStream::Finish() { return Next(/*final=*/true); }
+
 }  // namespace lightvlm

@@ -79,4 +79,23 @@ class StreamDecoder {
   std::string pending_;  // bytes of an incomplete character, waiting for the rest
 };
 
+// An answer streamed in pieces whose concatenation is exactly Decode() of all its tokens, as
+// transformers decodes a whole answer (start-of-text rules included, which StreamDecoder leaves
+// out). Each Push decodes the answer so far and sends what is new; a piece that would end in an
+// incomplete character waits for the rest. O(n) a token: for answers, not whole documents.
+class WholeTextStream {
+ public:
+  WholeTextStream(const Tokenizer& tokenizer, bool skip_special);
+  std::string Push(int32_t id);  // the new text (may be empty)
+  std::string Finish();          // whatever was held back
+
+ private:
+  std::string Next(bool final);
+
+  const Tokenizer& tokenizer_;
+  bool skip_special_;
+  std::vector<int32_t> ids_;
+  size_t sent_ = 0;  // bytes of the decoded answer sent so far
+};
+
 }  // namespace lightvlm

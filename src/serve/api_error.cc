@@ -24,7 +24,7 @@ std::string ApiError::Json() const {
   error["param"] = param_.empty() ? nlohmann::json(nullptr) : nlohmann::json(param_);
   // Replace: a message quoting a client's invalid bytes must still be valid JSON.
   return nlohmann::json{{"error", error}}.dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace);
+                                               nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace lightvlm

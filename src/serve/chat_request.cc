@@ -51,7 +51,8 @@ RequestMessage ParseMessage(const json& message, const std::string& param) {
   if (role == nullptr) Invalid(param + ".role", "is required");
   parsed.role = String(*role, param + ".role");
   if (parsed.role != "system" && parsed.role != "user" && parsed.role != "assistant") {
-    Invalid(param + ".role", StrCat("must be system, user or assistant, got \"", parsed.role, "\""));
+    Invalid(param + ".role",
+            StrCat("must be system, user or assistant, got \"", parsed.role, "\""));
   }
   const json* content = Field(message, "content");
   const std::string content_param = param + ".content";

@@ -97,10 +97,9 @@ HttpServer::HttpServer(Scheduler& scheduler, ServerMetrics& metrics, HttpOptions
 HttpServer::~HttpServer() = default;
 
 int HttpServer::Bind() {
-  const int port = options_.port == 0 ? server_->bind_to_any_port(options_.host)
-                                      : (server_->bind_to_port(options_.host, options_.port)
-                                             ? options_.port
-                                             : -1);
+  const int port = options_.port == 0
+                       ? server_->bind_to_any_port(options_.host)
+                       : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   Check(port > 0, "serve: cannot listen on ", options_.host, ":", options_.port,
         " (in use, or not an address of this machine)");
   return port;
@@ -186,8 +185,8 @@ void HttpServer::Routes() {
     if (job->WaitStarted(0) == Job::State::kFailed) return SendError(response, job->error());
     const CompletionIds ids{StrCat("chatcmpl-", next_id_++), UnixSeconds(), options_.model_name};
     const auto content = [job, ids](size_t, httplib::DataSink& sink) {
-      const bool written = job->stream() ? StreamChunks(*job, ids, sink)
-                                         : WriteCompletion(*job, ids, sink);
+      const bool written =
+          job->stream() ? StreamChunks(*job, ids, sink) : WriteCompletion(*job, ids, sink);
       if (!written) job->Cancel();
       return written;
     };

@@ -20,11 +20,11 @@ namespace lightvlm {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                         // 0: any free port (Bind returns it)
-  std::string api_key;                     // empty: no authentication
-  std::string model_name;                  // what /v1/models lists and requests may name
+  int port = 8080;                             // 0: any free port (Bind returns it)
+  std::string api_key = {};                    // empty: no authentication
+  std::string model_name = {};                 // what /v1/models lists and requests may name
   int64_t max_body_bytes = int64_t{64} << 20;  // larger bodies get 413
-  int64_t threads = 16;                    // connections served at once
+  int64_t threads = 16;                        // connections served at once
 };
 
 class HttpServer {

@@ -30,8 +30,9 @@ std::vector<uint8_t> DataUrlBytes(const std::string& url, const std::string& nam
 std::vector<uint8_t> RemoteBytes(const std::string& url, const std::string& name,
                                  const ImageUrlOptions& options) {
   if (!options.allow_remote) {
-    BadImage(name, "remote image URLs are refused (start the server with --allow-remote-images); "
-                   "send the image as a data: URL");
+    BadImage(name,
+             "remote image URLs are refused (start the server with --allow-remote-images); "
+             "send the image as a data: URL");
   }
   const size_t scheme_end = url.find("://");
   const size_t path_start = url.find('/', scheme_end + 3);
@@ -43,17 +44,18 @@ std::vector<uint8_t> RemoteBytes(const std::string& url, const std::string& name
   client.set_follow_location(true);
   std::vector<uint8_t> bytes;
   bool too_large = false;
-  const httplib::Result result =
-      client.Get(path, [&](const char* data, size_t length) {
-        if (static_cast<int64_t>(bytes.size() + length) > options.max_bytes) {
-          too_large = true;
-          return false;
-        }
-        bytes.insert(bytes.end(), data, data + length);
-        return true;
-      });
-  if (too_large) BadImage(name, StrCat("the image is over the limit of ", options.max_bytes, " bytes"));
-  if (!result) BadImage(name, StrCat("cannot fetch ", url, ": ", httplib::to_string(result.error())));
+  const httplib::Result result = client.Get(path, [&](const char* data, size_t length) {
+    if (static_cast<int64_t>(bytes.size() + length) > options.max_bytes) {
+      too_large = true;
+      return false;
+    }
+    bytes.insert(bytes.end(), data, data + length);
+    return true;
+  });
+  if (too_large)
+    BadImage(name, StrCat("the image is over the limit of ", options.max_bytes, " bytes"));
+  if (!result)
+    BadImage(name, StrCat("cannot fetch ", url, ": ", httplib::to_string(result.error())));
   if (result->status != 200) BadImage(name, StrCat("fetching ", url, " answered ", result->status));
   return bytes;
 }

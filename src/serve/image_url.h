@@ -11,7 +11,7 @@
 namespace lightvlm {
 
 struct ImageUrlOptions {
-  bool allow_remote = false;            // --allow-remote-images
+  bool allow_remote = false;              // --allow-remote-images
   int64_t max_bytes = int64_t{20} << 20;  // of one encoded image
   int fetch_timeout_seconds = 10;
   ImageLimits limits;  // of the decoded image
@@ -20,7 +20,6 @@ struct ImageUrlOptions {
 // The bytes of a base64 payload (RFC 4648, padding required, whitespace not allowed).
 std::vector<uint8_t> DecodeBase64(const std::string& text, const std::string& name);
 
-Image LoadImageUrl(const std::string& url, const std::string& name,
-                   const ImageUrlOptions& options);
+Image LoadImageUrl(const std::string& url, const std::string& name, const ImageUrlOptions& options);
 
 }  // namespace lightvlm

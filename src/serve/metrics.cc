@@ -47,8 +47,8 @@ std::string ServerMetrics::Render(const MetricsGauges& gauges) const {
          prefill_seconds_);
   Metric(out, "lightvlm_decode_seconds_total", "counter",
          "Seconds of decode steps, summed over the sequences in each step.", decode_seconds_);
-  Metric(out, "lightvlm_image_tokens_total", "counter", "Image tokens in prompts, before reduction.",
-         static_cast<double>(image_tokens_));
+  Metric(out, "lightvlm_image_tokens_total", "counter",
+         "Image tokens in prompts, before reduction.", static_cast<double>(image_tokens_));
   Metric(out, "lightvlm_image_tokens_kept_total", "counter",
          "Image tokens left after prefill reduction's last stage.",
          static_cast<double>(kept_image_tokens_));

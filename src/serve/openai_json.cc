@@ -8,7 +8,10 @@ namespace {
 using nlohmann::json;
 
 json Header(const CompletionIds& ids, const char* object) {
-  return {{"id", ids.id}, {"object", object}, {"created", ids.created}, {"model", ids.model},
+  return {{"id", ids.id},
+          {"object", object},
+          {"created", ids.created},
+          {"model", ids.model},
           {"system_fingerprint", nullptr}};
 }
 
@@ -45,11 +48,11 @@ std::string ChunkEvent(const CompletionIds& ids, const std::string& role,
   if (!role.empty()) delta["role"] = role;
   if (!role.empty() || !content.empty()) delta["content"] = content;
   json chunk = Header(ids, "chat.completion.chunk");
-  chunk["choices"] =
-      json::array({{{"index", 0},
-                    {"delta", delta},
-                    {"logprobs", nullptr},
-                    {"finish_reason", finish_reason.empty() ? json(nullptr) : json(finish_reason)}}});
+  chunk["choices"] = json::array(
+      {{{"index", 0},
+        {"delta", delta},
+        {"logprobs", nullptr},
+        {"finish_reason", finish_reason.empty() ? json(nullptr) : json(finish_reason)}}});
   return Event(chunk);
 }
 

@@ -9,7 +9,7 @@
 namespace lightvlm {
 
 struct Job::Stream {
-  StreamDecoder decoder;
+  WholeTextStream decoder;
   StopStringFilter filter;
   const std::vector<int32_t>& stop_token_ids;
 };
@@ -67,15 +67,14 @@ std::string Joined(const std::vector<std::string>& names) {
 }
 
 std::unique_ptr<TokenReducer> RequestReducer(const SchedulerOptions& options,
-                                             const MethodSettings& method,
-                                             int64_t& final_tokens) {
+                                             const MethodSettings& method, int64_t& final_tokens) {
   const std::string name = method.reduce.value_or(options.reduce);
   const std::vector<std::string> names = TokenReducerNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
-    throw ApiError(400, "invalid_request_error",
-                   StrCat("lightvlm.reduce: unknown reducer \"", name, "\" (known: ",
-                          Joined(names), ")"),
-                   "lightvlm.reduce");
+    throw ApiError(
+        400, "invalid_request_error",
+        StrCat("lightvlm.reduce: unknown reducer \"", name, "\" (known: ", Joined(names), ")"),
+        "lightvlm.reduce");
   }
   ReducerOptions reducer = options.reducer;
   if (method.keep) reducer.budget = {*method.keep, -1};
@@ -98,16 +97,16 @@ std::unique_ptr<KvPolicy> RequestKvPolicy(const SchedulerOptions& options,
   const std::string name = method.kv.value_or(options.kv);
   const std::vector<std::string> names = KvPolicyNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
-    throw ApiError(400, "invalid_request_error",
-                   StrCat("lightvlm.kv: unknown KV policy \"", name, "\" (known: ", Joined(names),
-                          ")"),
-                   "lightvlm.kv");
+    throw ApiError(
+        400, "invalid_request_error",
+        StrCat("lightvlm.kv: unknown KV policy \"", name, "\" (known: ", Joined(names), ")"),
+        "lightvlm.kv");
   }
   KvPolicyOptions policy = options.kv_policy;
   if (method.kv_budget) {
     if (name == "none") {
-      throw ApiError(400, "invalid_request_error", "lightvlm: kv_budget needs a KV policy (lightvlm.kv)",
-                     "lightvlm.kv");
+      throw ApiError(400, "invalid_request_error",
+                     "lightvlm: kv_budget needs a KV policy (lightvlm.kv)", "lightvlm.kv");
     }
     policy.budget = *method.kv_budget;
   }
@@ -127,6 +126,9 @@ Scheduler::Scheduler(const Model& model, SchedulerOptions options, int threads,
       metrics_(metrics),
       pool_(threads),
       generator_(NewBatch()) {
+  Check(options_.context > 0 && options_.context <= model.config().max_position_embeddings,
+        "serve: a context of ", options_.context, " tokens is outside 1..",
+        model.config().max_position_embeddings, " (config.json: max_position_embeddings)");
   // Fail on bad server-wide method settings before serving anything.
   int64_t final_tokens = 0;
   RequestReducer(options_, {}, final_tokens);
@@ -166,7 +168,8 @@ std::shared_ptr<Job> Scheduler::Submit(ChatRequest request) {
   job->request_ = std::move(request);
   {
     std::lock_guard lock(mutex_);
-    if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+    // The queue holds requests the engine thread has not taken yet, even where a slot is free.
+    if (std::ssize(queue_) + active_ >= options_.parallel + options_.max_queue) {
       throw ApiError(429, "queue_full",
                      StrCat("the server's queue is full (", options_.max_queue,
                             " requests waiting, --max-queue); retry later"));
@@ -203,8 +206,7 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
   try {
     std::vector<ChatMessage> messages;
     for (const RequestMessage& message : request.request_.messages) {
-      messages.push_back(
-          {message.role, message.text, static_cast<int64_t>(message.images.size())});
+      messages.push_back({message.role, message.text, static_cast<int64_t>(message.images.size())});
     }
     for (const Image& image : request.images_) {
       request.embeddings_.push_back(model_.language_model->EncodeImage(pool_, image));
@@ -220,14 +222,13 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
     if (request.final_tokens_ > prompt.image_rows()) {
       throw ApiError(400, "invalid_request_error",
                      StrCat("lightvlm.final_tokens ", request.final_tokens_,
-                            " is more than the prompt's ",
-                            prompt.image_rows(), " image tokens"),
+                            " is more than the prompt's ", prompt.image_rows(), " image tokens"),
                      "lightvlm.final_tokens");
     }
     request.prompt_tokens_ = prompt.size();
-    request.stream_ = std::make_shared<Job::Stream>(Job::Stream{
-        StreamDecoder(*model_.tokenizer, /*skip_special=*/true),
-        StopStringFilter(request.request_.stop), model_.stop_token_ids});
+    request.stream_ = std::make_shared<Job::Stream>(
+        Job::Stream{WholeTextStream(*model_.tokenizer, /*skip_special=*/true),
+                    StopStringFilter(request.request_.stop), model_.stop_token_ids});
     std::shared_ptr<Job::Stream> stream = request.stream_;
     Job* raw = job.get();
     auto on_token = [raw, stream](int32_t token) {
@@ -238,7 +239,7 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
       return !stream->filter.stopped();
     };
     id = generator_->Submit({std::move(prompt), request.generation_, std::move(on_token),
-                            std::move(request.reducer_), std::move(request.kv_policy_)});
+                             std::move(request.reducer_), std::move(request.kv_policy_)});
     request.SetState(Job::State::kRunning);
     return true;
   } catch (const ApiError& error) {
@@ -254,6 +255,9 @@ void Scheduler::Finish(Job& job, GenerationResult result) {
     job.Fail(ApiError(500, "server_error", result.error));
     return;
   }
+  metrics_.CountGeneration(result.prompt_tokens, std::ssize(result.tokens),
+                           result.prefill_ms / 1000, result.decode_ms / 1000, result.image_tokens,
+                           result.kept_image_tokens);
   if (result.stop_reason == StopReason::kCaller && job.cancelled_) {
     job.Fail(ApiError(503, "cancelled", "the request was cancelled (client gone or shutdown)"));
     return;
@@ -261,14 +265,10 @@ void Scheduler::Finish(Job& job, GenerationResult result) {
   Job::Stream& stream = *job.stream_;
   job.Append(stream.filter.Push(stream.decoder.Finish()));
   job.Append(stream.filter.Finish());
-  metrics_.CountGeneration(result.prompt_tokens, std::ssize(result.tokens),
-                           result.prefill_ms / 1000, result.decode_ms / 1000, result.image_tokens,
-                           result.kept_image_tokens);
   {
     std::lock_guard lock(job.mutex_);
     job.completion_tokens_ = std::ssize(result.tokens);
-    const bool stopped =
-        result.stop_reason == StopReason::kStopToken || stream.filter.stopped();
+    const bool stopped = result.stop_reason == StopReason::kStopToken || stream.filter.stopped();
     job.finish_reason_ = stopped ? "stop" : "length";
     job.state_ = Job::State::kDone;
   }
@@ -293,6 +293,7 @@ void Scheduler::Loop() {
         starting.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      active_ = std::ssize(running_) + std::ssize(starting);
     }
     for (const std::shared_ptr<Job>& job : starting) {
       if (job->cancelled_) continue;

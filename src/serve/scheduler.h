@@ -28,15 +28,15 @@
 namespace lightvlm {
 
 struct SchedulerOptions {
-  int64_t parallel = 4;    // sequences decoded together (slots)
-  int64_t max_queue = 64;  // requests waiting for a slot; more are refused (429)
-  int64_t context = 0;     // tokens each sequence's KV cache holds
-  GenerationOptions generation;  // defaults for the requests: max tokens, sampling
+  int64_t parallel = 4;               // sequences decoded together (slots)
+  int64_t max_queue = 64;             // requests waiting for a slot; more are refused (429)
+  int64_t context = 0;                // tokens each sequence's KV cache holds
+  GenerationOptions generation = {};  // defaults for the requests: max tokens, sampling
   std::string reduce = "none";
-  ReducerOptions reducer;
+  ReducerOptions reducer = {};
   std::string kv = "none";
-  KvPolicyOptions kv_policy;
-  ImageUrlOptions images;
+  KvPolicyOptions kv_policy = {};
+  ImageUrlOptions images = {};
 };
 
 // One request, shared by the HTTP thread that answers it and the engine thread that runs it.
@@ -68,8 +68,8 @@ class Job {
   void Fail(const ApiError& error);
 
   ChatRequest request_;
-  std::vector<Image> images_;                 // decoded by the HTTP thread
-  std::vector<ImageEmbeddings> embeddings_;   // encoded by the engine thread; the prompt's rows
+  std::vector<Image> images_;                // decoded by the HTTP thread
+  std::vector<ImageEmbeddings> embeddings_;  // encoded by the engine thread; the prompt's rows
   GenerationOptions generation_;
   std::unique_ptr<TokenReducer> reducer_;
   int64_t final_tokens_ = -1;  // the reducer's budget as a count, or -1
@@ -125,8 +125,8 @@ class Scheduler {
   std::condition_variable work_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stop_ = false;
-  std::atomic<int64_t> active_ = 0;      // jobs in the batch
-  std::atomic<int64_t> kv_bytes_ = 0;    // after the last step
+  std::atomic<int64_t> active_ = 0;                  // jobs in the batch
+  std::atomic<int64_t> kv_bytes_ = 0;                // after the last step
   std::map<int64_t, std::shared_ptr<Job>> running_;  // by the batch's request id; engine thread
   std::thread thread_;
 };
