@@ -288,6 +288,8 @@ TEST_F(ServerTest, ApiKeyModelsHealthAndMetrics) {
   const httplib::Result models = client.Get("/v1/models", {{"Authorization", "Bearer secret"}});
   EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "test-model");
   EXPECT_EQ(client.Get("/health")->body, R"({"status":"ok"})");
+  // The gauges settle once the engine thread has put the answered request away.
+  while (!server.scheduler().idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const std::string metrics = client.Get("/metrics")->body;
   EXPECT_NE(metrics.find("lightvlm_requests_total{status=\"200\"} 1\n"), std::string::npos)
       << metrics;
