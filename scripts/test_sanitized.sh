@@ -17,5 +17,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Left out: ShapesModelTest, which answers the shapes model's 800 held-out questions to compare
 # accuracy with transformers; under ASan that alone runs past CI's budget. Every code path it
 # takes (vision tower, projector, prompt, decoder, evaluator) runs under ASan in the llava golden
-# and evaluator tests; the plain suite (scripts/test.sh) runs it.
-ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E 'ShapesModelTest'
+# and evaluator tests; the plain suite (scripts/test.sh) runs it. Also ServeLoadTest (500 requests
+# from 32 clients): the server's code paths run under ASan in serve_tests and
+# ServeOpenAiClientTest; the load itself is for answers and memory, which the plain suite checks.
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E 'ShapesModelTest|ServeLoadTest'

@@ -3,6 +3,7 @@
 // in flight finish within --grace seconds, and the server exits 0.
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -33,15 +34,16 @@ struct ServeOptions {
   ImageLimits image_limits;
 };
 
+// Set by SIGTERM and SIGINT; a watcher thread turns it into a graceful shutdown. A handler, not
+// sigwait: libraries start threads before main (OpenBLAS), and any thread may take the signal.
+std::atomic<int> signal_received = 0;
+
 void Serve(const ServeOptions& options) {
-  // Signals go to the thread that waits for them, never to a compute or connection thread: block
-  // them before any thread starts. A client that closes its socket must not kill the server.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  struct sigaction action = {};
+  action.sa_handler = [](int number) { signal_received = number; };
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that closes its socket must not kill the server
 
   const Model model = LoadModel(options.model_path, options.load.Options());
   SchedulerOptions scheduler_options{
@@ -67,10 +69,9 @@ void Serve(const ServeOptions& options) {
   std::cerr << "lightvlm serve: listening on http://" << http.host << ":" << port << " (model "
             << http.model_name << ", " << options.parallel << " slots)" << std::endl;
   std::thread waiter([&] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    std::cerr << "lightvlm serve: signal " << signal_number << ", finishing requests in flight"
-              << std::endl;
+    while (signal_received == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::cerr << "lightvlm serve: signal " << signal_received
+              << ", finishing the requests in flight" << std::endl;
     server.Shutdown(std::chrono::milliseconds(static_cast<int64_t>(options.grace_seconds * 1000)));
   });
   server.Listen();
