@@ -28,6 +28,7 @@ struct ServeOptions {
   HttpOptions http;
   int64_t parallel = 4;
   int64_t max_queue = 64;
+  int64_t cached_conversations = 4;
   bool allow_remote_images = false;
   double grace_seconds = 30;
   int threads = 0;
@@ -49,13 +50,16 @@ void Serve(const ServeOptions& options) {
   SchedulerOptions scheduler_options{
       .parallel = options.parallel,
       .max_queue = options.max_queue,
-      .context = options.context.CheckedContext(model.config(), options.parallel),
+      // Kept conversations hold KV caches too.
+      .context = options.context.CheckedContext(model.config(),
+                                                options.parallel + options.cached_conversations),
       .generation = options.generation,
       .reduce = options.reducer.name,
       .reducer = options.reducer.options,
       .kv = options.kv_policy,
       .kv_policy = options.kv,
-      .images = {.allow_remote = options.allow_remote_images, .limits = options.image_limits}};
+      .images = {.allow_remote = options.allow_remote_images, .limits = options.image_limits},
+      .cached_conversations = options.cached_conversations};
   ServerMetrics metrics;
   Scheduler scheduler(model, scheduler_options, options.threads, metrics);
   HttpOptions http = options.http;
@@ -101,6 +105,11 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--max-queue", options->max_queue,
                    "Requests waiting for a slot; more are refused with 429")
       ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  serve
+      ->add_option("--cache-conversations", options->cached_conversations,
+                   "Answered conversations whose KV caches are kept for their next turn")
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   serve->add_option("--alias", options->http.model_name,
                     "The model's name in the API (default: the checkpoint's file name)");

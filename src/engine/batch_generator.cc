@@ -21,12 +21,18 @@ int64_t BatchGenerator::Submit(BatchRequest request) {
 }
 
 bool BatchGenerator::Admit(Sequence& sequence) {
-  sequence.session = std::make_unique<Session>(decoder_, pool_, options_.context);
   BatchRequest& request = sequence.request;
-  if (!request.reducer && options_.make_reducer) request.reducer = options_.make_reducer();
-  if (!request.kv_policy && options_.make_kv_policy) request.kv_policy = options_.make_kv_policy();
-  sequence.session->SetTokenReducer(request.reducer.get());
-  sequence.session->SetKvPolicy(request.kv_policy.get());
+  if (request.session) {
+    sequence.session = std::move(request.session);
+  } else {
+    sequence.session = std::make_unique<Session>(decoder_, pool_, options_.context);
+    if (!request.reducer && options_.make_reducer) request.reducer = options_.make_reducer();
+    if (!request.kv_policy && options_.make_kv_policy) {
+      request.kv_policy = options_.make_kv_policy();
+    }
+    sequence.session->SetTokenReducer(request.reducer.get());
+    sequence.session->SetKvPolicy(request.kv_policy.get());
+  }
   Generation& generation =
       sequence.generation.emplace(request.options, *sequence.session, request.prompt.size());
   try {
@@ -51,6 +57,14 @@ GenerationResult BatchGenerator::TakeResult(int64_t id) {
   return result;
 }
 
+std::unique_ptr<HeldSession> BatchGenerator::TakeHeldSession(int64_t id) {
+  const auto it = held_.find(id);
+  if (it == held_.end()) return nullptr;
+  std::unique_ptr<HeldSession> held = std::move(it->second);
+  held_.erase(it);
+  return held;
+}
+
 size_t BatchGenerator::live_kv_bytes() const {
   size_t bytes = 0;
   for (const auto& sequence : running_) bytes += sequence->session->cache().bytes();
@@ -59,6 +73,11 @@ size_t BatchGenerator::live_kv_bytes() const {
 
 void BatchGenerator::Finish(Sequence& sequence) {
   finished_[sequence.id] = std::move(sequence.generation->result());
+  BatchRequest& request = sequence.request;
+  if (request.hold_session && finished_[sequence.id].stop_reason != StopReason::kError) {
+    held_[sequence.id] = std::make_unique<HeldSession>(HeldSession{
+        std::move(request.reducer), std::move(request.kv_policy), std::move(sequence.session)});
+  }
 }
 
 bool BatchGenerator::Step() {

@@ -31,6 +31,18 @@ struct BatchRequest {
   // BatchOptions' factories make them.
   std::unique_ptr<TokenReducer> reducer = nullptr;
   std::unique_ptr<KvPolicy> kv_policy = nullptr;
+  // A session that holds the conversation so far, which `prompt` continues (made with `reducer`
+  // and `kv_policy`, as a HeldSession gives them back); null: a fresh session.
+  std::unique_ptr<Session> session = nullptr;
+  bool hold_session = false;  // once done, keep the session for TakeHeldSession
+};
+
+// A finished request's session, with the reducer and KV policy it points to: a later request that
+// continues the conversation prefills only what is new.
+struct HeldSession {
+  std::unique_ptr<TokenReducer> reducer;
+  std::unique_ptr<KvPolicy> kv_policy;
+  std::unique_ptr<Session> session;
 };
 
 struct BatchOptions {
@@ -61,6 +73,8 @@ class BatchGenerator {
   // Hands over a finished request's result and forgets it, so that a long-running caller (the
   // server) holds no memory for requests it has answered.
   GenerationResult TakeResult(int64_t id);
+  // The session of a finished request that asked to hold it (and did not fail); null otherwise.
+  std::unique_ptr<HeldSession> TakeHeldSession(int64_t id);
   int64_t running() const { return static_cast<int64_t>(running_.size()); }
   int64_t waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t steps() const { return steps_; }  // batched decode steps so far
@@ -86,6 +100,7 @@ class BatchGenerator {
   std::vector<std::unique_ptr<Sequence>> running_;
   int64_t submitted_ = 0;
   std::map<int64_t, GenerationResult> finished_;
+  std::map<int64_t, std::unique_ptr<HeldSession>> held_;
   int64_t steps_ = 0;
   int64_t largest_batch_ = 0;
 };

@@ -16,6 +16,21 @@ int64_t Prompt::image_rows() const {
   return rows;
 }
 
+std::optional<Prompt> PromptSuffix(const Prompt& prompt, int64_t start) {
+  if (!prompt.positions.empty() || start < 0 || start > prompt.size()) return std::nullopt;
+  Prompt suffix;
+  suffix.token_ids.assign(prompt.token_ids.begin() + start, prompt.token_ids.end());
+  for (const PromptImage& image : prompt.images) {
+    if (image.end() <= start) continue;
+    if (image.start < start) return std::nullopt;
+    PromptImage moved = image;
+    moved.start -= start;
+    for (int64_t& grid_start : moved.grid_starts) grid_start -= start;
+    suffix.images.push_back(std::move(moved));
+  }
+  return suffix;
+}
+
 Prompt AssemblePrompt(std::span<const int32_t> ids, std::span<const ImageEmbeddings> images,
                       int32_t image_token_id) {
   Prompt prompt;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct Prompt {
   // Fails unless `positions` is empty or has one id per row.
   void CheckPositions() const;
 };
+
+// The rows of `prompt` from `start` on, as a prompt that continues a session holding the rows
+// before it; empty when an image straddles `start` or the family's positions are not one per
+// token (M-RoPE's jumps would need the whole prompt).
+std::optional<Prompt> PromptSuffix(const Prompt& prompt, int64_t start);
 
 // Places `images` at the image tokens of `ids`, in order. Each image stands either at a single
 // image token (the model expands it, older transformers), or at a run of exactly as many image

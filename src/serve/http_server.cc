@@ -42,7 +42,8 @@ bool StreamChunks(Job& job, const CompletionIds& ids, httplib::DataSink& sink) {
     if (state == Job::State::kDone) {
       if (!Write(sink, ChunkEvent(ids, "", "", job.finish_reason()))) return false;
       if (job.include_usage() &&
-          !Write(sink, UsageChunkEvent(ids, {job.prompt_tokens(), job.completion_tokens()}))) {
+          !Write(sink, UsageChunkEvent(ids, {job.prompt_tokens(), job.completion_tokens(),
+                                             job.cached_tokens()}))) {
         return false;
       }
       break;
@@ -66,8 +67,9 @@ bool WriteCompletion(Job& job, const CompletionIds& ids, httplib::DataSink& sink
       break;
     }
     if (state == Job::State::kDone) {
-      if (!Write(sink, CompletionJson(ids, text, job.finish_reason(),
-                                      {job.prompt_tokens(), job.completion_tokens()}))) {
+      if (!Write(sink, CompletionJson(
+                           ids, text, job.finish_reason(),
+                           {job.prompt_tokens(), job.completion_tokens(), job.cached_tokens()}))) {
         return false;
       }
       break;

@@ -30,6 +30,11 @@ void ServerMetrics::CountGeneration(int64_t prompt_tokens, int64_t generated_tok
   kept_image_tokens_ += kept_image_tokens;
 }
 
+void ServerMetrics::CountCachedPrompt(int64_t tokens) {
+  std::lock_guard lock(mutex_);
+  cached_prompt_tokens_ += tokens;
+}
+
 std::string ServerMetrics::Render(const MetricsGauges& gauges) const {
   std::lock_guard lock(mutex_);
   std::ostringstream out;
@@ -41,6 +46,9 @@ std::string ServerMetrics::Render(const MetricsGauges& gauges) const {
   }
   Metric(out, "lightvlm_prompt_tokens_total", "counter", "Prompt tokens prefilled.",
          static_cast<double>(prompt_tokens_));
+  Metric(out, "lightvlm_prompt_tokens_cached_total", "counter",
+         "Prompt tokens continued from a kept conversation's KV cache, not prefilled.",
+         static_cast<double>(cached_prompt_tokens_));
   Metric(out, "lightvlm_generated_tokens_total", "counter", "Tokens generated.",
          static_cast<double>(generated_tokens_));
   Metric(out, "lightvlm_prefill_seconds_total", "counter", "Seconds spent in prefill.",

@@ -18,7 +18,8 @@ json Header(const CompletionIds& ids, const char* object) {
 json UsageJson(const Usage& usage) {
   return {{"prompt_tokens", usage.prompt_tokens},
           {"completion_tokens", usage.completion_tokens},
-          {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+          {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
 }
 
 // Answers are whole UTF-8 characters (the stream decoder's), so the replacement never happens in

@@ -16,6 +16,7 @@ struct CompletionIds {
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens continued from a kept conversation
 };
 
 std::string CompletionJson(const CompletionIds& ids, const std::string& text,

@@ -67,7 +67,8 @@ std::string Joined(const std::vector<std::string>& names) {
 }
 
 std::unique_ptr<TokenReducer> RequestReducer(const SchedulerOptions& options,
-                                             const MethodSettings& method, int64_t& final_tokens) {
+                                             const MethodSettings& method, int64_t& final_tokens,
+                                             std::string& settings) {
   const std::string name = method.reduce.value_or(options.reduce);
   const std::vector<std::string> names = TokenReducerNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
@@ -85,6 +86,7 @@ std::unique_ptr<TokenReducer> RequestReducer(const SchedulerOptions& options,
                    "lightvlm.reduce");
   }
   final_tokens = reducer.budget.final_tokens;
+  settings += StrCat(name, " keep ", reducer.budget.keep, " final ", final_tokens, "; ");
   try {
     return MakeTokenReducer(name, reducer);
   } catch (const Error& error) {
@@ -93,7 +95,7 @@ std::unique_ptr<TokenReducer> RequestReducer(const SchedulerOptions& options,
 }
 
 std::unique_ptr<KvPolicy> RequestKvPolicy(const SchedulerOptions& options,
-                                          const MethodSettings& method) {
+                                          const MethodSettings& method, std::string& settings) {
   const std::string name = method.kv.value_or(options.kv);
   const std::vector<std::string> names = KvPolicyNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
@@ -110,6 +112,7 @@ std::unique_ptr<KvPolicy> RequestKvPolicy(const SchedulerOptions& options,
     }
     policy.budget = *method.kv_budget;
   }
+  settings += StrCat(name, " budget ", policy.budget);
   try {
     return MakeKvPolicy(name, policy);
   } catch (const Error& error) {
@@ -125,14 +128,16 @@ Scheduler::Scheduler(const Model& model, SchedulerOptions options, int threads,
       options_(std::move(options)),
       metrics_(metrics),
       pool_(threads),
-      generator_(NewBatch()) {
+      generator_(NewBatch()),
+      prefix_cache_(options_.cached_conversations) {
   Check(options_.context > 0 && options_.context <= model.config().max_position_embeddings,
         "serve: a context of ", options_.context, " tokens is outside 1..",
         model.config().max_position_embeddings, " (config.json: max_position_embeddings)");
   // Fail on bad server-wide method settings before serving anything.
   int64_t final_tokens = 0;
-  RequestReducer(options_, {}, final_tokens);
-  RequestKvPolicy(options_, {});
+  std::string settings;
+  RequestReducer(options_, {}, final_tokens, settings);
+  RequestKvPolicy(options_, {}, settings);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -147,8 +152,8 @@ std::unique_ptr<BatchGenerator> Scheduler::NewBatch() {
 std::shared_ptr<Job> Scheduler::Submit(ChatRequest request) {
   if (!accepting_) throw ApiError(503, "shutting_down", "the server is shutting down");
   auto job = std::make_shared<Job>();
-  job->reducer_ = RequestReducer(options_, request.method, job->final_tokens_);
-  job->kv_policy_ = RequestKvPolicy(options_, request.method);
+  job->reducer_ = RequestReducer(options_, request.method, job->final_tokens_, job->settings_);
+  job->kv_policy_ = RequestKvPolicy(options_, request.method, job->settings_);
   if (request.image_count() > 0 && model_.language_model->image_token_id() < 0) {
     throw ApiError(400, "invalid_request_error",
                    StrCat("the model ", model_.path, " takes no images"), "messages");
@@ -156,6 +161,7 @@ std::shared_ptr<Job> Scheduler::Submit(ChatRequest request) {
   for (const RequestMessage& message : request.messages) {
     for (const RequestImage& image : message.images) {
       job->images_.push_back(LoadImageUrl(image.url, image.name, options_.images));
+      job->image_keys_.push_back(ImageKey(image.url));
     }
   }
   GenerationOptions& generation = job->generation_;
@@ -208,8 +214,10 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
     for (const RequestMessage& message : request.request_.messages) {
       messages.push_back({message.role, message.text, static_cast<int64_t>(message.images.size())});
     }
-    for (const Image& image : request.images_) {
-      request.embeddings_.push_back(model_.language_model->EncodeImage(pool_, image));
+    // Images a kept conversation has are not encoded again.
+    request.embeddings_ = prefix_cache_.KnownImages(request.settings_, request.image_keys_);
+    for (size_t i = request.embeddings_.size(); i < request.images_.size(); ++i) {
+      request.embeddings_.push_back(model_.language_model->EncodeImage(pool_, request.images_[i]));
     }
     request.images_.clear();
     Prompt prompt = MakeConversationPrompt(model_, messages, request.embeddings_);
@@ -225,7 +233,20 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
                             " is more than the prompt's ", prompt.image_rows(), " image tokens"),
                      "lightvlm.final_tokens");
     }
-    request.prompt_tokens_ = prompt.size();
+    request.prompt_ids_ = prompt.token_ids;
+    BatchRequest batch_request;
+    std::unique_ptr<CachedConversation> cached =
+        prefix_cache_.Take(request.settings_, request.image_keys_, prompt.token_ids);
+    std::optional<Prompt> rest;
+    if (cached) rest = PromptSuffix(prompt, std::ssize(cached->tokens));
+    if (rest) {
+      request.cached_tokens_ = std::ssize(cached->tokens);
+      batch_request.session = std::move(cached->held->session);
+      request.reducer_ = std::move(cached->held->reducer);
+      request.kv_policy_ = std::move(cached->held->kv_policy);
+      prompt = std::move(*rest);
+    }
+    request.prompt_tokens_ = std::ssize(request.prompt_ids_);
     request.stream_ = std::make_shared<Job::Stream>(
         Job::Stream{WholeTextStream(*model_.tokenizer, /*skip_special=*/true),
                     StopStringFilter(request.request_.stop), model_.stop_token_ids});
@@ -238,8 +259,13 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
       raw->Append(stream->filter.Push(stream->decoder.Push(token)));
       return !stream->filter.stopped();
     };
-    id = generator_->Submit({std::move(prompt), request.generation_, std::move(on_token),
-                             std::move(request.reducer_), std::move(request.kv_policy_)});
+    batch_request.prompt = std::move(prompt);
+    batch_request.options = request.generation_;
+    batch_request.on_token = std::move(on_token);
+    batch_request.reducer = std::move(request.reducer_);
+    batch_request.kv_policy = std::move(request.kv_policy_);
+    batch_request.hold_session = options_.cached_conversations > 0;
+    id = generator_->Submit(std::move(batch_request));
     request.SetState(Job::State::kRunning);
     return true;
   } catch (const ApiError& error) {
@@ -250,7 +276,7 @@ bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
   return false;
 }
 
-void Scheduler::Finish(Job& job, GenerationResult result) {
+void Scheduler::Finish(Job& job, GenerationResult result, std::unique_ptr<HeldSession> held) {
   if (result.stop_reason == StopReason::kError) {
     job.Fail(ApiError(500, "server_error", result.error));
     return;
@@ -261,6 +287,15 @@ void Scheduler::Finish(Job& job, GenerationResult result) {
   if (result.stop_reason == StopReason::kCaller && job.cancelled_) {
     job.Fail(ApiError(503, "cancelled", "the request was cancelled (client gone or shutdown)"));
     return;
+  }
+  metrics_.CountCachedPrompt(job.cached_tokens_);
+  if (held != nullptr && result.stop_reason != StopReason::kContextFull) {
+    // The session holds the prompt and the answer but its last token, sampled and never run.
+    std::vector<int32_t> tokens = std::move(job.prompt_ids_);
+    tokens.insert(tokens.end(), result.tokens.begin(), result.tokens.end() - 1);
+    prefix_cache_.Store(std::make_unique<CachedConversation>(
+        CachedConversation{job.settings_, job.image_keys_, std::move(job.embeddings_),
+                           std::move(tokens), std::move(held)}));
   }
   Job::Stream& stream = *job.stream_;
   job.Append(stream.filter.Push(stream.decoder.Finish()));
@@ -316,7 +351,8 @@ void Scheduler::Loop() {
         ++it;
         continue;
       }
-      Finish(*it->second, generator_->TakeResult(it->first));
+      Finish(*it->second, generator_->TakeResult(it->first),
+             generator_->TakeHeldSession(it->first));
       it = running_.erase(it);
     }
     active_ = std::ssize(running_);

@@ -24,6 +24,7 @@
 #include "serve/chat_request.h"
 #include "serve/image_url.h"
 #include "serve/metrics.h"
+#include "serve/prefix_cache.h"
 
 namespace lightvlm {
 
@@ -37,6 +38,8 @@ struct SchedulerOptions {
   std::string kv = "none";
   KvPolicyOptions kv_policy = {};
   ImageUrlOptions images = {};
+  // Answered conversations kept for their next turn (serve/prefix_cache.h); 0: none.
+  int64_t cached_conversations = 0;
 };
 
 // One request, shared by the HTTP thread that answers it and the engine thread that runs it.
@@ -54,6 +57,7 @@ class Job {
   // Once done: why the answer ended ("stop" or "length") and its token counts.
   const std::string& finish_reason() const { return finish_reason_; }
   int64_t prompt_tokens() const { return prompt_tokens_; }
+  int64_t cached_tokens() const { return cached_tokens_; }  // of them, continued from the cache
   int64_t completion_tokens() const { return completion_tokens_; }
   const ApiError& error() const { return *error_; }  // once failed
   bool stream() const { return request_.stream; }
@@ -69,6 +73,8 @@ class Job {
 
   ChatRequest request_;
   std::vector<Image> images_;                // decoded by the HTTP thread
+  std::vector<std::string> image_keys_;      // their digests (ImageKey)
+  std::string settings_;                     // the method settings, for the prefix cache
   std::vector<ImageEmbeddings> embeddings_;  // encoded by the engine thread; the prompt's rows
   GenerationOptions generation_;
   std::unique_ptr<TokenReducer> reducer_;
@@ -84,7 +90,9 @@ class Job {
   std::unique_ptr<ApiError> error_;
   std::string finish_reason_;
   int64_t prompt_tokens_ = 0;
+  int64_t cached_tokens_ = 0;
   int64_t completion_tokens_ = 0;
+  std::vector<int32_t> prompt_ids_;  // the whole prompt, for the prefix cache
 };
 
 class Scheduler {
@@ -110,7 +118,7 @@ class Scheduler {
   void Loop();
   // Encodes the job's images, builds its prompt and hands it to the batch; false when it failed.
   bool Start(const std::shared_ptr<Job>& job, int64_t& id);
-  void Finish(Job& job, GenerationResult result);
+  void Finish(Job& job, GenerationResult result, std::unique_ptr<HeldSession> held);
 
   const Model& model_;
   SchedulerOptions options_;
@@ -128,6 +136,7 @@ class Scheduler {
   std::atomic<int64_t> active_ = 0;                  // jobs in the batch
   std::atomic<int64_t> kv_bytes_ = 0;                // after the last step
   std::map<int64_t, std::shared_ptr<Job>> running_;  // by the batch's request id; engine thread
+  PrefixCache prefix_cache_;                         // engine thread
   std::thread thread_;
 };
 

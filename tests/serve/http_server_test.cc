@@ -118,7 +118,7 @@ const Model* ServerTest::shapes_ = nullptr;
 const Model* ServerTest::stories_ = nullptr;
 
 TEST_F(ServerTest, AnswersEqualTheEnginesOwnWithImagesAndSeveralTurns) {
-  RunningServer server(*shapes_, {.parallel = 2});
+  RunningServer server(*shapes_, {.parallel = 2, .cached_conversations = 4});
   const json one = Post(
       server,
       {{"messages", {UserTurn("What colour is the square?", {kSquare})}}, {"max_tokens", 8}}, 200);
@@ -141,7 +141,11 @@ TEST_F(ServerTest, AnswersEqualTheEnginesOwnWithImagesAndSeveralTurns) {
                              {{"role", "user"}, {"content", "How many shapes are there?"}}}},
                            {"max_tokens", 8}},
                           200);
+  // The second turn continued the first's KV cache (its image and answer were not prefilled
+  // again) and answers as a fresh prefill of the whole conversation does.
   EXPECT_EQ(Answer(three), EngineAnswer(*shapes_, turns, {kSquare}, 8));
+  EXPECT_GT(three["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), 256);
+  EXPECT_EQ(one["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
 }
 
 TEST_F(ServerTest, TwoImagesInOneTurn) {

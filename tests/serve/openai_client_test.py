@@ -117,6 +117,8 @@ class ShapesServerTest(unittest.TestCase):
                          {"role": "user", "content": "What colour is the square?"}]
         second = self.ask(turns)
         self.assertGreater(second.usage.prompt_tokens, 256)
+        # The first turn's KV cache (its image included) was continued, not prefilled again.
+        self.assertGreater(second.usage.prompt_tokens_details.cached_tokens, 256)
         reduced = self.ask(first, extra_body={"lightvlm": {"reduce": "lightvlm", "keep": 0.35}})
         self.assertTrue(reduced.choices[0].message.content)
 
