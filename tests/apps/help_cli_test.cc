@@ -23,11 +23,21 @@
 namespace lightvlm {
 namespace {
 
-const std::vector<std::string> kCommands = {"run",   "chat",       "batch",  "eval",
-                                            "bench", "kvfidelity", "inspect"};
-// The commands that load a model to run it: each takes the load and thread flags.
-const std::vector<std::string> kLoadingCommands = {"run",  "chat",  "batch",
-                                                   "eval", "bench", "kvfidelity"};
+// Every subcommand, from `lightvlm --help`: a new one is checked as soon as it exists.
+std::vector<std::string> Subcommands() {
+  const testing::CliResult result = testing::RunCli({"--help"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream text(result.out.substr(result.out.find("Subcommands:")));
+  std::vector<std::string> commands;
+  std::string line;
+  std::getline(text, line);
+  while (std::getline(text, line) && line.starts_with("  ")) {
+    std::istringstream words(line);
+    commands.emplace_back();
+    words >> commands.back();
+  }
+  return commands;
+}
 
 struct HelpFlag {
   std::string description;
@@ -76,7 +86,7 @@ std::map<std::string, HelpFlag> ParseHelp(const std::string& command) {
 const std::map<std::string, std::map<std::string, HelpFlag>>& AllHelp() {
   static const auto* help = [] {
     auto* all = new std::map<std::string, std::map<std::string, HelpFlag>>;
-    for (const std::string& command : kCommands) (*all)[command] = ParseHelp(command);
+    for (const std::string& command : Subcommands()) (*all)[command] = ParseHelp(command);
     return all;
   }();
   return *help;
@@ -120,6 +130,9 @@ TEST(HelpCliTest, SharedFlagsReadTheSameInEveryCommand) {
     }
   }
   EXPECT_GE(shared, 20);
+  for (const std::string command : {"run", "chat", "batch", "eval", "bench", "kvfidelity"}) {
+    EXPECT_TRUE(AllHelp().contains(command)) << command;
+  }
   // The reducer and the single KV policy read the same wherever they are one choice.
   for (const std::string command : {"run", "chat", "batch", "eval"}) {
     EXPECT_EQ(AllHelp().at(command).at("--reduce").default_value, "none") << command;
@@ -129,10 +142,11 @@ TEST(HelpCliTest, SharedFlagsReadTheSameInEveryCommand) {
   }
   EXPECT_EQ(AllHelp().at("bench").at("--reduce").description,
             AllHelp().at("run").at("--reduce").description);
-  // Every command that loads a model takes the load and thread flags.
-  for (const std::string& command : kLoadingCommands) {
-    for (const char* name : {"--model", "--dtype", "--max-tiles", "--threads"}) {
-      EXPECT_TRUE(AllHelp().at(command).contains(name)) << name << " in " << command;
+  // Every command that loads a model to run it (all but inspect) takes the load and thread flags.
+  for (const auto& [command, flags] : AllHelp()) {
+    if (!flags.contains("--model") || command == "inspect") continue;
+    for (const char* name : {"--dtype", "--max-tiles", "--threads"}) {
+      EXPECT_TRUE(flags.contains(name)) << name << " in " << command;
     }
   }
 }
@@ -176,7 +190,7 @@ TEST(HelpCliTest, ShownDefaultsAreTheOptionsStructsDefaults) {
     EXPECT_EQ(number(command, "--kv-interval"), kv.interval) << command;
     EXPECT_EQ(number(command, "--kv-pool"), kv.pool) << command;
   }
-  for (const std::string& command : kLoadingCommands) {
+  for (const std::string command : {"run", "chat", "batch", "eval", "bench", "kvfidelity"}) {
     EXPECT_EQ(AllHelp().at(command).at("--dtype").default_value,
               Lower(DTypeName(LoadOptions{}.weight_dtype)))
         << command;
