@@ -21,6 +21,7 @@
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
 #include "apps/runtime_flags.h"
+#include "apps/session_flags.h"
 #include "base/log.h"
 #include "engine/batch_generator.h"
 #include "engine/model.h"
@@ -38,8 +39,7 @@ struct BatchCommandOptions {
   int64_t max_new_tokens = 64;
   ContextFlags context;
   ImageLimits image_limits;
-  std::string reducer = "none";
-  ReducerOptions reduction;
+  ReducerFlags reducer;
   std::string kv_policy = "none";
   KvPolicyOptions kv;
   LoadFlags load;
@@ -105,9 +105,10 @@ void RunBatch(const BatchCommandOptions& options) {
   BatchOptions batch_options{
       .max_batch = options.batch,
       .context = options.context.CheckedContext(model.config(), options.batch),
-      .make_reducer = [&] { return MakeTokenReducer(options.reducer, options.reduction); },
+      .make_reducer =
+          [&] { return MakeTokenReducer(options.reducer.name, options.reducer.options); },
       .make_kv_policy = [&] { return MakeKvPolicy(options.kv_policy, options.kv); }};
-  // Fail on a bad reducer or policy before any image is encoded.
+  // Fail on bad reducer or policy options before any image is encoded.
   batch_options.make_reducer();
   batch_options.make_kv_policy();
   BatchGenerator generator(model.decoder(), pool, batch_options);
@@ -189,8 +190,7 @@ void AddBatchCommand(CLI::App& app) {
   auto options = std::make_shared<BatchCommandOptions>();
   CLI::App* command = app.add_subcommand(
       "batch", "Answer many requests (JSON Lines) with continuous batching, one JSON line each");
-  command->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
-      ->required();
+  AddModelFlag(*command, options->model_dir);
   command
       ->add_option("--requests", options->requests_path,
                    "JSON Lines: {\"prompt\": ..., \"image\": ..., \"max_tokens\": ...} per line")
@@ -205,17 +205,15 @@ void AddBatchCommand(CLI::App& app) {
       ->capture_default_str();
   AddContextFlags(*command, options->context);
   AddImageLimitFlag(*command, options->image_limits);
-  command->add_option("--reduce", options->reducer, "Image-token reducer in prefill")
-      ->capture_default_str();
-  command
-      ->add_option("--keep", options->reduction.budget.keep,
-                   "Budget: average share of image tokens over the LLM layers, in (0, 1]")
-      ->capture_default_str();
+  AddReducerFlags(*command, options->reducer);
   AddKvPolicyFlags(*command, options->kv_policy, options->kv);
   AddLoadFlags(*command, options->load);
   AddThreadsFlag(*command, options->threads);
   command->add_flag("-v,--verbose", options->verbose, "Throughput and batching on stderr");
-  command->callback([options] { RunBatch(*options); });
+  command->callback([options] {
+    options->reducer.Parse();
+    RunBatch(*options);
+  });
 }
 
 }  // namespace lightvlm

@@ -7,8 +7,8 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
-#include "apps/query_flags.h"
 #include "apps/runtime_flags.h"
+#include "apps/session_flags.h"
 #include "base/error.h"
 #include "eval/bench.h"
 #include "eval/decode_bench.h"
@@ -21,7 +21,7 @@ namespace {
 struct BenchConfiguration {
   BenchOptions bench;
   DecodeBenchOptions decode;
-  std::string weight_dtype = "bf16";
+  LoadFlags load;
   QueryFlags query;  // parsed into bench.reduction
 
   bool decodes() const { return decode.synthetic_context > 0 || decode.answer_tokens > 0; }
@@ -31,42 +31,39 @@ struct BenchConfiguration {
 // --compare, parsed onto a copy of the first configuration.
 void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool model_required) {
   BenchOptions& bench = config.bench;
-  CLI::Option* model =
-      command.add_option("-m,--model", bench.model_dir, "Checkpoint directory or GGUF file");
-  if (model_required) model->required();
+  AddModelFlag(command, bench.model_dir)->required(model_required);
   command.add_option("-i,--image", bench.image_path,
-                     "Image file (default: a synthetic image at the vision tower's size)");
+                     "Image file (none: a synthetic image at the vision tower's size)");
   command.add_option("-p,--prompt", bench.question, "The question")->capture_default_str();
-  command.add_option("--prompt-tokens", bench.prompt_tokens,
-                     "Lengthen the prompt with filler sentences before the question to at least "
-                     "N tokens, image tokens included (prefill and --answer-tokens; N below the "
-                     "plain prompt's length fails)");
-  command.add_option("--reduce", bench.reducer, "Reducer to time against none")
+  command
+      .add_option("--prompt-tokens", bench.prompt_tokens,
+                  "Lengthen the prompt with filler sentences before the question to at least "
+                  "N tokens, image tokens included (prefill and --answer-tokens; N below the "
+                  "plain prompt's length fails; 0: no filler)")
       ->capture_default_str();
-  command.add_option("--budgets", bench.budgets, "Budgets (--keep values); 1 runs none")
+  AddReducerNameFlag(command, bench.reducer);
+  command.add_option("--budgets", bench.budgets, "Budgets (--keep values) to time; 1 runs none")
       ->capture_default_str();
-  AddQueryFlags(command, config.query);
-  command.add_option("--stages", bench.reduction.stages)->capture_default_str();
+  AddReducerKnobs(command, bench.reduction, config.query);
   command.add_option("--repeats", bench.repeats, "Timed runs per budget (median reported)")
       ->capture_default_str();
   command.add_option("--warmup", bench.warmup, "Untimed runs first")->capture_default_str();
-  command
-      .add_option("--dtype", config.weight_dtype,
-                  "Weights in memory: f32, bf16 or int8 (per output channel)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
+  AddLoadFlags(command, config.load);
   AddThreadsFlag(command, bench.threads);
   command.add_flag(
       "--no-ceilings", [&bench](int64_t) { bench.measure_ceilings = false; },
       "Skip measuring the GEMM and copy ceilings");
   DecodeBenchOptions& decode = config.decode;
-  command.add_option("--decode-context", decode.synthetic_context,
-                     "Time decode steps over a SYNTHETIC KV cache of N entries per layer");
-  command.add_option("--answer-tokens,--gen", decode.answer_tokens,
-                     "Time a whole answer of N tokens after the image prompt");
-  command.add_option("--kv", decode.policies, "KV policies to time beside none")
+  command
+      .add_option("--decode-context", decode.synthetic_context,
+                  "Time decode steps over a SYNTHETIC KV cache of N entries per layer (0: "
+                  "no)")
       ->capture_default_str();
-  AddKvPolicyKnobs(command, decode.kv);
+  command
+      .add_option("--answer-tokens,--gen", decode.answer_tokens,
+                  "Time a whole answer of N tokens after the image prompt (0: no)")
+      ->capture_default_str();
+  AddKvPolicyListFlags(command, decode.policies, decode.kv);
   command.add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
       ->capture_default_str();
   command
@@ -77,13 +74,13 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
 
 // Copies what the prefill and decode options share from the former to the latter.
 void Resolve(BenchConfiguration& config) {
-  config.bench.weight_dtype = ParseWeightDType(config.weight_dtype);
+  config.bench.load = config.load.Options();
   ParseQueryFlags(config.query, config.bench.reduction);
   config.decode.model_dir = config.bench.model_dir;
   config.decode.image_path = config.bench.image_path;
   config.decode.question = config.bench.question;
   config.decode.prompt_tokens = config.bench.prompt_tokens;
-  config.decode.weight_dtype = config.bench.weight_dtype;
+  config.decode.load = config.bench.load;
   config.decode.threads = config.bench.threads;
   config.decode.measure_ceilings = config.bench.measure_ceilings;
 }
@@ -125,7 +122,7 @@ void AddBenchCommand(CLI::App& app) {
                        "above, quoted as one argument) on top, alternating with it in one run, "
                        "and print their ratio per row")
           ->type_name("\"FLAGS\"");
-  command->add_flag("--json", options->json, "Print JSON");
+  command->add_flag("--json", options->json, "Print JSON instead of a table");
   command->callback([options, compare] {
     BenchConfiguration& first = options->config;
     Resolve(first);

@@ -107,9 +107,7 @@ void AddChatCommand(CLI::App& app) {
   auto options = std::make_shared<ChatOptions>();
   CLI::App* chat = app.add_subcommand(
       "chat", "Talk with a model: each line is a turn; /image PATH, /reset, /stats, /quit");
-  chat->add_option("-m,--model", options->model_dir,
-                   "Checkpoint directory (Hugging Face layout) or GGUF file")
-      ->required();
+  AddModelFlag(*chat, options->model_dir);
   AddImageLimitFlag(*chat, options->image_limits);
   AddSamplingFlags(*chat, options->generation);
   AddContextFlags(*chat, options->context);

@@ -1,5 +1,14 @@
 // The subcommands of the lightvlm CLI. Each registers its options and a callback that runs it;
 // failures are thrown as lightvlm::Error and reported by main.
+//
+// A subcommand that loads a model and generates takes the shared flags from their one
+// declaration, never its own copy: AddModelFlag, AddLoadFlags and AddThreadsFlag
+// (runtime_flags.h; LoadFlags::Options() for LoadModel), AddContextFlags and AddImageLimitFlag
+// when it holds KV caches or reads images, AddSamplingFlags and AddReducerFlags
+// (session_flags.h), AddKvPolicyFlags (kv_flags.h). Its callback calls
+// ValidateSamplingOptions(options.sampling) and ReducerFlags::Parse() before loading anything;
+// names, ranges and flags that need --reduce or --kv are checked by CLI11 while parsing.
+// tests/apps/help_cli_test.cc checks every subcommand's help against the code.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -6,8 +6,8 @@
 
 #include "apps/commands.h"
 #include "apps/kv_flags.h"
-#include "apps/query_flags.h"
 #include "apps/runtime_flags.h"
+#include "apps/session_flags.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "engine/model.h"
@@ -23,10 +23,9 @@ namespace {
 struct EvalOptions {
   std::string model_dir;
   std::string data_path;
-  std::string reducer = "lightvlm";
-  ReducerOptions reduction;
-  QueryFlags query;  // parsed into `reduction`
+  ReducerFlags reducer;
   KvPolicySpec kv;
+  LoadFlags load;
   bool no_baseline = false;
   int64_t limit = 0;  // 0: every item
   int64_t max_new_tokens = 8;
@@ -40,12 +39,13 @@ struct EvalOptions {
 // The methods of a single evaluation: `none` first as the baseline, unless asked otherwise.
 std::vector<MethodSpec> SingleMethods(const EvalOptions& options) {
   std::vector<MethodSpec> methods;
-  if (options.reducer != "none" && !options.no_baseline) {
-    ReducerOptions full = options.reduction;
+  const ReducerFlags& reducer = options.reducer;
+  if (reducer.name != "none" && !options.no_baseline) {
+    ReducerOptions full = reducer.options;
     full.budget = {.keep = 1.0, .final_tokens = -1};
     methods.push_back({"none", full});
   }
-  methods.push_back({options.reducer, options.reduction});
+  methods.push_back({reducer.name, reducer.options});
   return methods;
 }
 
@@ -53,16 +53,16 @@ void Evaluate(const EvalOptions& options) {
   SetVerbose(options.verbose);
   Check(!options.sweep || !options.out_prefix.empty(), "--sweep needs --out PREFIX");
   Check(options.limit >= 0, "--limit must not be negative, got ", options.limit);
-  MakeKvPolicy(options.kv.name, options.kv.options);  // an unknown --kv fails before encoding
+  MakeKvPolicy(options.kv.name, options.kv.options);  // bad --kv options fail before encoding
   std::vector<EvalItem> items = LoadDataset(options.data_path);
   if (options.limit > 0 && options.limit < static_cast<int64_t>(items.size())) {
     items.resize(options.limit);
   }
-  const Model model = LoadModel(options.model_dir);
+  const Model model = LoadModel(options.model_dir, options.load.Options());
   ThreadPool pool(options.threads);
   const EncodedDataset data = EncodeDataset(model, pool, std::move(items));
   const std::vector<MethodSpec> methods =
-      options.sweep ? SweepMethods(options.reduction) : SingleMethods(options);
+      options.sweep ? SweepMethods(options.reducer.options) : SingleMethods(options);
   const std::vector<MethodResult> results =
       EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv);
 
@@ -87,51 +87,35 @@ void AddEvalCommand(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* eval = app.add_subcommand(
       "eval", "Accuracy and prefill time of token reduction on a JSONL evaluation set");
-  eval->add_option("-m,--model", options->model_dir,
-                   "Checkpoint directory (Hugging Face layout) or GGUF file")
-      ->required();
+  AddModelFlag(*eval, options->model_dir);
   eval->add_option("--data", options->data_path,
                    "JSONL file, one item a line: image, question, answer, optional kind and "
                    "choices")
       ->required();
-  CLI::Option* reduce =
-      eval->add_option("--reduce", options->reducer,
-                       "Image-token reducer: lightvlm, fastv, pdrop, dart, cdpruner, visionzip, "
-                       "random, uniform, none")
-          ->capture_default_str();
-  CLI::Option* keep =
-      eval->add_option("--keep", options->reduction.budget.keep,
-                       "Budget: average share of image tokens over the LLM layers, in (0, 1]")
-          ->capture_default_str();
-  CLI::Option* final_tokens =
-      eval->add_option("--final-tokens", options->reduction.budget.final_tokens,
-                       "Budget as the image tokens left after the last stage (instead of --keep)")
-          ->excludes(keep);
-  AddQueryFlags(*eval, options->query);
-  eval->add_option("--stages", options->reduction.stages, "lightvlm: merging stages")
-      ->capture_default_str();
-  eval->add_option("--seed", options->reduction.seed, "Seed of the random reducer")
-      ->capture_default_str();
+  AddReducerFlags(*eval, options->reducer);
   AddKvPolicyFlags(*eval, options->kv.name, options->kv.options);
   CLI::Option* no_baseline = eval->add_flag("--no-baseline", options->no_baseline,
                                             "Do not also run `none` to measure retention");
-  eval->add_option("--limit", options->limit, "Evaluate only the first N items");
-  eval->add_option("-n,--max-tokens", options->max_new_tokens, "Most tokens of each answer")
+  eval->add_option("--limit", options->limit, "Evaluate only the first N items (0: every item)")
       ->capture_default_str();
+  eval->add_option("-n,--max-tokens", options->max_new_tokens, "Most tokens of each answer")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  AddLoadFlags(*eval, options->load);
   AddThreadsFlag(*eval, options->threads);
   eval->add_flag("--json", options->json, "Print JSON instead of a table");
   CLI::Option* sweep =
       eval->add_flag("--sweep", options->sweep,
                      "Every reducer at keep 1, 0.5, 0.35, 0.11, 0.03; writes --out PREFIX.csv, "
                      ".json, _accuracy.svg, _prefill.svg")
-          ->excludes(reduce)
-          ->excludes(keep)
-          ->excludes(final_tokens)
+          ->excludes(eval->get_option("--reduce"))
+          ->excludes(eval->get_option("--keep"))
+          ->excludes(eval->get_option("--final-tokens"))
           ->excludes(no_baseline);
   eval->add_option("--out", options->out_prefix, "Path prefix of the --sweep files")->needs(sweep);
   eval->add_flag("-v,--verbose", options->verbose, "Each item's answer on stderr");
   eval->callback([options] {
-    ParseQueryFlags(options->query, options->reduction);
+    options->reducer.Parse();
     Evaluate(*options);
   });
 }

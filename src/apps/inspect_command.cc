@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/runtime_flags.h"
 #include "io/gguf_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -104,8 +105,7 @@ void Inspect(const InspectOptions& options) {
 void AddInspectCommand(CLI::App& app) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* inspect = app.add_subcommand("inspect", "Describe a checkpoint");
-  inspect->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
-      ->required();
+  AddModelFlag(*inspect, options->model_dir);
   inspect->add_flag("--tensors", options->list_tensors, "List every tensor");
   inspect->callback([options] { Inspect(*options); });
 }

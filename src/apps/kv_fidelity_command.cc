@@ -19,13 +19,13 @@ struct KvFidelityOptions {
   std::vector<std::string> policies = {"lightvlm", "streaming", "h2o", "snapkv"};
   KvPolicyOptions kv;
   int64_t tokens = 400;
+  LoadFlags load;
   int threads = 0;
   bool show_text = false;
 };
 
 void Measure(const KvFidelityOptions& options) {
-  Check(options.tokens > 0, "-n must be positive, got ", options.tokens);
-  const Model model = LoadModel(options.model_dir);
+  const Model model = LoadModel(options.model_dir, options.load.Options());
   ThreadPool pool(options.threads);
   const auto rows =
       MeasureKvFidelity(model, pool, options.prompt, options.policies, options.kv, options.tokens);
@@ -45,15 +45,14 @@ void AddKvFidelityCommand(CLI::App& app) {
   auto options = std::make_shared<KvFidelityOptions>();
   CLI::App* command = app.add_subcommand(
       "kvfidelity", "Agreement and perplexity of KV policies' greedy text against the full cache");
-  command->add_option("-m,--model", options->model_dir, "Checkpoint directory or GGUF file")
-      ->required();
+  AddModelFlag(*command, options->model_dir);
   command->add_option("-p,--prompt", options->prompt, "Prompt text")->capture_default_str();
   command->add_option("-n,--max-tokens", options->tokens, "Greedy tokens per policy")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--kv", options->policies, "KV policies to compare with none")
-      ->capture_default_str();
-  AddKvPolicyKnobs(*command, options->kv);
+  AddKvPolicyListFlags(*command, options->policies, options->kv);
   command->add_flag("--text", options->show_text, "Print each policy's text");
+  AddLoadFlags(*command, options->load);
   AddThreadsFlag(*command, options->threads);
   command->callback([options] { Measure(*options); });
 }

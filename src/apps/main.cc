@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's upper limit for this setting
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"lightvlm: fast vision-language model inference with token reduction"};
+  app.set_version_flag("--version", "lightvlm " LIGHTVLM_VERSION);
   app.require_subcommand(1);
   lightvlm::AddRunCommand(app);
   lightvlm::AddInspectCommand(app);

@@ -115,9 +115,7 @@ void Run(const RunOptions& options) {
 void AddRunCommand(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "Generate text from a prompt and stream it to stdout");
-  run->add_option("-m,--model", options->model_dir,
-                  "Checkpoint directory (Hugging Face layout) or GGUF file")
-      ->required();
+  AddModelFlag(*run, options->model_dir);
   run->add_option("-p,--prompt", options->prompt, "Prompt text, or the question about the images")
       ->required();
   run->add_option("-i,--image", options->image_paths,

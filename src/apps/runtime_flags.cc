@@ -12,6 +12,12 @@ LoadOptions LoadFlags::Options() const {
   return LoadOptions{ParseWeightDType(weight_dtype), max_tiles};
 }
 
+CLI::Option* AddModelFlag(CLI::App& command, std::string& path) {
+  return command
+      .add_option("-m,--model", path, "Checkpoint directory (Hugging Face layout) or GGUF file")
+      ->required();
+}
+
 void AddLoadFlags(CLI::App& command, LoadFlags& flags) {
   command
       .add_option("--dtype", flags.weight_dtype,
@@ -21,15 +27,17 @@ void AddLoadFlags(CLI::App& command, LoadFlags& flags) {
       ->capture_default_str();
   command
       .add_option("--max-tiles", flags.max_tiles,
-                  "InternVL: the most tiles an image is cut into, the thumbnail aside (default 0: "
-                  "the checkpoint's, 12 for InternVL2.5)")
-      ->check(CLI::Range(0, 64));
+                  "InternVL: the most tiles an image is cut into, the thumbnail aside (0: the "
+                  "checkpoint's own limit, 12 for InternVL2.5)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
 }
 
 void AddThreadsFlag(CLI::App& command, int& threads) {
   // Bounded above too: each thread is created at once.
-  command.add_option("-t,--threads", threads, "Threads (default 0: all cores)")
-      ->check(CLI::Range(0, 4096));
+  command.add_option("-t,--threads", threads, "Threads (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
 }
 
 int64_t ContextFlags::CheckedContext(const LlmConfig& config, int64_t sequences) const {
@@ -54,8 +62,9 @@ int64_t ContextFlags::CheckedContext(const LlmConfig& config, int64_t sequences)
 void AddContextFlags(CLI::App& command, ContextFlags& flags) {
   command
       .add_option("--context", flags.context,
-                  "Tokens each KV cache holds (default 0: config.json's max_position_embeddings)")
-      ->check(CLI::NonNegativeNumber);
+                  "Tokens each KV cache holds (0: config.json's max_position_embeddings)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   command
       .add_option("--max-kv-bytes", flags.max_kv_bytes,
                   "Refuse a context whose KV caches, full, would hold more bytes than this")

@@ -1,7 +1,7 @@
-// The flags that every command loading a model shares, declared once: --threads, --context and
-// the limits that hold before anything large is allocated (--max-image-pixels, --max-kv-bytes).
-// Each is validated where it is declared: CLI11 runs the checks while parsing, so a bad value
-// fails before anything is loaded.
+// The flags that every command loading a model shares, declared once: -m, --dtype, --max-tiles,
+// --threads, --context and the limits that hold before anything large is allocated
+// (--max-image-pixels, --max-kv-bytes). Each is validated where it is declared: CLI11 runs the
+// checks while parsing, so a bad value fails before anything is loaded.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,10 @@
 
 namespace lightvlm {
 
-// How a checkpoint is loaded: --dtype (f32, bf16, int8) and --max-tiles.
+// -m/--model, required.
+CLI::Option* AddModelFlag(CLI::App& command, std::string& path);
+
+// How a checkpoint is loaded: --dtype (f32, bf16, int8; f32 in every command) and --max-tiles.
 struct LoadFlags {
   std::string weight_dtype = "f32";
   int max_tiles = 0;  // 0: the checkpoint's own limit

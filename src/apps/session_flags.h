@@ -1,6 +1,7 @@
-// The flags of one conversation's generation that run and chat share, declared once: sampling and
-// length (-n, --temp, --top-k, --top-p, --seed) and the prefill reducer (--reduce, --keep,
-// --final-tokens, the query flags, --stages, --fastv-layer, --reduce-seed).
+// The generation flags that commands share, declared once: sampling and length (-n, --temp,
+// --top-k, --top-p, --seed: always the sampling seed) and the prefill reducer (--reduce, --keep,
+// --final-tokens, the query flags, --stages, --fastv-layer, --reduce-seed). Reducer names are
+// checked while parsing, and a budget without a reducer is a usage error, not a silent no-op.
 #pragma once
 
 #include <string>
@@ -15,6 +16,12 @@ namespace lightvlm {
 
 void AddSamplingFlags(CLI::App& command, GenerationOptions& options);
 
+// --reduce NAME, one of TokenReducerNames().
+CLI::Option* AddReducerNameFlag(CLI::App& command, std::string& name);
+
+// The reducers' knobs: --query-tokens, --query-weights, --stages, --fastv-layer, --reduce-seed.
+void AddReducerKnobs(CLI::App& command, ReducerOptions& options, QueryFlags& query);
+
 struct ReducerFlags {
   std::string name = "none";
   ReducerOptions options;  // complete once Parse ran
@@ -23,6 +30,8 @@ struct ReducerFlags {
   // Reads the query flags into `options`; fails naming a bad value.
   void Parse();
 };
+// --reduce, --keep and --final-tokens (either, each needing --reduce other than none) and the
+// knobs.
 void AddReducerFlags(CLI::App& command, ReducerFlags& flags);
 
 }  // namespace lightvlm

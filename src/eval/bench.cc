@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "engine/session.h"
 #include "eval/median.h"
 #include "eval/peak_memory.h"
@@ -73,7 +74,7 @@ void CheckOptions(const BenchOptions& options) {
 }
 
 BenchTarget TargetOf(const BenchOptions& options) {
-  return {options.model_dir, options.weight_dtype, options.threads};
+  return {options.model_dir, options.load, options.threads};
 }
 
 }  // namespace
@@ -116,7 +117,7 @@ BenchReport RunPrefillBench(const BenchOptions& options,
   const LlmConfig& config = models.model(0).config();
   BenchReport report;
   report.model_dir = options.model_dir;
-  report.dtype = std::string(DTypeName(options.weight_dtype));
+  report.dtype = std::string(DTypeName(options.load.weight_dtype));
   report.threads = models.pool(0).num_threads();
   report.prompt_tokens = inputs[0].prompt.size();
   report.image_tokens = inputs[0].image_tokens;
@@ -128,6 +129,8 @@ BenchReport RunPrefillBench(const BenchOptions& options,
     report.compare_vision_ms = inputs[1].vision_ms;
   }
 
+  // A row a step: drawn between the timed runs, never inside them.
+  Progress progress("bench", static_cast<int64_t>(options.budgets.size()));
   for (size_t r = 0; r < options.budgets.size(); ++r) {
     std::vector<std::unique_ptr<TokenReducer>> reducers;
     std::vector<TimedWork> prefills;
@@ -169,10 +172,11 @@ BenchReport RunPrefillBench(const BenchOptions& options,
       row.compare_ratio = row.compare_prefill_ms / row.prefill_ms;
     }
     report.rows.push_back(row);
+    progress.Advance();
   }
   report.peak_rss_bytes = PeakResidentBytes();  // before the ceilings' own buffers
   if (options.measure_ceilings) {
-    report.ceilings = MeasureCeilings(models.pool(0), options.weight_dtype);
+    report.ceilings = MeasureCeilings(models.pool(0), options.load.weight_dtype);
   }
   return report;
 }

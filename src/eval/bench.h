@@ -14,6 +14,7 @@
 #include "base/dtype.h"
 #include "eval/bench_setup.h"
 #include "eval/cost_model.h"
+#include "models/language_model.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
@@ -28,7 +29,7 @@ struct BenchOptions {
   std::vector<double> budgets = {1.0, 0.5, 0.35, 0.11, 0.03};  // 1.0 runs `none`
   int repeats = 3;
   int warmup = 1;
-  DType weight_dtype = DType::kBF16;
+  LoadOptions load;  // --dtype, --max-tiles
   int threads = 0;
   bool measure_ceilings = true;
 };

@@ -23,11 +23,11 @@ Prompt PromptWithFiller(const Model& model, const std::string& question,
 }  // namespace
 
 BenchModels::BenchModels(const BenchTarget& first, const std::optional<BenchTarget>& second)
-    : first_model_(LoadModel(first.model_dir, first.weight_dtype)),
+    : first_model_(LoadModel(first.model_dir, first.load)),
       first_pool_(std::make_unique<ThreadPool>(first.threads)) {
   if (!second) return;
-  if (second->model_dir != first.model_dir || second->weight_dtype != first.weight_dtype) {
-    second_model_.emplace(LoadModel(second->model_dir, second->weight_dtype));
+  if (second->model_dir != first.model_dir || second->load != first.load) {
+    second_model_.emplace(LoadModel(second->model_dir, second->load));
   }
   if (second->threads != first.threads)
     second_pool_ = std::make_unique<ThreadPool>(second->threads);

@@ -32,13 +32,13 @@ struct BenchComparison {
 // What a configuration loads.
 struct BenchTarget {
   std::string model_dir;
-  DType weight_dtype = DType::kBF16;
+  LoadOptions load;  // --dtype, --max-tiles
   int threads = 0;
 };
 
 // The model and thread pool of the first configuration and, when there is one, of the second. The
-// second shares the first's model when both name the same directory and dtype (one load, one copy
-// in memory), and its pool when both ask for the same threads.
+// second shares the first's model when both name the same directory and load options (one load, one
+// copy in memory), and its pool when both ask for the same threads.
 class BenchModels {
  public:
   BenchModels(const BenchTarget& first, const std::optional<BenchTarget>& second);

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/progress.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
 #include "engine/session.h"
@@ -171,7 +172,7 @@ void CheckOptions(const DecodeBenchOptions& options) {
 }
 
 BenchTarget TargetOf(const DecodeBenchOptions& options) {
-  return {options.model_dir, options.weight_dtype, options.threads};
+  return {options.model_dir, options.load, options.threads};
 }
 
 }  // namespace
@@ -201,23 +202,25 @@ DecodeBenchReport RunDecodeBench(
 
   DecodeBenchReport report;
   report.model_dir = options.model_dir;
-  report.dtype = std::string(DTypeName(options.weight_dtype));
+  report.dtype = std::string(DTypeName(options.load.weight_dtype));
   report.threads = first.pool.num_threads();
   report.synthetic = first.synthetic();
   report.context = first.context();
   report.answer_tokens = options.answer_tokens;
   report.steps = report.synthetic ? options.steps : options.answer_tokens;
   report.batch = options.batch;
-  report.weight_bytes = DecoderWeightBytes(first.model.config(), options.weight_dtype);
+  report.weight_bytes = DecoderWeightBytes(first.model.config(), options.load.weight_dtype);
   if (compare) {
     report.compare = compare->flags;
     report.compare_shares_model = models.shared_model();
     report.compare_weight_bytes =
-        DecoderWeightBytes(second->model.config(), compare->options.weight_dtype);
+        DecoderWeightBytes(second->model.config(), compare->options.load.weight_dtype);
     report.compare_context = second->context();
     report.compare_batch = compare->options.batch;
   }
 
+  // A row a step: drawn between the timed steps, never inside them.
+  Progress progress("bench", static_cast<int64_t>(first.policies.size()));
   for (size_t r = 0; r < first.policies.size(); ++r) {
     DecodeRun run(first, first.policies[r]);
     std::optional<DecodeRun> other;
@@ -247,10 +250,11 @@ DecodeBenchReport RunDecodeBench(
       row.compare_ratio = row.tokens_per_s / compared.tokens_per_s;
     }
     report.rows.push_back(row);
+    progress.Advance();
   }
   report.peak_rss_bytes = PeakResidentBytes();  // before the ceilings' own buffers
   if (options.measure_ceilings) {
-    report.ceilings = MeasureCeilings(first.pool, options.weight_dtype);
+    report.ceilings = MeasureCeilings(first.pool, options.load.weight_dtype);
   }
   return report;
 }

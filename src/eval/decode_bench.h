@@ -19,6 +19,7 @@
 #include "base/dtype.h"
 #include "eval/bench_setup.h"
 #include "eval/cost_model.h"
+#include "models/language_model.h"
 #include "reduce/kv_policy.h"
 
 namespace lightvlm {
@@ -35,7 +36,7 @@ struct DecodeBenchOptions {
   int64_t batch = 1;          // sequences decoded together, each with its own cache and policy
   int64_t steps = 64;         // synthetic mode: timed steps (the median is reported)
   int64_t warmup = 8;         // synthetic mode: untimed steps first
-  DType weight_dtype = DType::kBF16;
+  LoadOptions load;           // --dtype, --max-tiles
   int threads = 0;
   // Also measure the machine's copy and GEMM ceilings (a few seconds), so that each synthetic
   // row's bytes per second can be read as a share of the copy bound.

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "engine/session.h"
 #include "eval/answer_match.h"
 #include "eval/median.h"
@@ -58,7 +59,7 @@ std::string BudgetName(const ReductionBudget& budget) {
 
 MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedDataset& data,
                             const MethodSpec& spec, int64_t max_new_tokens,
-                            const std::optional<KvPolicySpec>& kv) {
+                            const std::optional<KvPolicySpec>& kv, Progress& progress) {
   const auto reducer = MakeTokenReducer(spec.method, spec.options);
   MethodResult result;
   result.method = spec.method;
@@ -99,6 +100,7 @@ MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedD
     if (kv_budget != kUnbounded) {
       result.kv_budget = std::max(result.kv_budget.value_or(0), kv_budget);
     }
+    progress.Advance();
   }
   const double items = static_cast<double>(data.items.size());
   result.accuracy = right / items;
@@ -121,6 +123,7 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
   EncodedDataset data;
   std::map<std::string, size_t> image_of_path;
   std::vector<double> vision_ms;
+  Progress progress("encoding images", static_cast<int64_t>(items.size()));
   for (const EvalItem& item : items) {
     auto [found, inserted] = image_of_path.try_emplace(item.image_path, data.images.size());
     if (inserted) {
@@ -132,6 +135,7 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
     data.image_of_item.push_back(found->second);
     const std::string text = model.language_model->FormatPrompt(QuestionText(item), 1);
     data.prompt_ids.push_back(model.tokenizer->Encode(text, /*add_special=*/true));
+    progress.Advance();
   }
   data.items = std::move(items);
   data.vision_ms = Median(vision_ms);
@@ -151,8 +155,9 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
     Answer(model, pool, data, i % data.items.size(), nullptr, nullptr, 1);
   }
   std::vector<MethodResult> results;
+  Progress progress("eval", static_cast<int64_t>(methods.size() * data.items.size()));
   for (const MethodSpec& spec : methods) {
-    results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens, kv));
+    results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens, kv, progress));
   }
   const auto baseline = std::find_if(results.begin(), results.end(),
                                      [](const MethodResult& r) { return r.method == "none"; });

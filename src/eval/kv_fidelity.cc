@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/progress.h"
 #include "engine/session.h"
 
 namespace lightvlm {
@@ -50,6 +51,7 @@ std::vector<KvFidelityRow> MeasureKvFidelity(const Model& model, ThreadPool& poo
   }
   std::vector<KvFidelityRow> rows;
   std::vector<int32_t> full;
+  Progress progress("kvfidelity", static_cast<int64_t>(names.size()));
   for (const std::string& name : names) {
     const auto policy = MakeKvPolicy(name, options);
     KvFidelityRow row;
@@ -65,6 +67,7 @@ std::vector<KvFidelityRow> MeasureKvFidelity(const Model& model, ThreadPool& poo
     row.perplexity = Perplexity(model, pool, ids, answer);
     row.text = model.tokenizer->Decode(answer, /*skip_special=*/true);
     rows.push_back(row);
+    progress.Advance();
   }
   return rows;
 }

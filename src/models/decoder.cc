@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "models/cache_attention_hook.h"
 #include "models/prefill_hook.h"
 #include "ops/ops.h"
@@ -71,8 +72,10 @@ Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
   // before a shape error.
   embed_tokens_ =
       weights.LoadF32(names.prefix + "embed_tokens.weight", {c.vocab_size, c.hidden_size});
+  Progress progress("loading layers", c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     layers_.push_back(LoadLayer(c, weights, StrCat(names.prefix, "layers.", i, "."), weight_dtype));
+    progress.Advance();
   }
   final_norm_ = weights.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
   // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.

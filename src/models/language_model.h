@@ -25,6 +25,8 @@ namespace lightvlm {
 struct LoadOptions {
   DType weight_dtype = DType::kF32;  // matrices held as F32, BF16 or I8, converted at load
   int max_tiles = 0;  // the most tiles an image is cut into (InternVL); 0: the checkpoint's
+
+  bool operator==(const LoadOptions&) const = default;
 };
 
 class LanguageModel {

@@ -20,7 +20,6 @@ testing::CliResult RunWithKv(const std::vector<std::string>& kv_args) {
 
 TEST(KvCliTest, BadPolicyFlagsFailClearly) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--kv", "lru"}, "unknown KV policy 'lru'"},
       {{"--kv", "lightvlm", "--kv-budget", "10"}, "--kv-budget (10) must hold"},
       {{"--kv", "streaming", "--kv-window", "0"}, "--kv-window must be at least 1"},
       {{"--kv", "h2o", "--kv-interval", "-5"}, "--kv-interval must not be negative"},

@@ -22,7 +22,7 @@ BenchOptions Quick(const std::string& model_dir) {
   options.budgets = {1.0, 0.5};
   options.repeats = 2;
   options.warmup = 1;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   options.measure_ceilings = false;
   return options;
@@ -32,7 +32,7 @@ BenchOptions Quick(const std::string& model_dir) {
 TEST(BenchTest, ComparisonFillsEveryRow) {
   const BenchOptions options = Quick(kLlavaDir);
   BenchOptions other = options;
-  other.weight_dtype = DType::kI8;
+  other.load.weight_dtype = DType::kI8;
   other.budgets = {1.0, 0.35};
   const BenchReport report = RunPrefillBench(options, {{"--dtype int8 --budgets 1 0.35", other}});
   EXPECT_EQ(report.compare, "--dtype int8 --budgets 1 0.35");

@@ -39,7 +39,7 @@ DecodeBenchOptions SyntheticStories() {
   options.synthetic_context = 8;
   options.steps = 3;
   options.warmup = 1;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   return options;
 }
@@ -53,7 +53,7 @@ TEST(DecodeBenchTest, SyntheticStepsCountTheBytesTheyRead) {
   options.steps = 3;
   options.warmup = 1;
   options.batch = 2;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   const DecodeBenchReport report = RunDecodeBench(options);
   const LlmConfig config = LoadModel(options.model_dir).config();
@@ -90,7 +90,7 @@ TEST(DecodeBenchTest, AnswersRunTheWholeLengthForEverySequence) {
   options.policies = {"h2o"};
   options.answer_tokens = 12;
   options.batch = 3;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   const DecodeBenchReport report = RunDecodeBench(options);
   EXPECT_FALSE(report.synthetic);
@@ -107,7 +107,7 @@ TEST(DecodeBenchTest, AnswersRunTheWholeLengthForEverySequence) {
 TEST(DecodeBenchTest, ComparesTwoDtypesStepByStep) {
   const DecodeBenchOptions options = SyntheticStories();
   DecodeBenchOptions int8 = options;
-  int8.weight_dtype = DType::kI8;
+  int8.load.weight_dtype = DType::kI8;
   const DecodeBenchReport report = RunDecodeBench(options, {{"--dtype int8", int8}});
   const Matrices matrices = StoriesMatrices();
   EXPECT_EQ(report.compare, "--dtype int8");
@@ -140,7 +140,7 @@ TEST(DecodeBenchTest, ComparesTwoBatchesOnOneModel) {
   options.policies = {"h2o"};
   options.answer_tokens = 6;
   options.batch = 3;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   DecodeBenchOptions single = options;
   single.batch = 1;
@@ -219,7 +219,7 @@ TEST(DecodeBenchTest, PromptTokensLengthenTheAnswersPrompt) {
   options.model_dir = testing::kStoriesDir.string();
   options.answer_tokens = 3;
   options.prompt_tokens = 50;
-  options.weight_dtype = DType::kF32;
+  options.load.weight_dtype = DType::kF32;
   options.threads = 1;
   EXPECT_GE(RunDecodeBench(options).context, 50);
 
