@@ -90,10 +90,7 @@ void AddServeCommand(CLI::App& app) {
   CLI::App* serve = app.add_subcommand(
       "serve",
       "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/models, /health, /metrics");
-  serve
-      ->add_option("-m,--model", options->model_path,
-                   "Checkpoint directory (Hugging Face layout) or GGUF file")
-      ->required();
+  AddModelFlag(*serve, options->model_path);
   serve->add_option("--host", options->http.host, "Address to listen on")->capture_default_str();
   serve->add_option("--port", options->http.port, "Port to listen on (0: any free one)")
       ->check(CLI::Range(0, 65535))
@@ -112,11 +109,11 @@ void AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   serve->add_option("--alias", options->http.model_name,
-                    "The model's name in the API (default: the checkpoint's file name)");
+                    "The model's name in the API; empty: the checkpoint's file name");
   serve->add_option("--api-key", options->http.api_key,
                     "Require 'Authorization: Bearer KEY' on /v1/ requests");
   serve->add_flag("--allow-remote-images", options->allow_remote_images,
-                  "Fetch http(s) image URLs (default: only data: URLs are taken)");
+                  "Fetch http(s) image URLs too, not only data: URLs");
   serve->add_option("--max-body", options->http.max_body_bytes, "Largest request body, in bytes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
