@@ -37,6 +37,7 @@ from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fixtures as mf  # noqa: E402
+from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -90,10 +91,14 @@ def build_model(tok):
     return mf.make_model(Qwen2VLForConditionalGeneration, config, SEED)
 
 
-def prompt(n_images):
+def prompt(processor, n_images):
+    """The checkpoint's chat template (Qwen2-VL-2B-Instruct's) over one user turn of images and text."""
+    content = [{"type": "image"}] * n_images + [{"type": "text", "text": PROMPT_QUESTION}]
+    text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
     vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
-    return (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-            f"{vision}{PROMPT_QUESTION}<|im_end|>\n<|im_start|>assistant\n")
+    assert text == (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                    f"{vision}{PROMPT_QUESTION}<|im_end|>\n<|im_start|>assistant\n"), text
+    return text
 
 
 def rope_index(model, input_ids, grid):
@@ -153,7 +158,7 @@ def main(argv=None):
     model = build_model(tok)
     image_processor = Qwen2VLImageProcessor(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
-                                 chat_template=mf.QWEN2_CHAT_TEMPLATE)
+                                 chat_template=QWEN2_VL_CHAT_TEMPLATE)
     model.save_pretrained(fdir / "model", safe_serialization=True)
     processor.save_pretrained(fdir / "model")
 
@@ -171,7 +176,7 @@ def main(argv=None):
 
     tensors, desc, case_info = {}, {}, {}
     for name, (files, pil) in cases.items():
-        text = prompt(len(pil))
+        text = prompt(processor, len(pil))
         inputs = processor(text=[text], images=pil, return_tensors="pt")
         ids, pv, grid = inputs["input_ids"], inputs["pixel_values"], inputs["image_grid_thw"]
         # Each image alone through the image processor gives the same rows, in order.
@@ -202,16 +207,18 @@ def main(argv=None):
                            "prompt": text, "n_tokens": int(ids.shape[1]),
                            "image_grid_thw": grid.tolist(), "rope_delta": int(delta)}
 
-    # Vision tower output after the merger for the wide case.
-    with torch.no_grad():
-        feats = model.visual(tensors["wide.pixel_values"], grid_thw=tensors["wide.image_grid_thw"])
-    tensors["wide.vision_features"] = feats.float()
-    desc["wide.vision_features"] = ("model.visual(pixel_values, grid_thw=image_grid_thw): [t*h*w/4, 64], "
-                                    "the merger's output, one row per <|image_pad|> token")
+    # Vision tower output after the merger, every case (pair: both images, in prompt order).
+    for name in cases:
+        with torch.no_grad():
+            feats = model.visual(tensors[f"{name}.pixel_values"], grid_thw=tensors[f"{name}.image_grid_thw"])
+        tensors[f"{name}.vision_features"] = feats.float()
+        desc[f"{name}.vision_features"] = (
+            "model.visual(pixel_values, grid_thw=image_grid_thw): [sum of t*h*w/4, 64], the merger's "
+            "output, one row per <|image_pad|> token")
 
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
     greedy = {}
-    for name in ("wide", "pair"):
+    for name in cases:
         extra = {"pixel_values": tensors[f"{name}.pixel_values"],
                  "image_grid_thw": tensors[f"{name}.image_grid_thw"]}
         ids = tensors[f"{name}.input_ids"].unsqueeze(0)
@@ -230,7 +237,7 @@ def main(argv=None):
     model2 = Qwen2VLForConditionalGeneration.from_pretrained(fdir / "model", attn_implementation=mf.ATTN_IMPL,
                                                              torch_dtype=torch.float32).eval()
     processor2 = Qwen2VLProcessor.from_pretrained(fdir / "model")
-    inputs = processor2(text=[prompt(2)], images=[photo, images["tall"]], return_tensors="pt")
+    inputs = processor2(text=[prompt(processor2, 2)], images=[photo, images["tall"]], return_tensors="pt")
     assert torch.equal(inputs["input_ids"][0], tensors["pair.input_ids"])
     assert torch.equal(inputs["pixel_values"], tensors["pair.pixel_values"])
     with torch.no_grad():
