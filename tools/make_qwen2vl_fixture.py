@@ -30,7 +30,6 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from tokenizers import AddedToken  # noqa: E402
 from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,  # noqa: E402
                           Qwen2VLProcessor)
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize  # noqa: E402
@@ -42,7 +41,7 @@ from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # no
 torch.set_num_threads(1)
 
 SEED = 4012  # top-2 margins >= 0.018 and varied tokens (4001: margin 0.0056; 4003: one token repeated)
-VISION_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+VISION_SPECIALS = mf.QWEN2_VL_SPECIALS
 # The fixture's processor: few patches per image so the fixture stays small; min_pixels 56*56 is
 # the real default, max_pixels 28*28*16 allows at most 16 merged tokens per image.
 MIN_PIXELS = 56 * 56
@@ -55,23 +54,6 @@ SMART_RESIZE_SIZES = [  # (height, width)
     (30, 4000), (5800, 29), (29, 5600), (70, 126), (126, 70), (42, 42), (56, 56), (387, 512),
     (1080, 1920), (4000, 3000), (10000, 10000), (1, 1), (28, 5600), (28, 5601), (1003, 997)]
 PROMPT_QUESTION = "What is in the picture?"
-
-
-def synthetic_png(width, height, seed):
-    """Smooth gradients plus noise: every resize weight matters, nothing is flat."""
-    g = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    base = np.stack([255 * x / max(width - 1, 1), 255 * y / max(height - 1, 1),
-                     127 + 120 * np.sin((x + 2 * y) / 5.0)], axis=-1)
-    rgb = np.clip(base + g.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(rgb, "RGB")
-
-
-def build_tokenizer():
-    tok = mf.build_qwen2_tokenizer()
-    tok.add_special_tokens({"additional_special_tokens": [
-        AddedToken(t, special=True, normalized=False) for t in VISION_SPECIALS]})
-    return tok
 
 
 def build_model(tok):
@@ -154,7 +136,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     fdir = mf.fresh_dir(Path(args.out) / "qwen2vl")
 
-    tok = build_tokenizer()
+    tok = mf.build_qwen2_vl_tokenizer()
     model = build_model(tok)
     image_processor = Qwen2VLImageProcessor(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
@@ -162,8 +144,8 @@ def main(argv=None):
     model.save_pretrained(fdir / "model", safe_serialization=True)
     processor.save_pretrained(fdir / "model")
 
-    images = {"wide": synthetic_png(300, 60, 1), "tall": synthetic_png(70, 200, 2),
-              "small": synthetic_png(40, 30, 3)}
+    images = {"wide": mf.synthetic_png(300, 60, 1), "tall": mf.synthetic_png(70, 200, 2),
+              "small": mf.synthetic_png(40, 30, 3)}
     for name, im in images.items():
         im.save(fdir / f"{name}.png")
     photo = Image.open(mf.IMAGES_DIR / mf.LLAVA_IMAGE).convert("RGB")

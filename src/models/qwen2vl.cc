@@ -10,18 +10,19 @@ namespace lightvlm {
 namespace {
 
 // Where a checkpoint keeps its parts, told apart by the vision tower's patch embedding.
-// Qwen2-VL and Qwen2.5-VL share both layouts; transformers 5.x loads the first by renaming it to
-// the second (its conversion mapping for Qwen2VLForConditionalGeneration).
+// Qwen2-VL and Qwen2.5-VL share both layouts. transformers 5.x loads the first by renaming it to
+// the second in memory (its conversion mapping for Qwen2VLForConditionalGeneration) and writes the
+// first again; only 4.52 to 4.57 wrote the second.
 struct Qwen2VlTensorLayout {
   const char* name;
   const char* vision;  // the tower's prefix
   DecoderTensorNames decoder;
 };
 const Qwen2VlTensorLayout kLayouts[] = {
-    {"Qwen's checkpoints and transformers 4.45 to 4.51 (visual.*, model.*)",
+    {"Qwen's checkpoints, transformers up to 4.51 and 5.x (visual.*, model.*)",
      "visual.",
      {"model.", "lm_head.weight"}},
-    {"transformers 4.52 to 5.x (model.visual.*, model.language_model.*)",
+    {"transformers 4.52 to 4.57 (model.visual.*, model.language_model.*)",
      "model.visual.",
      {"model.language_model.", "lm_head.weight"}},
 };
@@ -58,6 +59,11 @@ LlmConfig ReadQwen2VlTextConfig(const JsonFile& config) {
   nlohmann::json merged = config.root();
   if (const nlohmann::json* text = config.Node("text_config"); text && text->is_object()) {
     merged.update(*text);
+    // 5.x writes the model's token ids at the top level and its config class's defaults (Qwen's
+    // real ids, outside a smaller vocabulary) in text_config.
+    for (const char* key : {"eos_token_id", "bos_token_id", "tie_word_embeddings"}) {
+      if (config.root().contains(key)) merged[key] = config.root()[key];
+    }
   }
   merged["model_type"] = "qwen2";  // the text model's model_type is qwen2_vl(_text) or the like
   LlmConfig c = ReadLlmConfig(JsonFile::Parse(merged.dump(), config.path()));

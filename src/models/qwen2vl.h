@@ -3,8 +3,9 @@
 // (models/qwen2vl_image_processor.h), the vision tower with its patch merger
 // (models/qwen2vl_vision.h), and a Qwen2 decoder with M-RoPE: every prompt token gets three
 // rotary ids (temporal, height, width) as get_rope_index gives them (models/mrope_positions.h).
-// Loads the layout of Qwen's checkpoints and transformers up to 4.51 (visual.*, model.*) and that
-// of transformers 4.52 to 5.x (model.visual.*, model.language_model.*).
+// Loads the layout of Qwen's checkpoints and of transformers up to 4.51 and 5.x (visual.*,
+// model.*), and that of transformers 4.52 to 4.57 (model.visual.*, model.language_model.*); the
+// config as 4.x writes it (the decoder's fields at the top level) or 5.x (text_config).
 #pragma once
 
 #include <memory>

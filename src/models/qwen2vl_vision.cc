@@ -33,15 +33,15 @@ int64_t Positive(const JsonFile& config, const std::string& field, int64_t fallb
   return value;
 }
 
-// The rotary frequencies of the tower's 2D positions (VisionRotaryEmbedding(head_dim / 2),
-// theta 10000): head_dim / 4 frequencies, turned by the patch's row, then the same ones turned by
-// its column. Computed in float32, as the reference's torch.arange(...) / dim.
-void VisionRotary(int64_t head_dim, VitAttentionLayout& layout) {
+// The rotary frequencies of the tower's 2D positions (VisionRotaryEmbedding(head_dim / 2)):
+// head_dim / 4 frequencies, turned by the patch's row, then the same ones turned by its column.
+// Computed in float32, as the reference's torch.arange(...) / dim.
+void VisionRotary(int64_t head_dim, float theta, VitAttentionLayout& layout) {
   const int64_t quarter = head_dim / 4;
   const float dim = static_cast<float>(head_dim / 2);
   std::vector<float> inv_freq(quarter);
   for (int64_t i = 0; i < quarter; ++i) {
-    inv_freq[i] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / dim);
+    inv_freq[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / dim);
   }
   layout.rotary_axes = 2;
   layout.rotary_inv_freq = inv_freq;
@@ -67,6 +67,8 @@ Qwen2VlVisionConfig ReadQwen2VlVisionConfig(const JsonFile& config) {
   c.patch_size = Positive(config, p + "patch_size", 14);
   c.temporal_patch_size = Positive(config, p + "temporal_patch_size", 2);
   c.spatial_merge_size = Positive(config, p + "spatial_merge_size", 2);
+  c.rope_theta = config.GetOr<double>(p + "rope_parameters.rope_theta", 10000.0);  // 5.x writes it
+  Check(c.rope_theta > 0, config.path(), ": ", p, "rope_parameters.rope_theta must be positive");
   VitEncoderConfig& e = c.encoder;
   e.norm_eps = kNormEps;
   e.attention_bias = true;
@@ -162,7 +164,7 @@ Tensor Qwen2VlVisionTower::Forward(ThreadPool& pool, const Tensor& patches,
   std::vector<int64_t> merged_order(n / unit);
   for (int64_t i = 0; i < n / unit; ++i) merged_order[i] = i;
   VitAttentionLayout layout;
-  VisionRotary(d / c.encoder.num_heads, layout);
+  VisionRotary(d / c.encoder.num_heads, static_cast<float>(c.rope_theta), layout);
   if (c.qwen25) {
     VisionWindows windows = VisionWindowOrder(grid, c.spatial_merge_size,
                                               c.window_size / c.patch_size / c.spatial_merge_size);

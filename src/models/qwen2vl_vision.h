@@ -33,6 +33,7 @@ struct Qwen2VlVisionConfig {
   int64_t temporal_patch_size = 2;
   int64_t spatial_merge_size = 2;
   int64_t out_hidden_size = 0;                 // the merger's output: the LLM's hidden size
+  double rope_theta = 10000.0;                 // of the 2D rotary positions
   int64_t window_size = 0;                     // Qwen2.5-VL: a window's side in pixels
   std::vector<int64_t> fullatt_block_indexes;  // Qwen2.5-VL: the layers that attend over all rows
 

@@ -1,6 +1,9 @@
-// Qwen2-VL end to end against transformers 4.46.3's Qwen2VLForConditionalGeneration on the tiny
-// recorded checkpoint (tools/make_qwen2vl_fixture.py), for a wide, a tall and a small image and for
-// two images in one prompt (the photograph, as PIL decodes the JPEG, and the tall one): the chat
+// Qwen2-VL and Qwen2.5-VL end to end against transformers on tiny recorded checkpoints:
+// Qwen2VLForConditionalGeneration of 4.46.3 (tools/make_qwen2vl_fixture.py, tests/fixtures/qwen2vl)
+// and Qwen2_5_VLForConditionalGeneration of 5.25.0 with window attention
+// (tools/make_qwen25vl_fixture.py, tests/fixtures/qwen25vl, config.json in 5.x's form), each also
+// in transformers 4.52-4.57's tensor layout, for a wide, a tall and a small image and for two
+// images in one prompt (the photograph, as PIL decodes the JPEG, and the tall one): the chat
 // template's prompt ids, get_rope_index's three position ids of every prompt token, the vision
 // tower's merged features, the logits of every prompt token within 1e-3 and the same 16 greedy
 // tokens; then the token reducers and KV policies over M-RoPE positions.
@@ -8,6 +11,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,13 +23,14 @@
 #include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 #include "support/golden.h"
+#include "support/llava_layouts.h"
 
 namespace lightvlm {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr const char* kQuestion = "What is in the picture?";
-const fs::path kDir = testing::kFixturesDir / "qwen2vl";
+const fs::path kDir = testing::kFixturesDir / "qwen2vl";  // the images of both fixtures
 
 struct Case {
   std::string name;
@@ -38,15 +43,31 @@ const std::vector<Case> kCases = {
     {"pair", {testing::kFixturesDir / "llava" / "image.png", kDir / "tall.png"}},
 };
 
-class Qwen2VlGoldenTest : public ::testing::Test {
+// The fixture directory, and whether to load it renamed to transformers 4.52-4.57's layout.
+struct Fixture {
+  std::string name;
+  bool layout_4_52 = false;
+};
+
+// A copy of `fixture`'s model with its tensors as 4.52 to 4.57 name them.
+fs::path In452Layout(const std::string& fixture) {
+  const fs::path from = testing::kFixturesDir / fixture / "model";
+  const fs::path dir = testing::FreshTempDir(fixture + "_4_52_layout");
+  testing::CopyFiles(from, dir, {"model.safetensors"});
+  testing::WriteRenamedTensors(from, dir, [](const std::string& name) {
+    if (name.starts_with("visual.")) return "model." + name;
+    return testing::ReplacePrefix(name, "model.", "model.language_model.");
+  });
+  return dir;
+}
+
+class Qwen2VlGoldenTest : public ::testing::TestWithParam<Fixture> {
  protected:
-  static void SetUpTestSuite() {
-    golden_ = new testing::Golden("qwen2vl");
-    model_ = new Model(LoadModel(golden_->model_dir().string()));
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete golden_;
+  void SetUp() override {
+    golden_ = std::make_unique<testing::Golden>(GetParam().name);
+    const fs::path dir =
+        GetParam().layout_4_52 ? In452Layout(GetParam().name) : golden_->model_dir();
+    model_ = std::make_unique<Model>(LoadModel(dir.string()));
   }
 
   std::vector<ImageEmbeddings> Encode(const Case& c) {
@@ -77,21 +98,19 @@ class Qwen2VlGoldenTest : public ::testing::Test {
     return logits;
   }
 
-  static testing::Golden* golden_;
-  static Model* model_;
+  std::unique_ptr<testing::Golden> golden_;
+  std::unique_ptr<Model> model_;
   ThreadPool pool_{2};
 };
 
-testing::Golden* Qwen2VlGoldenTest::golden_ = nullptr;
-Model* Qwen2VlGoldenTest::model_ = nullptr;
-
-TEST_F(Qwen2VlGoldenTest, LoadsAsQwen2VlWithMrope) {
-  EXPECT_EQ(model_->language_model->family(), "qwen2_vl");
+TEST_P(Qwen2VlGoldenTest, LoadsWithMrope) {
+  EXPECT_EQ(model_->language_model->family(),
+            GetParam().name == "qwen2vl" ? "qwen2_vl" : "qwen2_5_vl");
   EXPECT_EQ(model_->config().rope_scaling.mrope_section, (std::vector<int64_t>{2, 3, 3}));
   EXPECT_EQ(model_->language_model->image_token_id(), 952);
 }
 
-TEST_F(Qwen2VlGoldenTest, PromptIdsAndPositionsAreTheProcessorsAndGetRopeIndexs) {
+TEST_P(Qwen2VlGoldenTest, PromptIdsAndPositionsAreTheProcessorsAndGetRopeIndexs) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     const std::vector<ImageEmbeddings> images = Encode(c);
@@ -110,7 +129,7 @@ TEST_F(Qwen2VlGoldenTest, PromptIdsAndPositionsAreTheProcessorsAndGetRopeIndexs)
   }
 }
 
-TEST_F(Qwen2VlGoldenTest, VisionFeaturesMatchTransformers) {
+TEST_P(Qwen2VlGoldenTest, VisionFeaturesMatchTransformers) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     std::vector<float> actual;
@@ -123,7 +142,7 @@ TEST_F(Qwen2VlGoldenTest, VisionFeaturesMatchTransformers) {
   }
 }
 
-TEST_F(Qwen2VlGoldenTest, PromptLogitsAndGreedyTokensMatchTransformers) {
+TEST_P(Qwen2VlGoldenTest, PromptLogitsAndGreedyTokensMatchTransformers) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     const std::vector<ImageEmbeddings> images = Encode(c);
@@ -144,7 +163,7 @@ TEST_F(Qwen2VlGoldenTest, PromptLogitsAndGreedyTokensMatchTransformers) {
 
 // Reduced image tokens keep their three original ids: every reducer and KV policy runs over the
 // two images' M-RoPE positions and generation continues from the prompt's next position.
-TEST_F(Qwen2VlGoldenTest, ReducersAndKvPoliciesRunOverMropePositions) {
+TEST_P(Qwen2VlGoldenTest, ReducersAndKvPoliciesRunOverMropePositions) {
   const std::vector<ImageEmbeddings> images = Encode(kCases[3]);
   const Prompt prompt = MakePrompt(*model_, kQuestion, images);
   ReducerOptions reducer_options;
@@ -168,6 +187,13 @@ TEST_F(Qwen2VlGoldenTest, ReducersAndKvPoliciesRunOverMropePositions) {
     EXPECT_EQ(session.next_position(), prompt.PositionSpan() + 3);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen2VlGoldenTest,
+                         ::testing::Values(Fixture{"qwen2vl"}, Fixture{"qwen25vl"},
+                                           Fixture{"qwen2vl", true}, Fixture{"qwen25vl", true}),
+                         [](const ::testing::TestParamInfo<Fixture>& info) {
+                           return info.param.name + (info.param.layout_4_52 ? "_4_52_layout" : "");
+                         });
 
 }  // namespace
 }  // namespace lightvlm
