@@ -128,6 +128,9 @@ ImageEmbeddings Qwen2VlModel::EncodeImage(ThreadPool& pool, const Image& image) 
 
 std::vector<PositionId> Qwen2VlModel::PromptPositions(
     std::span<const int32_t> token_ids, std::span<const ImageEmbeddings> images) const {
+  // Without images every token's three ids are its index: RoPE's one id a token (which --truncate
+  // may cut).
+  if (images.empty()) return {};
   const int64_t merge = vision_config_.spatial_merge_size;
   std::vector<ImageGridThw> grids;
   for (const ImageEmbeddings& image : images) {

@@ -37,7 +37,8 @@ class Qwen2VlModel : public LanguageModel {
   int32_t image_token_id() const override { return tokens_.image; }
   // Smart resize, patches, the vision tower: one grid of (h / 2) x (w / 2) tokens.
   ImageEmbeddings EncodeImage(ThreadPool& pool, const Image& image) const override;
-  // get_rope_index's three ids of every token, the images' grids from their embeddings.
+  // get_rope_index's three ids of every token, the images' grids from their embeddings; none
+  // (one id a token) for a prompt without images, where the three are equal.
   std::vector<PositionId> PromptPositions(std::span<const int32_t> token_ids,
                                           std::span<const ImageEmbeddings> images) const override;
 

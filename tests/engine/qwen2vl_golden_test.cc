@@ -188,6 +188,18 @@ TEST_P(Qwen2VlGoldenTest, ReducersAndKvPoliciesRunOverMropePositions) {
   }
 }
 
+// Text alone: get_rope_index's three ids are each token's index, so the prompt takes RoPE's one id
+// a token, and a session runs it (and truncation may cut it).
+TEST_P(Qwen2VlGoldenTest, TextOnlyPromptsTakeOneIdAToken) {
+  const Prompt prompt = MakePrompt(*model_, kQuestion, {});
+  EXPECT_TRUE(prompt.positions.empty());
+  EXPECT_EQ(prompt.PositionSpan(), prompt.size());
+  Session session(model_->decoder(), pool_, 64);
+  GenerationOptions options;
+  options.max_new_tokens = 2;
+  EXPECT_EQ(session.Generate(prompt, options, [](int32_t) { return true; }).tokens.size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen2VlGoldenTest,
                          ::testing::Values(Fixture{"qwen2vl"}, Fixture{"qwen25vl"},
                                            Fixture{"qwen2vl", true}, Fixture{"qwen25vl", true}),
