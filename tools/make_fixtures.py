@@ -257,6 +257,27 @@ def build_qwen2_tokenizer():
                               chat_template=QWEN2_CHAT_TEMPLATE)
 
 
+QWEN2_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+
+
+def build_qwen2_vl_tokenizer():
+    """The Qwen2 tokenizer with Qwen2-VL's vision tokens (ids 950..953), for both Qwen-VL fixtures."""
+    tok = build_qwen2_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": [
+        AddedToken(t, special=True, normalized=False) for t in QWEN2_VL_SPECIALS]})
+    return tok
+
+
+def synthetic_png(width, height, seed):
+    """Smooth gradients plus noise: every resize weight matters, nothing is flat."""
+    g = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([255 * x / max(width - 1, 1), 255 * y / max(height - 1, 1),
+                     127 + 120 * np.sin((x + 2 * y) / 5.0)], axis=-1)
+    rgb = np.clip(base + g.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(rgb, "RGB")
+
+
 TOKENIZER_CASES = [
     "Hello world",
     "The quick brown fox jumps over the lazy dog.",

@@ -30,18 +30,18 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from tokenizers import AddedToken  # noqa: E402
 from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,  # noqa: E402
                           Qwen2VLProcessor)
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fixtures as mf  # noqa: E402
+from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # noqa: E402
 
 torch.set_num_threads(1)
 
 SEED = 4012  # top-2 margins >= 0.018 and varied tokens (4001: margin 0.0056; 4003: one token repeated)
-VISION_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+VISION_SPECIALS = mf.QWEN2_VL_SPECIALS
 # The fixture's processor: few patches per image so the fixture stays small; min_pixels 56*56 is
 # the real default, max_pixels 28*28*16 allows at most 16 merged tokens per image.
 MIN_PIXELS = 56 * 56
@@ -54,23 +54,6 @@ SMART_RESIZE_SIZES = [  # (height, width)
     (30, 4000), (5800, 29), (29, 5600), (70, 126), (126, 70), (42, 42), (56, 56), (387, 512),
     (1080, 1920), (4000, 3000), (10000, 10000), (1, 1), (28, 5600), (28, 5601), (1003, 997)]
 PROMPT_QUESTION = "What is in the picture?"
-
-
-def synthetic_png(width, height, seed):
-    """Smooth gradients plus noise: every resize weight matters, nothing is flat."""
-    g = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    base = np.stack([255 * x / max(width - 1, 1), 255 * y / max(height - 1, 1),
-                     127 + 120 * np.sin((x + 2 * y) / 5.0)], axis=-1)
-    rgb = np.clip(base + g.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(rgb, "RGB")
-
-
-def build_tokenizer():
-    tok = mf.build_qwen2_tokenizer()
-    tok.add_special_tokens({"additional_special_tokens": [
-        AddedToken(t, special=True, normalized=False) for t in VISION_SPECIALS]})
-    return tok
 
 
 def build_model(tok):
@@ -90,10 +73,14 @@ def build_model(tok):
     return mf.make_model(Qwen2VLForConditionalGeneration, config, SEED)
 
 
-def prompt(n_images):
+def prompt(processor, n_images):
+    """The checkpoint's chat template (Qwen2-VL-2B-Instruct's) over one user turn of images and text."""
+    content = [{"type": "image"}] * n_images + [{"type": "text", "text": PROMPT_QUESTION}]
+    text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
     vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
-    return (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-            f"{vision}{PROMPT_QUESTION}<|im_end|>\n<|im_start|>assistant\n")
+    assert text == (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                    f"{vision}{PROMPT_QUESTION}<|im_end|>\n<|im_start|>assistant\n"), text
+    return text
 
 
 def rope_index(model, input_ids, grid):
@@ -149,16 +136,16 @@ def main(argv=None):
     args = ap.parse_args(argv)
     fdir = mf.fresh_dir(Path(args.out) / "qwen2vl")
 
-    tok = build_tokenizer()
+    tok = mf.build_qwen2_vl_tokenizer()
     model = build_model(tok)
     image_processor = Qwen2VLImageProcessor(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
-                                 chat_template=mf.QWEN2_CHAT_TEMPLATE)
+                                 chat_template=QWEN2_VL_CHAT_TEMPLATE)
     model.save_pretrained(fdir / "model", safe_serialization=True)
     processor.save_pretrained(fdir / "model")
 
-    images = {"wide": synthetic_png(300, 60, 1), "tall": synthetic_png(70, 200, 2),
-              "small": synthetic_png(40, 30, 3)}
+    images = {"wide": mf.synthetic_png(300, 60, 1), "tall": mf.synthetic_png(70, 200, 2),
+              "small": mf.synthetic_png(40, 30, 3)}
     for name, im in images.items():
         im.save(fdir / f"{name}.png")
     photo = Image.open(mf.IMAGES_DIR / mf.LLAVA_IMAGE).convert("RGB")
@@ -171,7 +158,7 @@ def main(argv=None):
 
     tensors, desc, case_info = {}, {}, {}
     for name, (files, pil) in cases.items():
-        text = prompt(len(pil))
+        text = prompt(processor, len(pil))
         inputs = processor(text=[text], images=pil, return_tensors="pt")
         ids, pv, grid = inputs["input_ids"], inputs["pixel_values"], inputs["image_grid_thw"]
         # Each image alone through the image processor gives the same rows, in order.
@@ -202,16 +189,18 @@ def main(argv=None):
                            "prompt": text, "n_tokens": int(ids.shape[1]),
                            "image_grid_thw": grid.tolist(), "rope_delta": int(delta)}
 
-    # Vision tower output after the merger for the wide case.
-    with torch.no_grad():
-        feats = model.visual(tensors["wide.pixel_values"], grid_thw=tensors["wide.image_grid_thw"])
-    tensors["wide.vision_features"] = feats.float()
-    desc["wide.vision_features"] = ("model.visual(pixel_values, grid_thw=image_grid_thw): [t*h*w/4, 64], "
-                                    "the merger's output, one row per <|image_pad|> token")
+    # Vision tower output after the merger, every case (pair: both images, in prompt order).
+    for name in cases:
+        with torch.no_grad():
+            feats = model.visual(tensors[f"{name}.pixel_values"], grid_thw=tensors[f"{name}.image_grid_thw"])
+        tensors[f"{name}.vision_features"] = feats.float()
+        desc[f"{name}.vision_features"] = (
+            "model.visual(pixel_values, grid_thw=image_grid_thw): [sum of t*h*w/4, 64], the merger's "
+            "output, one row per <|image_pad|> token")
 
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
     greedy = {}
-    for name in ("wide", "pair"):
+    for name in cases:
         extra = {"pixel_values": tensors[f"{name}.pixel_values"],
                  "image_grid_thw": tensors[f"{name}.image_grid_thw"]}
         ids = tensors[f"{name}.input_ids"].unsqueeze(0)
@@ -230,7 +219,7 @@ def main(argv=None):
     model2 = Qwen2VLForConditionalGeneration.from_pretrained(fdir / "model", attn_implementation=mf.ATTN_IMPL,
                                                              torch_dtype=torch.float32).eval()
     processor2 = Qwen2VLProcessor.from_pretrained(fdir / "model")
-    inputs = processor2(text=[prompt(2)], images=[photo, images["tall"]], return_tensors="pt")
+    inputs = processor2(text=[prompt(processor2, 2)], images=[photo, images["tall"]], return_tensors="pt")
     assert torch.equal(inputs["input_ids"][0], tensors["pair.input_ids"])
     assert torch.equal(inputs["pixel_values"], tensors["pair.pixel_values"])
     with torch.no_grad():

@@ -6,6 +6,8 @@
     python3 tools/make_shaped_checkpoint.py --shape llava-qwen2-1.5b --out /tmp/qwen15
     python3 tools/make_shaped_checkpoint.py --shape internvl2.5-1b --out /tmp/internvl1b
     python3 tools/make_shaped_checkpoint.py --shape internvl2.5-8b --out /tmp/internvl8b
+    python3 tools/make_shaped_checkpoint.py --shape qwen2-vl-2b --out /tmp/qwen2vl2b
+    python3 tools/make_shaped_checkpoint.py --shape qwen2.5-vl-7b --out /tmp/qwen25vl7b
 
 The result is a Hugging Face directory (config.json, model.safetensors, tokenizer and processor
 files) that `lightvlm run`, `bench` and `eval` load like a downloaded one. Weights are N(0, 0.02)
@@ -17,7 +19,10 @@ the tokenizer, chat template and processor are the tiny InternVL fixture's
 (tests/fixtures/internvl/model) with the real tiles (448 px, at most 12 and a thumbnail, 256 tokens
 a tile); its <IMG_CONTEXT> is id 952, which config.json's image_token_id names. The LLM's vocab is
 the real model's; ids past the fixture tokenizer's are never produced by it (answers are noise
-anyway). Needs only numpy; deterministic under --seed.
+anyway). Qwen2-VL shapes are written in Qwen's own layout (visual.*, model.*, lm_head.weight) with a
+4.x config.json; the tokenizer, chat template and image processor are the tiny Qwen2-VL fixture's
+(tests/fixtures/qwen2vl/model; <|image_pad|> is id 952, <|vision_start|> 950) with Qwen's real
+min_pixels 56*56 and max_pixels 12845056. Needs only numpy; deterministic under --seed.
 """
 import argparse
 import json
@@ -29,12 +34,15 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = {"llava": REPO / "tests" / "fixtures" / "llava" / "model",
-            "internvl": REPO / "tests" / "fixtures" / "internvl" / "model"}
+            "internvl": REPO / "tests" / "fixtures" / "internvl" / "model",
+            "qwen2_vl": REPO / "tests" / "fixtures" / "qwen2vl" / "model"}
 FIXTURE_FILES = {
     "llava": ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
               "preprocessor_config.json", "chat_template.json"),
     "internvl": ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
                  "processor_config.json", "generation_config.json"),
+    "qwen2_vl": ("tokenizer.json", "tokenizer_config.json", "chat_template.json",
+                 "preprocessor_config.json", "generation_config.json"),
 }
 INTERNVL_IMAGE_TOKEN_ID = 952  # <IMG_CONTEXT> in tests/fixtures/internvl/model/tokenizer.json
 
@@ -101,6 +109,32 @@ SHAPES = {
                      vocab_size=92553, max_position_embeddings=32768, rope_theta=1000000.0,
                      rms_norm_eps=1e-5, tie_word_embeddings=False),
     },
+    # Qwen/Qwen2-VL-2B-Instruct: vision depth 32, embed_dim 1280, 16 heads, mlp_ratio 4 (quick_gelu,
+    # LayerNorm), merger to 1536; Qwen2-1.5B decoder (hidden 1536, 28 layers, 12 heads, 2 KV heads,
+    # MLP 8960, vocab 151936, q/k/v biases, rope_theta 1e6, tied embeddings), mrope_section
+    # [16, 24, 24].
+    "qwen2-vl-2b": {
+        "family": "qwen2_vl",
+        "vision": dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4, hidden_size=1536),
+        "text": dict(model_type="qwen2_vl", hidden_size=1536, intermediate_size=8960,
+                     num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
+                     vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0,
+                     rms_norm_eps=1e-6, tie_word_embeddings=True),
+    },
+    # Qwen/Qwen2.5-VL-7B-Instruct: vision depth 32, hidden 1280, 16 heads, SwiGLU MLP 3420, RMSNorm,
+    # 112-px windows, full attention in layers 7, 15, 23, 31, merger to 3584; Qwen2.5-7B decoder
+    # (hidden 3584, 28 layers, 28 heads, 4 KV heads, MLP 18944, vocab 152064, q/k/v biases,
+    # rope_theta 1e6, untied), mrope_section [16, 24, 24].
+    "qwen2.5-vl-7b": {
+        "family": "qwen2_vl",
+        "vision": dict(depth=32, hidden_size=1280, num_heads=16, intermediate_size=3420,
+                       out_hidden_size=3584, window_size=112, fullatt_block_indexes=[7, 15, 23, 31],
+                       hidden_act="silu"),
+        "text": dict(model_type="qwen2_5_vl", hidden_size=3584, intermediate_size=18944,
+                     num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+                     vocab_size=152064, max_position_embeddings=128000, rope_theta=1000000.0,
+                     rms_norm_eps=1e-6, tie_word_embeddings=False),
+    },
 }
 
 
@@ -159,9 +193,51 @@ def internvl_specs(shape):
     return specs + decoder_specs(t, "language_model.", t["model_type"] == "qwen2")
 
 
+def qwen2_vl_specs(shape):
+    """Qwen's layout: visual.* (the tower and its merger), then the decoder under model.*."""
+    v, t = shape["vision"], shape["text"]
+    qwen25 = t["model_type"] == "qwen2_5_vl"
+    d = v["hidden_size"] if qwen25 else v["embed_dim"]
+    f = v["intermediate_size"] if qwen25 else d * v["mlp_ratio"]
+    out = v["out_hidden_size"] if qwen25 else v["hidden_size"]
+    specs = [("visual.patch_embed.proj.weight", [d, 3, 2, 14, 14])]
+    for i in range(v["depth"]):
+        p = f"visual.blocks.{i}."
+        for norm in ("norm1", "norm2"):
+            specs += [(p + norm + ".weight", [d])] + ([] if qwen25 else [(p + norm + ".bias", [d])])
+        specs += [(p + "attn.qkv.weight", [3 * d, d]), (p + "attn.qkv.bias", [3 * d]),
+                  (p + "attn.proj.weight", [d, d]), (p + "attn.proj.bias", [d])]
+        if qwen25:
+            specs += [(p + "mlp.gate_proj.weight", [f, d]), (p + "mlp.gate_proj.bias", [f]),
+                      (p + "mlp.up_proj.weight", [f, d]), (p + "mlp.up_proj.bias", [f]),
+                      (p + "mlp.down_proj.weight", [d, f]), (p + "mlp.down_proj.bias", [d])]
+        else:
+            specs += [(p + "mlp.fc1.weight", [f, d]), (p + "mlp.fc1.bias", [f]),
+                      (p + "mlp.fc2.weight", [d, f]), (p + "mlp.fc2.bias", [d])]
+    specs += [("visual.merger.ln_q.weight", [d])] + ([] if qwen25 else [("visual.merger.ln_q.bias", [d])])
+    specs += [("visual.merger.mlp.0.weight", [4 * d, 4 * d]), ("visual.merger.mlp.0.bias", [4 * d]),
+              ("visual.merger.mlp.2.weight", [out, 4 * d]), ("visual.merger.mlp.2.bias", [out])]
+    return specs + decoder_specs(t, "", qkv_bias=True)
+
+
+def qwen2_vl_config_json(shape, dtype):
+    v, t = shape["vision"], shape["text"]
+    return dict(dict(
+        architectures=["Qwen2_5_VLForConditionalGeneration" if t["model_type"] == "qwen2_5_vl"
+                       else "Qwen2VLForConditionalGeneration"],
+        hidden_act="silu", torch_dtype="bfloat16" if dtype == "BF16" else "float32",
+        rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+        image_token_id=952, video_token_id=953, vision_start_token_id=950, vision_end_token_id=951,
+        eos_token_id=949, bos_token_id=None,  # the fixture tokenizer's ids
+        vision_config=dict(dict(patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+                                in_channels=3), **v)), **t)
+
+
 def tensor_specs(shape):
     if family(shape) == "internvl":
         return internvl_specs(shape)
+    if family(shape) == "qwen2_vl":
+        return qwen2_vl_specs(shape)
     v, t = shape["vision"], shape["text"]
     d, f = v["hidden_size"], v["intermediate_size"]
     patches = (v["image_size"] // v["patch_size"]) ** 2
@@ -251,6 +327,8 @@ def internvl_config_json(shape, dtype):
 def config_json(shape, dtype):
     if family(shape) == "internvl":
         return internvl_config_json(shape, dtype)
+    if family(shape) == "qwen2_vl":
+        return qwen2_vl_config_json(shape, dtype)
     v, t = shape["vision"], shape["text"]
     return {
         "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava",
@@ -278,8 +356,14 @@ def main():
     fixture = FIXTURES[family(shape)]
     for name in FIXTURE_FILES[family(shape)]:
         shutil.copy(fixture / name, args.out / name)
-    side = shape["vision"]["image_size"]
-    if family(shape) == "internvl":
+    side = shape["vision"].get("image_size")
+    if family(shape) == "qwen2_vl":
+        # The fixture's processor with Qwen's real pixel bounds.
+        processor = json.loads((args.out / "preprocessor_config.json").read_text())
+        processor["min_pixels"] = processor["size"]["min_pixels"] = 56 * 56
+        processor["max_pixels"] = processor["size"]["max_pixels"] = 12845056
+        (args.out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
+    elif family(shape) == "internvl":
         # The fixture's processor with the real tiles: 448 px, 1..12 of them, 256 tokens each.
         processor = json.loads((args.out / "processor_config.json").read_text())
         processor["image_processor"]["size"] = {"height": side, "width": side}

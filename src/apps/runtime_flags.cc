@@ -9,7 +9,12 @@
 namespace lightvlm {
 
 LoadOptions LoadFlags::Options() const {
-  return LoadOptions{ParseWeightDType(weight_dtype), max_tiles};
+  LoadOptions options;
+  options.weight_dtype = ParseWeightDType(weight_dtype);
+  options.max_tiles = max_tiles;
+  options.min_pixels = min_pixels;
+  options.max_pixels = max_pixels;
+  return options;
 }
 
 CLI::Option* AddModelFlag(CLI::App& command, std::string& path) {
@@ -30,6 +35,19 @@ void AddLoadFlags(CLI::App& command, LoadFlags& flags) {
                   "InternVL: the most tiles an image is cut into, the thumbnail aside (0: the "
                   "checkpoint's own limit, 12 for InternVL2.5)")
       ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  // Bounded as preprocessor_config.json's own values are (50 megapixels).
+  command
+      .add_option("--min-pixels", flags.min_pixels,
+                  "Qwen2-VL: the fewest pixels an image is resized to (0: the checkpoint's, "
+                  "56*56 for Qwen2-VL)")
+      ->check(CLI::Range(int64_t{0}, int64_t{50'000'000}))
+      ->capture_default_str();
+  command
+      .add_option("--max-pixels", flags.max_pixels,
+                  "Qwen2-VL: the most pixels an image is resized to, so the most image tokens are "
+                  "max-pixels / 784 (0: the checkpoint's, 28*28*1280 for Qwen2-VL-2B)")
+      ->check(CLI::Range(int64_t{0}, int64_t{50'000'000}))
       ->capture_default_str();
 }
 

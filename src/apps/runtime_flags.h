@@ -18,10 +18,13 @@ namespace lightvlm {
 // -m/--model, required.
 CLI::Option* AddModelFlag(CLI::App& command, std::string& path);
 
-// How a checkpoint is loaded: --dtype (f32, bf16, int8; f32 in every command) and --max-tiles.
+// How a checkpoint is loaded: --dtype (f32, bf16, int8; f32 in every command), --max-tiles,
+// --min-pixels, --max-pixels.
 struct LoadFlags {
   std::string weight_dtype = "f32";
-  int max_tiles = 0;  // 0: the checkpoint's own limit
+  int max_tiles = 0;       // 0: the checkpoint's own limit
+  int64_t min_pixels = 0;  // 0: preprocessor_config.json's
+  int64_t max_pixels = 0;
 
   LoadOptions Options() const;
 };

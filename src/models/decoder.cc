@@ -86,6 +86,10 @@ Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
                                 c.hidden_size, weight_dtype);
   }
   inv_freq_ = RopeInverseFrequencies(c);
+  for (size_t axis = 0; axis < c.rope_scaling.mrope_section.size(); ++axis) {
+    mrope_axis_.insert(mrope_axis_.end(), c.rope_scaling.mrope_section[axis],
+                       static_cast<int32_t>(axis));
+  }
 }
 
 KvCache Decoder::NewCache(int64_t capacity) const {
@@ -224,13 +228,22 @@ LayerAttention Decoder::ProbeAttention(ThreadPool& pool, const DecoderTokens& to
 
 void Decoder::Rotate(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
                      std::span<const PositionId> positions) const {
-  // M-RoPE (three ids a token) arrives with Qwen2-VL's decoder; until then a family that gives
-  // three different ids is refused rather than rotated by one of them.
+  if (!mrope_axis_.empty()) {
+    std::vector<int64_t> ids(3 * rows);
+    for (int64_t i = 0; i < rows; ++i) {
+      ids[3 * i] = positions[i].temporal;
+      ids[3 * i + 1] = positions[i].height;
+      ids[3 * i + 2] = positions[i].width;
+    }
+    return ops::ApplyMultiAxisRope(pool, x, rows, heads, config_.head_dim, ids.data(), 3,
+                                   mrope_axis_, inv_freq_);
+  }
+  // A decoder without M-RoPE refuses three different ids rather than rotate by one of them.
   std::vector<int64_t> ids(rows);
   for (int64_t i = 0; i < rows; ++i) {
     Check(positions[i].is_sequential(), "token ", i, " has M-RoPE positions (",
           positions[i].temporal, ", ", positions[i].height, ", ", positions[i].width, ") but the ",
-          config_.model_type, " decoder rotates by one id");
+          config_.model_type, " decoder rotates by one id (config.json has no mrope_section)");
     ids[i] = positions[i].temporal;
   }
   ops::ApplyRope(pool, x, rows, heads, config_.head_dim, ids.data(), inv_freq_);

@@ -94,7 +94,7 @@ class Decoder {
   // the weight products run on every row at once, attention per sequence.
   void ForwardLayer(ThreadPool& pool, const DecoderLayer& layer, DecoderTokens& tokens,
                     std::span<LayerSequence> sequences) const;
-  // Rotates `rows` rows of `heads` heads in `x` by their positions (RoPE).
+  // Rotates `rows` rows of `heads` heads in `x` by their positions (RoPE, or M-RoPE's three ids).
   void Rotate(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
               std::span<const PositionId> positions) const;
   // One sequence's attention in a layer: appends its keys and values to its cache and writes its
@@ -109,6 +109,8 @@ class Decoder {
   Tensor final_norm_;  // [hidden_size]
   Linear lm_head_;     // [vocab_size, hidden_size]; empty when tied to embed_tokens in float32
   std::vector<float> inv_freq_;  // [head_dim / 2]
+  // M-RoPE: the position axis (temporal, height, width) of each frequency; empty for RoPE.
+  std::vector<int32_t> mrope_axis_;
 };
 
 }  // namespace lightvlm

@@ -21,6 +21,11 @@ RopeScaling ReadRopeScaling(const JsonFile& config, const std::string& field) {
   Check(node->is_object(), config.path(), ": field '", field, "' should be an object or null");
   scaling.kind = config.Find<std::string>(field + ".rope_type")
                      .value_or(config.GetOr<std::string>(field + ".type", "default"));
+  if (scaling.kind == "mrope" || (scaling.kind == "default" && node->contains("mrope_section"))) {
+    // M-RoPE turns plain RoPE's frequencies by three ids; it scales none of them.
+    scaling.kind = "default";
+    scaling.mrope_section = config.Get<std::vector<int64_t>>(field + ".mrope_section");
+  }
   if (scaling.kind == "default") return scaling;
   Check(scaling.kind == "linear" || scaling.kind == "dynamic" || scaling.kind == "llama3",
         config.path(), ": ", field, ".rope_type '", scaling.kind,
@@ -126,6 +131,19 @@ LlmConfig ReadLlmConfig(const JsonFile& config, const std::string& prefix) {
   Check(c.rope_theta > 0, config.path(), ": ", theta, " must be positive");
   c.rope_scaling =
       ReadRopeScaling(config, field(in_parameters ? "rope_parameters" : "rope_scaling"));
+  if (!c.rope_scaling.mrope_section.empty()) {
+    int64_t frequencies = 0;
+    for (const int64_t section : c.rope_scaling.mrope_section) {
+      Check(section >= 0 && section <= c.head_dim, config.path(), ": mrope_section entry ", section,
+            " is outside 0..", c.head_dim);
+      frequencies += section;
+    }
+    Check(
+        c.rope_scaling.mrope_section.size() == 3 && frequencies == c.head_dim / 2, config.path(),
+        ": mrope_section must be three counts (temporal, height, width) summing to head_dim / 2 (",
+        c.head_dim / 2, "), got ", c.rope_scaling.mrope_section.size(), " summing to ",
+        frequencies);
+  }
   c.hidden_act = config.GetOr<std::string>(field("hidden_act"), "silu");
   Check(c.hidden_act == "silu", config.path(), ": ", field("hidden_act"), " '", c.hidden_act,
         "' is not supported for ", c.model_type, " (supported: silu)");

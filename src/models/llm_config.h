@@ -18,6 +18,10 @@ struct RopeScaling {
   double low_freq_factor = 1.0;                     // llama3
   double high_freq_factor = 4.0;                    // llama3
   int64_t original_max_position_embeddings = 8192;  // llama3
+  // Qwen2-VL's M-RoPE (rope_type "mrope", or "default" as transformers 4.46 rewrites it): how many
+  // of the head_dim / 2 frequencies, in order, turn by the temporal, height and width ids. Empty
+  // for one id a token.
+  std::vector<int64_t> mrope_section;
 };
 
 struct LlmConfig {

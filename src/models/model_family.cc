@@ -9,10 +9,7 @@ namespace lightvlm {
 
 const std::vector<ModelFamily>& ModelFamilies() {
   static const std::vector<ModelFamily> families = {
-      TextModelFamily(),
-      LlavaFamily(),
-      InternVLFamily(),
-      SmolVLMFamily(),
+      TextModelFamily(), LlavaFamily(), InternVLFamily(), SmolVLMFamily(), Qwen2VlFamily(),
   };
   return families;
 }

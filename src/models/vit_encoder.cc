@@ -1,5 +1,6 @@
 #include "models/vit_encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <span>
@@ -72,6 +73,9 @@ VitEncoderLayer LoadLayer(const VitEncoderConfig& c, const TensorSource& weights
   }
   layer.norm2 = LoadNorm(c, weights, prefix + names.norm2);
   layer.fc1 = LoadLinear(weights, prefix + names.fc1, c.intermediate_size, d, true, dtype);
+  if (c.gated_mlp) {
+    layer.gate = LoadLinear(weights, prefix + names.gate, c.intermediate_size, d, true, dtype);
+  }
   layer.fc2 = LoadLinear(weights, prefix + names.fc2, d, c.intermediate_size, true, dtype);
   return layer;
 }
@@ -114,12 +118,37 @@ void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden,
                          std::vector<float>* class_attention) const {
   if (class_attention != nullptr) class_attention->clear();  // no layers: no attention
   for (size_t i = 0; i < layers_.size(); ++i) {
-    ForwardLayer(pool, layers_[i], hidden, i + 1 == layers_.size() ? class_attention : nullptr);
+    ForwardLayer(pool, layers_[i], hidden, i + 1 == layers_.size() ? class_attention : nullptr,
+                 nullptr, {});
+  }
+}
+
+void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden, const VitAttentionLayout& layout) const {
+  const int64_t n = hidden.dim(0), head_dim = config_.hidden_size / config_.num_heads;
+  Check(layout.rotary_positions.empty() ||
+            (layout.rotary_axes > 0 &&
+             static_cast<int64_t>(layout.rotary_positions.size()) == n * layout.rotary_axes &&
+             layout.rotary_inv_freq.size() == layout.rotary_axis.size() &&
+             2 * static_cast<int64_t>(layout.rotary_inv_freq.size()) <= head_dim),
+        "vision encoder: rotary positions for ", layout.rotary_positions.size(), " ids (",
+        layout.rotary_axes, " a row) and ", layout.rotary_inv_freq.size(),
+        " frequencies do not fit ", n, " rows of head_dim ", head_dim);
+  for (const std::vector<int64_t>& blocks : layout.layer_blocks) {
+    Check(blocks.empty() || (blocks.front() == 0 && blocks.back() == n &&
+                             std::is_sorted(blocks.begin(), blocks.end())),
+          "vision encoder: attention blocks must be ascending boundaries from 0 to ", n);
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::span<const int64_t> blocks = i < layout.layer_blocks.size()
+                                                ? std::span<const int64_t>(layout.layer_blocks[i])
+                                                : std::span<const int64_t>();
+    ForwardLayer(pool, layers_[i], hidden, nullptr, &layout, blocks);
   }
 }
 
 void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
-                              std::vector<float>* class_attention) const {
+                              std::vector<float>* class_attention, const VitAttentionLayout* layout,
+                              std::span<const int64_t> blocks) const {
   const VitEncoderConfig& c = config_;
   const int64_t n = hidden.dim(0), d = c.hidden_size;
   float* x = hidden.f32();
@@ -136,15 +165,32 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
     ops::RmsNorm(pool, k.f32(), layer.k_norm_weight.f32(), n, d, eps, k.f32());
   }
   const int64_t head_dim = d / c.num_heads;
+  if (layout != nullptr && !layout->rotary_positions.empty()) {
+    for (Tensor* x_rotated : {&q, &k}) {
+      ops::ApplyMultiAxisRope(pool, x_rotated->f32(), n, c.num_heads, head_dim,
+                              layout->rotary_positions.data(), layout->rotary_axes,
+                              layout->rotary_axis, layout->rotary_inv_freq);
+    }
+  }
   const ops::AttentionShape shape{c.num_heads, c.num_heads, head_dim,
                                   1.0f / std::sqrt(static_cast<float>(head_dim))};
+  // Each block of rows attends among itself (a window, or one image of several).
+  for (size_t b = 0; b + 1 < blocks.size(); ++b) {
+    const int64_t first = blocks[b], rows = blocks[b + 1] - blocks[b];
+    if (rows == 0) continue;
+    ops::Attention(pool, q.f32() + first * d, nullptr, rows, k.f32() + first * d,
+                   v.f32() + first * d, nullptr, rows, shape, /*causal=*/false,
+                   normed.f32() + first * d, {}, nullptr);
+  }
   const int64_t class_row = 0;
   std::vector<float> scores(class_attention != nullptr ? c.num_heads * n : 0);
-  ops::Attention(pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
-                 /*causal=*/false, normed.f32(),
-                 class_attention != nullptr ? std::span<const int64_t>(&class_row, 1)
-                                            : std::span<const int64_t>(),
-                 scores.data());
+  if (blocks.size() < 2) {
+    ops::Attention(pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
+                   /*causal=*/false, normed.f32(),
+                   class_attention != nullptr ? std::span<const int64_t>(&class_row, 1)
+                                              : std::span<const int64_t>(),
+                   scores.data());
+  }
   if (class_attention != nullptr) {
     class_attention->assign(n, 0.0f);
     for (int64_t h = 0; h < c.num_heads; ++h) {
@@ -157,7 +203,19 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
   ApplyNorm(pool, c, layer.norm2, x, n, normed.f32());
   Tensor intermediate(DType::kF32, {n, c.intermediate_size});
   layer.fc1.Forward(pool, normed.f32(), n, intermediate.f32());
-  ApplyActivation(c.hidden_act, intermediate.f32(), n * c.intermediate_size);
+  if (c.gated_mlp) {
+    Tensor gate(DType::kF32, {n, c.intermediate_size});
+    layer.gate.Forward(pool, normed.f32(), n, gate.f32());
+    if (c.hidden_act == "silu") {
+      ops::SiluMul(pool, gate.f32(), intermediate.f32(), n * c.intermediate_size);
+    } else {
+      ApplyActivation(c.hidden_act, gate.f32(), n * c.intermediate_size);
+      for (int64_t i = 0; i < n * c.intermediate_size; ++i) gate.f32()[i] *= intermediate.f32()[i];
+    }
+    intermediate = std::move(gate);
+  } else {
+    ApplyActivation(c.hidden_act, intermediate.f32(), n * c.intermediate_size);
+  }
   layer.fc2.Forward(pool, intermediate.f32(), n, q.f32());
   AddBranch(pool, x, q.f32(), layer.layer_scale2, n, d);
 }

@@ -1,12 +1,14 @@
-// The pre-norm ViT encoder that CLIP (LLaVA), InternViT (InternVL) and SigLIP share, and its patch
-// embedding. Each layer is
+// The pre-norm ViT encoder that CLIP (LLaVA), InternViT (InternVL), SigLIP and Qwen2-VL share, and
+// its patch embedding. Each layer is
 //   x += ls1 * out(attention(qk_norm(q(norm1(x))), qk_norm(k(norm1(x))), v(norm1(x))))
-//   x += ls2 * fc2(act(fc1(norm2(x))))
-// where the norms are LayerNorm or RMSNorm, the layer scales ls1/ls2 and the QK-norm are optional,
-// all as a VitEncoderConfig says; the tensor names come from a table per checkpoint layout.
+//   x += ls2 * fc2(act(fc1(norm2(x))))            or, gated (SwiGLU), fc2(act(gate(.)) * fc1(.))
+// where the norms are LayerNorm or RMSNorm, the layer scales ls1/ls2, the QK-norm and the gate are
+// optional, all as a VitEncoderConfig says; the tensor names come from a table per checkpoint
+// layout. A VitAttentionLayout adds rotary positions and block-diagonal (window) attention.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@ struct VitEncoderConfig {
   bool qk_norm = false;
   double qk_norm_eps = 1e-6;
   bool layer_scale = false;  // ls1/ls2: per-channel scales of each branch before its residual add
+  bool gated_mlp = false;    // the MLP is fc2(act(gate(x)) * fc1(x)) (Qwen2.5-VL's SwiGLU)
 };
 
 // Fails when the sizes are not positive, the heads do not divide the width, or the activation is
@@ -52,6 +55,7 @@ struct VitLayerTensorNames {
   std::string layer_scale1, layer_scale2;  // [hidden]; read when the config has layer_scale
   std::string norm2;
   std::string fc1, fc2;
+  std::string gate;  // read when the config has gated_mlp
 };
 
 struct VitNorm {
@@ -66,8 +70,22 @@ struct VitEncoderLayer {
   Linear out_proj;                      // [hidden, hidden] with bias
   Tensor layer_scale1, layer_scale2;    // [hidden] with layer_scale, else empty
   VitNorm norm2;
-  Linear fc1;  // [intermediate, hidden] with bias
-  Linear fc2;  // [hidden, intermediate] with bias
+  Linear fc1;   // [intermediate, hidden] with bias
+  Linear fc2;   // [hidden, intermediate] with bias
+  Linear gate;  // [intermediate, hidden] with bias, with gated_mlp; else empty
+};
+
+// Where the rows of one forward pass are, for towers that place patches by rotary positions rather
+// than by a learned table (Qwen2-VL): every head's q and k turned by each row's ids
+// (ops::ApplyMultiAxisRope), and attention only among the rows of one block.
+struct VitAttentionLayout {
+  std::vector<int64_t> rotary_positions;  // [rows * rotary_axes]; empty: no rotary
+  int64_t rotary_axes = 0;
+  std::vector<int32_t> rotary_axis;    // [head_dim / 2] the axis each frequency turns by
+  std::vector<float> rotary_inv_freq;  // [head_dim / 2]
+  // Per layer, ascending row boundaries {0, ..., rows}: rows [b_i, b_i+1) attend among themselves
+  // only. A layer without an entry (or with an empty one) attends over all rows.
+  std::vector<std::vector<int64_t>> layer_blocks;
 };
 
 class VitEncoder {
@@ -86,11 +104,16 @@ class VitEncoder {
   // over heads, [tokens]: the saliency VisionZip ranks tokens by.
   void Forward(ThreadPool& pool, Tensor& hidden,
                std::vector<float>* class_attention = nullptr) const;
+  // Runs every loaded layer with the rotary positions and attention blocks of `layout`; fails
+  // when they do not fit the rows or the heads.
+  void Forward(ThreadPool& pool, Tensor& hidden, const VitAttentionLayout& layout) const;
 
  private:
-  // With `class_attention` non-null, records row 0's attention there as Forward describes.
+  // With `class_attention` non-null, records row 0's attention there as Forward describes;
+  // `blocks` as VitAttentionLayout's (empty: all rows).
   void ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
-                    std::vector<float>* class_attention) const;
+                    std::vector<float>* class_attention, const VitAttentionLayout* layout,
+                    std::span<const int64_t> blocks) const;
 
   VitEncoderConfig config_;
   std::vector<VitEncoderLayer> layers_;

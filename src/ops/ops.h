@@ -54,6 +54,15 @@ void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t 
                const int64_t* positions, std::span<const float> inv_freq,
                float attention_scaling = 1.0f);
 
+// Rotary embedding over several position axes (rotate-half layout, as ApplyRope): frequency i of
+// row r turns by positions[r * axes + frequency_axis[i]] * inv_freq[i]. Qwen2-VL's M-RoPE gives
+// each token (temporal, height, width) ids and its frequencies to the axes by mrope_section; its
+// vision tower gives each patch (row, column). x: [rows, heads * head_dim]; frequency_axis and
+// inv_freq: [rotary_dim / 2], each axis below `axes`.
+void ApplyMultiAxisRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
+                        const int64_t* positions, int64_t axes,
+                        std::span<const int32_t> frequency_axis, std::span<const float> inv_freq);
+
 // Elementwise activations, in place over n values.
 void Silu(float* x, int64_t n);
 void Gelu(float* x, int64_t n);       // exact, with erf

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "support/cli.h"
+#include "support/golden.h"
 #include "support/test_files.h"
 
 namespace lightvlm {
@@ -164,7 +165,8 @@ TEST(CliTest, UsageErrorsAreNotCrashes) {
 TEST(CliTest, BadFlagValuesFailBeforeLoading) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"--threads", "-3"},     {"--threads", "100000"},     {"--context", "-1"},
-      {"--max-kv-bytes", "0"}, {"--max-image-pixels", "0"}, {"--max-tokens", "0"}};
+      {"--max-kv-bytes", "0"}, {"--max-image-pixels", "0"}, {"--max-tokens", "0"},
+      {"--min-pixels", "-1"},  {"--max-pixels", "50000001"}};
   for (const auto& [flag, value] : bad) {
     const CliResult result = RunCli({"run", "-m", "/nonexistent", "-p", "Hi", flag, value});
     EXPECT_NE(result.exit_code, 0) << flag << " " << value;
@@ -180,6 +182,27 @@ TEST(CliTest, BadFlagValuesFailBeforeLoading) {
   }
   ExpectFailure(RunCli({"run", "-m", "/nonexistent", "-p", "Hi", "--temp", "-1"}),
                 {"temperature must be >= 0"});
+}
+
+// --max-pixels and --min-pixels bound Qwen2-VL's smart resize: the 300x60 image is 28x224 pixels
+// under the fixture's max_pixels (12544), 1x8 merged tokens; 6272 pixels make it 28x168, 1x6.
+TEST(CliTest, PixelBoundsSetQwen2VlImageTokens) {
+  const fs::path model = testing::kFixturesDir / "qwen2vl" / "model";
+  const std::string image = (testing::kFixturesDir / "qwen2vl" / "wide.png").string();
+  auto run = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"run", "-m",    model.string(), "-i", image,
+                                     "-p",  "What?", "-n",           "1",  "-v"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return RunCli(args);
+  };
+  const CliResult checkpoint = run({});
+  EXPECT_EQ(checkpoint.exit_code, 0) << checkpoint.err;
+  EXPECT_NE(checkpoint.err.find("8 tokens in 1 grids (1x8)"), std::string::npos) << checkpoint.err;
+  const CliResult capped = run({"--max-pixels", "6272"});
+  EXPECT_EQ(capped.exit_code, 0) << capped.err;
+  EXPECT_NE(capped.err.find("6 tokens in 1 grids (1x6)"), std::string::npos) << capped.err;
+  ExpectFailure(run({"--min-pixels", "20000"}),
+                {"min_pixels 20000 is above max_pixels 12544", "--min-pixels"});
 }
 
 // The KV cache's worst case (context x layers x KV heads x head dim) is checked against

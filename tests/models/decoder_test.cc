@@ -233,5 +233,34 @@ TEST(DecoderTest, EmbedRejectsIdsOutsideVocabulary) {
   EXPECT_THROW(decoder.Embed(bad, out.data()), Error);
 }
 
+// A decoder without mrope_section rotates by one id: three different ones are refused, not
+// rotated by one of them. With a section the same ids run, and equal ids rotate as plain RoPE.
+TEST(DecoderTest, MropeIdsNeedAnMropeSection) {
+  ThreadPool pool(2);
+  // Three tokens, the last two at `position` and one past it (one token alone attends to itself
+  // whatever its rotation).
+  auto run = [&](const LlmConfig& config, PositionId position) {
+    const Decoder decoder(config, Checkpoint::Open(kStoriesDir));
+    KvCache cache = decoder.NewCache(8);
+    DecoderTokens tokens;
+    tokens.hidden = Tensor(DType::kF32, {3, 64});
+    decoder.Embed(std::span(kPrompt).subspan(0, 3), tokens.hidden.f32());
+    tokens.token_index = {0, 1, 2};
+    tokens.position = {PositionId::Sequential(0), position, position + 1};
+    decoder.Forward(pool, tokens, cache);
+    return std::vector<float>(tokens.hidden.f32(), tokens.hidden.f32() + 3 * 64);
+  };
+  const LlmConfig plain = StoriesConfig();
+  EXPECT_NE(testing::ErrorOf([&] {
+              run(plain, PositionId{3, 1, 2});
+            }).find("has M-RoPE positions (3, 1, 2) but the llama decoder rotates by one id"),
+            std::string::npos);
+  LlmConfig mrope = plain;
+  const int64_t half = plain.head_dim / 2;
+  mrope.rope_scaling.mrope_section = {half - 2, 1, 1};
+  EXPECT_EQ(run(mrope, PositionId::Sequential(5)), run(plain, PositionId::Sequential(5)));
+  EXPECT_NE(run(mrope, PositionId{5, 1, 2}), run(mrope, PositionId::Sequential(5)));
+}
+
 }  // namespace
 }  // namespace lightvlm

@@ -203,5 +203,31 @@ TEST(LlmConfigTest, ReadsTransformers5RopeParameters) {
             std::string::npos);
 }
 
+// Qwen2-VL writes {"type": "mrope"} (4.46 rewrites it to "default"), 5.x rope_parameters; head_dim
+// here is 64 / 8 = 8, so the sections sum to 4.
+TEST(LlmConfigTest, ReadsMropeSectionsInEveryForm) {
+  for (
+      const std::string field :
+      {R"("rope_scaling": {"type": "mrope", "mrope_section": [1, 2, 1]})",
+       R"("rope_scaling": {"type": "default", "rope_type": "default", "mrope_section": [1, 2, 1]})",
+       R"("rope_parameters": {"rope_type": "default", "mrope_section": [1, 2, 1], "rope_theta": 1e6})"}) {
+    const LlmConfig c = ReadLlmConfig(JsonFile::Parse(WithField(field), "config.json"));
+    EXPECT_EQ(c.rope_scaling.kind, "default") << field;
+    EXPECT_EQ(c.rope_scaling.mrope_section, (std::vector<int64_t>{1, 2, 1})) << field;
+  }
+  EXPECT_TRUE(
+      ReadLlmConfig(JsonFile::Parse(kLlama, "config.json")).rope_scaling.mrope_section.empty());
+  EXPECT_NE(ErrorOf(WithField(R"("rope_scaling": {"type": "mrope", "mrope_section": [2, 2, 2]})"))
+                .find("mrope_section must be three counts (temporal, height, width) summing to "
+                      "head_dim / 2 (4), got 3 summing to 6"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithField(R"("rope_scaling": {"type": "mrope", "mrope_section": [4]})"))
+                .find("got 1 summing to 4"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithField(R"("rope_scaling": {"type": "mrope", "mrope_section": [5, -1, 0]})"))
+                .find("mrope_section entry -1 is outside 0..8"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lightvlm

@@ -57,4 +57,40 @@ void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t 
       std::max<int64_t>(1, 4096 / row_size));
 }
 
+void ApplyMultiAxisRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
+                        const int64_t* positions, int64_t axes,
+                        std::span<const int32_t> frequency_axis, std::span<const float> inv_freq) {
+  const auto half = static_cast<int64_t>(inv_freq.size());
+  Check(rows >= 0 && heads > 0 && head_dim > 0 && axes > 0,
+        "ApplyMultiAxisRope: invalid shape rows=", rows, " heads=", heads, " head_dim=", head_dim,
+        " axes=", axes);
+  Check(2 * half <= head_dim && frequency_axis.size() == inv_freq.size(),
+        "ApplyMultiAxisRope: ", frequency_axis.size(), " frequency axes for ", half,
+        " frequencies, head_dim ", head_dim);
+  for (const int32_t axis : frequency_axis) {
+    Check(axis >= 0 && axis < axes, "ApplyMultiAxisRope: frequency axis ", axis, " is not below ",
+          axes);
+  }
+  if (half == 0) return;
+  const int64_t row_size = heads * head_dim;
+  pool.ParallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        std::vector<float> cos_values(half), sin_values(half);
+        for (int64_t r = begin; r < end; ++r) {
+          for (int64_t i = 0; i < half; ++i) {
+            // Rounded to float as the reference's float32 product (see RotationOfPosition).
+            const float angle =
+                static_cast<float>(positions[r * axes + frequency_axis[i]]) * inv_freq[i];
+            cos_values[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+            sin_values[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+          }
+          for (int64_t h = 0; h < heads; ++h) {
+            RotateHead(cos_values.data(), sin_values.data(), half, x + r * row_size + h * head_dim);
+          }
+        }
+      },
+      std::max<int64_t>(1, 4096 / row_size));
+}
+
 }  // namespace lightvlm::ops

@@ -95,5 +95,41 @@ TEST(RopeTest, RejectsRotaryDimBeyondHeadDim) {
   EXPECT_THROW(ApplyRope(pool, x.data(), 1, 1, 8, &position, InvFreq(10, 10000.0)), Error);
 }
 
+// M-RoPE as transformers' apply_multimodal_rotary_pos_emb writes it: frequencies split by
+// mrope_section [2, 3, 3], each section turned by its own axis (temporal, height, width).
+TEST(RopeTest, MultiAxisTurnsEachFrequencyByItsAxis) {
+  std::mt19937 rng(34);
+  ThreadPool pool(2);
+  constexpr int64_t kRows = 5, kHeads = 3, kHeadDim = 16;
+  auto x = RandomFloats(rng, kRows * kHeads * kHeadDim);
+  const std::vector<float> inv_freq = InvFreq(kHeadDim, 1e6);
+  const std::vector<int32_t> axis = {0, 0, 1, 1, 1, 2, 2, 2};
+  const std::vector<int64_t> positions = {0, 0, 0, 3, 3, 3, 3, 4, 9, 3, 5, 7, 700, 12, 40};
+  std::vector<double> expected(x.begin(), x.end());
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t h = 0; h < kHeads; ++h) {
+      const int64_t base = (r * kHeads + h) * kHeadDim;
+      for (int64_t i = 0; i < kHeadDim; ++i) {
+        const int64_t f = i % (kHeadDim / 2);
+        const double angle = static_cast<float>(positions[r * 3 + axis[f]]) * inv_freq[f];
+        const double rotated = i < kHeadDim / 2 ? -x[base + i + kHeadDim / 2] : x[base + f];
+        expected[base + i] = x[base + i] * std::cos(angle) + rotated * std::sin(angle);
+      }
+    }
+  }
+  ApplyMultiAxisRope(pool, x.data(), kRows, kHeads, kHeadDim, positions.data(), 3, axis, inv_freq);
+  ExpectClose(x, expected, 1e-6, "mrope");
+}
+
+TEST(RopeTest, MultiAxisRejectsAnAxisBeyondThePositions) {
+  ThreadPool pool(1);
+  std::vector<float> x(8);
+  const std::vector<int64_t> positions = {1, 2};
+  const std::vector<int32_t> axis = {0, 2};
+  EXPECT_THROW(
+      ApplyMultiAxisRope(pool, x.data(), 1, 2, 4, positions.data(), 2, axis, InvFreq(4, 10000.0)),
+      Error);
+}
+
 }  // namespace
 }  // namespace lightvlm::ops
