@@ -105,6 +105,7 @@ void RunBatch(const BatchCommandOptions& options) {
   BatchOptions batch_options{
       .max_batch = options.batch,
       .context = options.context.CheckedContext(model.config(), options.batch),
+      .kv_dtype = options.context.kv_dtype,
       .make_reducer = [&] { return MakeTokenReducer(options.reducer, options.reduction); },
       .make_kv_policy = [&] { return MakeKvPolicy(options.kv_policy, options.kv); }};
   // Fail on a bad reducer or policy before any image is encoded.

@@ -67,6 +67,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
   command.add_option("--kv", decode.policies, "KV policies to time beside none")
       ->capture_default_str();
   AddKvPolicyKnobs(command, decode.kv);
+  AddKvDTypeFlag(command, decode.kv_dtype);
   command.add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
       ->capture_default_str();
   command

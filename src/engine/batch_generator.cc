@@ -22,7 +22,8 @@ int64_t BatchGenerator::Submit(BatchRequest request) {
 }
 
 bool BatchGenerator::Admit(Sequence& sequence) {
-  sequence.session = std::make_unique<Session>(decoder_, pool_, options_.context);
+  sequence.session =
+      std::make_unique<Session>(decoder_, pool_, options_.context, options_.kv_dtype);
   if (options_.make_reducer) sequence.reducer = options_.make_reducer();
   if (options_.make_kv_policy) sequence.kv_policy = options_.make_kv_policy();
   sequence.session->SetTokenReducer(sequence.reducer.get());
