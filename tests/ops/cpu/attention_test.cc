@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "hwy/targets.h"
 #include "ops/cpu/test_data.h"
 #include "ops/ops.h"
 #include "support/test_files.h"
@@ -211,6 +212,22 @@ TEST(AttentionTest, Bf16KeysAndValuesMatchTheReferenceOnTheirValues) {
   for (int64_t j = 0; j < 2500; ++j) keys[j] = 2 * j;
   ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 9, 3, 64, {4999}, keys, true)), {0});
   ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 4, 1, 40, {0, 3}, keys, false)), {1});
+}
+
+// The same on every SIMD target this build has and the CPU runs (SSE4, AVX2, AVX-512...): the
+// bf16 kernels' shuffles work per 128-bit block, whose count differs between targets.
+TEST(AttentionTest, Bf16MatchesTheReferenceOnEverySimdTarget) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    std::mt19937 rng(70);
+    ExpectMatchesReference(
+        RoundedToBf16(MakeInputs(rng, 9, 3, 33, {5, 6, 9}, {0, 1, 2, 5, 6, 9}, true)), {0, 2});
+    std::vector<int64_t> keys(1100);
+    for (int64_t j = 0; j < 1100; ++j) keys[j] = j;
+    ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 6, 2, 64, {1099}, keys, true)), {0});
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
 }
 
 // The bf16 path reads bfloat16: float32 keys would give other logits than their rounded values.
