@@ -105,6 +105,7 @@ void RunBatch(const BatchCommandOptions& options) {
   BatchOptions batch_options{
       .max_batch = options.batch,
       .context = options.context.CheckedContext(model.config(), options.batch),
+      .kv_dtype = options.context.kv_dtype,
       .make_reducer =
           [&] { return MakeTokenReducer(options.reducer.name, options.reducer.options); },
       .make_kv_policy = [&] { return MakeKvPolicy(options.kv_policy, options.kv); }};

@@ -64,6 +64,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
                   "Time a whole answer of N tokens after the image prompt (0: no)")
       ->capture_default_str();
   AddKvPolicyListFlags(command, decode.policies, decode.kv);
+  AddKvDTypeFlag(command, decode.kv_dtype);
   command.add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
       ->capture_default_str();
   command

@@ -55,7 +55,7 @@ void Chat(const ChatOptions& options) {
   const auto reducer = MakeTokenReducer(options.reducer.name, options.reducer.options);
   const auto kv_policy = MakeKvPolicy(options.kv_policy, options.kv);
   Conversation conversation(model, pool, options.context.CheckedContext(model.config(), 1),
-                            reducer.get(), kv_policy.get());
+                            reducer.get(), kv_policy.get(), options.context.kv_dtype);
   GenerationOptions generation = options.generation;
   generation.stop_token_ids = model.stop_token_ids;
   const bool interactive = isatty(STDIN_FILENO);

@@ -83,7 +83,7 @@ void Run(const RunOptions& options) {
     const bool starts_with_bos = !ids.empty() && ids.front() == config.bos_token_id;
     prompt.token_ids = TruncatePrompt(ids, context - 1, starts_with_bos);
   }
-  Session session(model.decoder(), pool, context);
+  Session session(model.decoder(), pool, context, options.context.kv_dtype);
   const auto reducer = MakeTokenReducer(options.reducer.name, options.reducer.options);
   session.SetTokenReducer(reducer.get());
   const auto kv_policy = MakeKvPolicy(options.kv_policy, options.kv);

@@ -1,5 +1,6 @@
 #include "apps/runtime_flags.h"
 
+#include <map>
 #include <string>
 
 #include "base/error.h"
@@ -63,8 +64,9 @@ int64_t ContextFlags::CheckedContext(const LlmConfig& config, int64_t sequences)
   const char* source = context > 0 ? "--context" : "config.json's max_position_embeddings";
   Check(tokens <= config.max_position_embeddings, "--context ", tokens, " is over the model's ",
         config.max_position_embeddings, " tokens (config.json: max_position_embeddings)");
-  const double bytes = static_cast<double>(sequences) *
-                       KvCache::BytesAtCapacity(config.num_layers, config.kv_dim(), tokens);
+  const double bytes =
+      static_cast<double>(sequences) *
+      KvCache::BytesAtCapacity(config.num_layers, config.kv_dim(), tokens, kv_dtype);
   if (bytes > static_cast<double>(max_kv_bytes)) {
     // Exact while it fits an int64 (config sizes are bounded, so it nearly always does).
     const std::string bytes_text =
@@ -88,6 +90,16 @@ void AddContextFlags(CLI::App& command, ContextFlags& flags) {
                   "Refuse a context whose KV caches, full, would hold more bytes than this")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  AddKvDTypeFlag(command, flags.kv_dtype);
+}
+
+void AddKvDTypeFlag(CLI::App& command, DType& dtype) {
+  const std::map<std::string, DType> names = {{"f32", DType::kF32}, {"bf16", DType::kBF16}};
+  command
+      .add_option("--kv-dtype", dtype,
+                  "KV cache keys and values: bf16 (half the bytes a decode step reads) or f32")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->default_str("bf16");
 }
 
 void AddImageLimitFlag(CLI::App& command, ImageLimits& limits) {

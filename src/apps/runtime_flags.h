@@ -9,7 +9,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/dtype.h"
 #include "io/image.h"
+#include "models/kv_cache.h"
 #include "models/language_model.h"
 #include "models/llm_config.h"
 
@@ -38,12 +40,16 @@ struct ContextFlags {
   // --max-kv-bytes: the most a command's KV caches may hold when full, checked before one is
   // created (a long context's worst case can be far more than the machine has).
   int64_t max_kv_bytes = int64_t{64} << 30;
+  DType kv_dtype = kDefaultKvDType;  // --kv-dtype
 
   // The context to run `sequences` sequences with, after checking it is within
   // max_position_embeddings and that their caches, full, stay within max_kv_bytes.
   int64_t CheckedContext(const LlmConfig& config, int64_t sequences) const;
 };
 void AddContextFlags(CLI::App& command, ContextFlags& flags);
+
+// --kv-dtype f32|bf16: how KV caches store keys and values (default bf16, half the bytes).
+void AddKvDTypeFlag(CLI::App& command, DType& dtype);
 
 // --max-image-pixels.
 void AddImageLimitFlag(CLI::App& command, ImageLimits& limits);

@@ -25,7 +25,8 @@ bool BatchGenerator::Admit(Sequence& sequence) {
   if (request.session) {
     sequence.session = std::move(request.session);
   } else {
-    sequence.session = std::make_unique<Session>(decoder_, pool_, options_.context);
+    sequence.session =
+        std::make_unique<Session>(decoder_, pool_, options_.context, options_.kv_dtype);
     if (!request.reducer && options_.make_reducer) request.reducer = options_.make_reducer();
     if (!request.kv_policy && options_.make_kv_policy) {
       request.kv_policy = options_.make_kv_policy();

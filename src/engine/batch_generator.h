@@ -46,8 +46,9 @@ struct HeldSession {
 };
 
 struct BatchOptions {
-  int64_t max_batch = 8;  // sequences decoded together; the rest wait
-  int64_t context = 0;    // tokens each sequence's KV cache holds
+  int64_t max_batch = 8;             // sequences decoded together; the rest wait
+  int64_t context = 0;               // tokens each sequence's KV cache holds
+  DType kv_dtype = kDefaultKvDType;  // of each sequence's cached keys and values
   // Each sequence's own prefill reducer and KV policy (empty or null results: none).
   std::function<std::unique_ptr<TokenReducer>()> make_reducer = {};
   std::function<std::unique_ptr<KvPolicy>()> make_kv_policy = {};

@@ -5,13 +5,18 @@
 namespace lightvlm {
 
 Conversation::Conversation(const Model& model, ThreadPool& pool, int64_t context,
-                           TokenReducer* reducer, KvPolicy* kv_policy)
-    : model_(model), pool_(pool), context_(context), reducer_(reducer), kv_policy_(kv_policy) {
+                           TokenReducer* reducer, KvPolicy* kv_policy, DType kv_dtype)
+    : model_(model),
+      pool_(pool),
+      context_(context),
+      kv_dtype_(kv_dtype),
+      reducer_(reducer),
+      kv_policy_(kv_policy) {
   StartSession();
 }
 
 void Conversation::StartSession() {
-  session_ = std::make_unique<Session>(model_.decoder(), pool_, context_);
+  session_ = std::make_unique<Session>(model_.decoder(), pool_, context_, kv_dtype_);
   session_->SetTokenReducer(reducer_);
   session_->SetKvPolicy(kv_policy_);
   held_text_.clear();

@@ -23,7 +23,7 @@ class Conversation {
  public:
   // `model`, `pool`, and the reducer and policy (null for none) must outlive this.
   Conversation(const Model& model, ThreadPool& pool, int64_t context, TokenReducer* reducer,
-               KvPolicy* kv_policy);
+               KvPolicy* kv_policy, DType kv_dtype = kDefaultKvDType);
 
   // Adds the user's turn (`images` placed before `text`), streams the answer to `on_token` and
   // adds it as the assistant's turn. On an error (a prompt over the context) the conversation is
@@ -45,6 +45,7 @@ class Conversation {
   const Model& model_;
   ThreadPool& pool_;
   int64_t context_;
+  DType kv_dtype_;
   TokenReducer* reducer_;
   KvPolicy* kv_policy_;
   std::unique_ptr<Session> session_;

@@ -39,8 +39,11 @@ std::vector<int32_t> TruncatePrompt(std::span<const int32_t> prompt, int64_t lim
   return kept;
 }
 
-Session::Session(const Decoder& decoder, ThreadPool& pool, int64_t context)
-    : decoder_(decoder), pool_(pool), context_(context), cache_(decoder.NewCache(context)) {
+Session::Session(const Decoder& decoder, ThreadPool& pool, int64_t context, DType kv_dtype)
+    : decoder_(decoder),
+      pool_(pool),
+      context_(context),
+      cache_(decoder.NewCache(context, kv_dtype)) {
   Check(context > 0 && context <= decoder.config().max_position_embeddings, "context of ", context,
         " tokens is outside 1..", decoder.config().max_position_embeddings,
         " (config.json: max_position_embeddings)");

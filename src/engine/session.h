@@ -45,8 +45,10 @@ std::vector<int32_t> TruncatePrompt(std::span<const int32_t> prompt, int64_t lim
 
 class Session {
  public:
-  // `context` bounds the tokens (prompt and generated) held in the KV cache.
-  Session(const Decoder& decoder, ThreadPool& pool, int64_t context);
+  // `context` bounds the tokens (prompt and generated) held in the KV cache, whose keys and
+  // values are stored in `kv_dtype` (F32 or BF16).
+  Session(const Decoder& decoder, ThreadPool& pool, int64_t context,
+          DType kv_dtype = kDefaultKvDType);
 
   // Appends `prompt` to the conversation and returns the logits [vocab_size] of its last row.
   // Fails when it does not fit in the context.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/tensor.h"
+#include "models/kv_cache.h"
 #include "models/linear.h"
 
 namespace lightvlm {
@@ -55,8 +56,8 @@ double DecoderWeightBytes(const LlmConfig& c, DType dtype) {
   return matrices * DTypeSize(dtype) + scales;
 }
 
-double KvEntryBytes(const LlmConfig& c) {
-  return 2.0 * c.kv_dim() * sizeof(float) + sizeof(int64_t);
+double KvEntryBytes(const LlmConfig& c, DType kv_dtype) {
+  return static_cast<double>(KvCache::EntryBytes(c.kv_dim(), kv_dtype));
 }
 
 MachineCeilings MeasureCeilings(ThreadPool& pool, DType dtype, int repeats) {

@@ -23,8 +23,8 @@ double PrefillFlops(const LlmConfig& config, const std::vector<int64_t>& live_to
 // Bytes of the decoder's weight matrices in `dtype` (what every decode step reads).
 double DecoderWeightBytes(const LlmConfig& config, DType dtype);
 
-// Bytes of one KV cache entry in one layer: float32 key and value, and the token index.
-double KvEntryBytes(const LlmConfig& config);
+// Bytes of one KV cache entry in one layer: key and value in `kv_dtype`, and the token index.
+double KvEntryBytes(const LlmConfig& config, DType kv_dtype);
 
 struct MachineCeilings {
   double gemm_gflops = 0;    // a 1024 x 4096 x 4096 product through ops::Linear in the dtype

@@ -37,7 +37,7 @@ struct Sequences {
     sessions.reserve(options.batch);
     for (int64_t b = 0; b < options.batch; ++b) {
       policies.push_back(MakeKvPolicy(name, options.kv));
-      sessions.emplace_back(model.decoder(), pool, context);
+      sessions.emplace_back(model.decoder(), pool, context, options.kv_dtype);
       sessions.back().SetKvPolicy(policies.back().get());
     }
     for (Session& session : sessions) batch.push_back(&session);
@@ -123,8 +123,8 @@ class DecodeRun {
     if (step_++ < warmup_) return;
     times_.push_back(ms);
     const LlmConfig& model = config_.model.config();
-    const double written =
-        KvEntryBytes(model) * model.num_layers * static_cast<double>(config_.options.batch);
+    const double written = KvEntryBytes(model, config_.options.kv_dtype) * model.num_layers *
+                           static_cast<double>(config_.options.batch);
     kv_bytes_ += bytes_before + written;
     live_ += (bytes_before + written) / written;
   }
@@ -203,6 +203,7 @@ DecodeBenchReport RunDecodeBench(
   DecodeBenchReport report;
   report.model_dir = options.model_dir;
   report.dtype = std::string(DTypeName(options.load.weight_dtype));
+  report.kv_dtype = std::string(DTypeName(options.kv_dtype));
   report.threads = first.pool.num_threads();
   report.synthetic = first.synthetic();
   report.context = first.context();
@@ -268,8 +269,9 @@ std::string FormatDecodeBenchReport(const DecodeBenchReport& report) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(2);
   out << "model " << report.model_dir << " (" << report.dtype << " weights, " << report.threads
-      << " threads): " << report.weight_bytes / 1e6 << " MB of weights read per step; "
-      << report.batch << " sequence" << (report.batch == 1 ? "" : "s") << " decoded together\n";
+      << " threads): " << report.weight_bytes / 1e6 << " MB of weights read per step; KV cache "
+      << report.kv_dtype << "; " << report.batch << " sequence" << (report.batch == 1 ? "" : "s")
+      << " decoded together\n";
   if (report.synthetic) {
     out << "SYNTHETIC KV cache: " << report.context
         << " entries per layer of random keys and values (no prefill was run); median of "
@@ -349,6 +351,7 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
   }
   nlohmann::json json = {{"model", report.model_dir},
                          {"dtype", report.dtype},
+                         {"kv_dtype", report.kv_dtype},
                          {"threads", report.threads},
                          {"synthetic_cache", report.synthetic},
                          {"context", report.context},

@@ -19,6 +19,7 @@
 #include "base/dtype.h"
 #include "eval/bench_setup.h"
 #include "eval/cost_model.h"
+#include "models/kv_cache.h"
 #include "models/language_model.h"
 #include "reduce/kv_policy.h"
 
@@ -37,6 +38,7 @@ struct DecodeBenchOptions {
   int64_t steps = 64;         // synthetic mode: timed steps (the median is reported)
   int64_t warmup = 8;         // synthetic mode: untimed steps first
   LoadOptions load;           // --dtype, --max-tiles
+  DType kv_dtype = kDefaultKvDType;  // of every sequence's cached keys and values
   int threads = 0;
   // Also measure the machine's copy and GEMM ceilings (a few seconds), so that each synthetic
   // row's bytes per second can be read as a share of the copy bound.
@@ -64,6 +66,7 @@ struct DecodeBenchRow {
 struct DecodeBenchReport {
   std::string model_dir;
   std::string dtype;
+  std::string kv_dtype;
   int threads = 0;
   bool synthetic = false;
   int64_t context = 0;        // synthetic cache entries per layer, or the prompt's tokens

@@ -92,8 +92,8 @@ Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
   }
 }
 
-KvCache Decoder::NewCache(int64_t capacity) const {
-  return KvCache(config_.num_layers, config_.kv_dim(), capacity);
+KvCache Decoder::NewCache(int64_t capacity, DType kv_dtype) const {
+  return KvCache(config_.num_layers, config_.kv_dim(), capacity, kv_dtype);
 }
 
 void Decoder::Embed(std::span<const int32_t> ids, float* out) const {
@@ -269,9 +269,15 @@ void Decoder::AttendSequence(ThreadPool& pool, const DecoderTokens& tokens, cons
   if (!score_rows.empty()) {
     scores = Tensor(DType::kF32, {static_cast<int64_t>(score_rows.size()), c.num_heads, n_kv});
   }
-  ops::Attention(pool, q.f32() + first * c.q_dim(), tokens.token_index.data() + first, n,
-                 cache.keys(), cache.values(), cache.token_index(), n_kv, shape, /*causal=*/true,
-                 attention.f32() + first * c.q_dim(), score_rows,
+  // A pass over an empty cache attends to its own float32 keys and values, the same entries
+  // before the cache rounds them: a first prompt's logits do not depend on the cache's dtype.
+  const bool fresh = n_kv == n;
+  const ops::KeyValues kv =
+      fresh ? ops::KeyValues{k.f32() + first * c.kv_dim(), v.f32() + first * c.kv_dim()}
+            : cache.entries();
+  ops::Attention(pool, q.f32() + first * c.q_dim(), tokens.token_index.data() + first, n, kv,
+                 fresh ? tokens.token_index.data() + first : cache.token_index(), n_kv, shape,
+                 /*causal=*/true, attention.f32() + first * c.q_dim(), score_rows,
                  score_rows.empty() ? nullptr : scores.f32());
   if (sequence.record != nullptr) {
     sequence.record->probabilities = SliceScores(scores, 0, record_rows, n);

@@ -61,7 +61,7 @@ class Decoder {
           const DecoderTensorNames& names = {}, DType weight_dtype = DType::kF32);
 
   const LlmConfig& config() const { return config_; }
-  KvCache NewCache(int64_t capacity) const;
+  KvCache NewCache(int64_t capacity, DType kv_dtype = kDefaultKvDType) const;
 
   // Embeddings of `ids` into out [ids.size(), hidden_size]; fails on ids outside the vocabulary.
   void Embed(std::span<const int32_t> ids, float* out) const;

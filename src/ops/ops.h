@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "base/dtype.h"
 #include "base/thread_pool.h"
 
 namespace lightvlm::ops {
@@ -98,6 +99,20 @@ struct AttentionShape {
 // masked keys). scores may be null when score_rows is empty.
 void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int64_t n_q,
                const float* k, const float* v, const int64_t* key_index, int64_t n_kv,
+               const AttentionShape& shape, bool causal, float* out,
+               std::span<const int64_t> score_rows = {}, float* scores = nullptr);
+
+// Keys and values, [n_kv, num_kv_heads * head_dim] each, in float32 or bfloat16 (a KV cache's).
+struct KeyValues {
+  const void* keys = nullptr;
+  const void* values = nullptr;
+  DType dtype = DType::kF32;
+};
+
+// The same attention over keys and values of either dtype: bfloat16 ones are widened to float32
+// as they load, and every sum stays float32.
+void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int64_t n_q,
+               const KeyValues& kv, const int64_t* key_index, int64_t n_kv,
                const AttentionShape& shape, bool causal, float* out,
                std::span<const int64_t> score_rows = {}, float* scores = nullptr);
 

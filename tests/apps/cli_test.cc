@@ -164,9 +164,9 @@ TEST(CliTest, UsageErrorsAreNotCrashes) {
 // be accepted silently.
 TEST(CliTest, BadFlagValuesFailBeforeLoading) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"--threads", "-3"},     {"--threads", "100000"},     {"--context", "-1"},
-      {"--max-kv-bytes", "0"}, {"--max-image-pixels", "0"}, {"--max-tokens", "0"},
-      {"--min-pixels", "-1"},  {"--max-pixels", "50000001"}};
+      {"--threads", "-3"},     {"--threads", "100000"},      {"--context", "-1"},
+      {"--max-kv-bytes", "0"}, {"--max-image-pixels", "0"},  {"--max-tokens", "0"},
+      {"--min-pixels", "-1"},  {"--max-pixels", "50000001"}, {"--kv-dtype", "f16"}};
   for (const auto& [flag, value] : bad) {
     const CliResult result = RunCli({"run", "-m", "/nonexistent", "-p", "Hi", flag, value});
     EXPECT_NE(result.exit_code, 0) << flag << " " << value;
@@ -210,18 +210,26 @@ TEST(CliTest, PixelBoundsSetQwen2VlImageTokens) {
 TEST(CliTest, KvCacheLimitHoldsBeforeTheCacheIsCreated) {
   // stories260k: 512 tokens x 5 layers x (2 x 32 floats + an int64 index) = 675840 bytes.
   ExpectFailure(RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once", "--max-kv-bytes",
-                        "600000"}),
+                        "600000", "--kv-dtype", "f32"}),
                 {"KV cache of 512 tokens (config.json's max_position_embeddings) x 5 layers x 4 "
                  "KV heads x 8 head dim can reach 675840 bytes, over --max-kv-bytes 600000"});
   const CliResult fits = RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once",
-                                 "--max-kv-bytes", "675840", "-n", "2"});
+                                 "--max-kv-bytes", "675840", "-n", "2", "--kv-dtype", "f32"});
   EXPECT_EQ(fits.exit_code, 0) << fits.err;
+  // The default bf16 cache: 2-byte keys and values, 512 x 5 x (2 x 32 x 2 + 8) = 348160 bytes.
+  ExpectFailure(RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once", "--max-kv-bytes",
+                        "348159"}),
+                {"can reach 348160 bytes, over --max-kv-bytes 348159"});
+  const CliResult bf16_fits = RunCli({"run", "-m", testing::kStoriesDir.string(), "-p", "Once",
+                                      "--max-kv-bytes", "348160", "-n", "2"});
+  EXPECT_EQ(bf16_fits.exit_code, 0) << bf16_fits.err;
   // batch: one cache per sequence decoded together.
   const fs::path requests = testing::FreshTempDir() / "requests.jsonl";
   WriteFile(requests, "{\"prompt\": \"Once\"}\n");
-  ExpectFailure(RunCli({"batch", "-m", testing::kStoriesDir.string(), "--requests",
-                        requests.string(), "--max-kv-bytes", "1000000", "-b", "2"}),
-                {"8 head dim x 2 sequences can reach 1351680 bytes, over --max-kv-bytes 1000000"});
+  ExpectFailure(
+      RunCli({"batch", "-m", testing::kStoriesDir.string(), "--requests", requests.string(),
+              "--max-kv-bytes", "1000000", "-b", "2", "--kv-dtype", "f32"}),
+      {"8 head dim x 2 sequences can reach 1351680 bytes, over --max-kv-bytes 1000000"});
 
   const fs::path model = CopyOfStories();
   std::string config = ReadFile(model / "config.json");

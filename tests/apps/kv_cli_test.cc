@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "support/cli.h"
 #include "support/test_files.h"
 
@@ -32,19 +33,27 @@ TEST(KvCliTest, BadPolicyFlagsFailClearly) {
 }
 
 TEST(KvCliTest, VerboseReportsEachLayersCacheAndThePeak) {
-  const testing::CliResult result = RunWithKv(
-      {"--kv", "lightvlm", "--kv-budget", "16", "--kv-window", "4", "--kv-interval", "1"});
-  ASSERT_EQ(result.exit_code, 0) << result.err;
-  // 5 layers, each at its budget of 16 entries after the last step: 16 * (2 * 32 * 4 + 8) bytes.
-  for (int layer = 0; layer < 5; ++layer) {
-    EXPECT_NE(result.err.find("kv cache: layer " + std::to_string(layer) +
-                              ": 16 entries, 4224 "
-                              "bytes"),
-              std::string::npos)
-        << result.err;
+  // 5 layers, each at its budget of 16 entries after the last step: 16 * (2 * 32 * e + 8) bytes
+  // with e bytes a key or value element, 2 in the default bf16 cache and 4 in f32. The peak is
+  // measured after each forward pass, before eviction: 17 entries in 5 layers.
+  const struct {
+    std::string dtype;
+    int layer_bytes, peak_bytes;
+  } cases[] = {{"bf16", 2176, 11560}, {"f32", 4224, 22440}};
+  for (const auto& [dtype, layer_bytes, peak_bytes] : cases) {
+    const testing::CliResult result =
+        RunWithKv({"--kv", "lightvlm", "--kv-budget", "16", "--kv-window", "4", "--kv-interval",
+                   "1", "--kv-dtype", dtype});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    for (int layer = 0; layer < 5; ++layer) {
+      EXPECT_NE(result.err.find(
+                    StrCat("kv cache: layer ", layer, ": 16 entries, ", layer_bytes, " bytes")),
+                std::string::npos)
+          << dtype << ": " << result.err;
+    }
+    EXPECT_NE(result.err.find(StrCat("peak ", peak_bytes, " bytes")), std::string::npos)
+        << dtype << ": " << result.err;
   }
-  // The peak is measured after each forward pass, before eviction: 17 entries in 5 layers.
-  EXPECT_NE(result.err.find("peak 22440 bytes"), std::string::npos) << result.err;
 }
 
 }  // namespace

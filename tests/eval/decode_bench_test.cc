@@ -62,8 +62,10 @@ TEST(DecodeBenchTest, SyntheticStepsCountTheBytesTheyRead) {
   EXPECT_DOUBLE_EQ(report.weight_bytes, 4 * matrices);
   EXPECT_EQ(report.batch, 2);
   ASSERT_EQ(report.rows.size(), 2u);
-  const double entry = 2.0 * config.kv_dim() * 4 + 8;
-  EXPECT_DOUBLE_EQ(KvEntryBytes(config), entry);
+  // The cache is bf16 by default: 2 bytes a key or value element, 8 for the token index.
+  const double entry = 2.0 * config.kv_dim() * 2 + 8;
+  EXPECT_DOUBLE_EQ(KvEntryBytes(config, DType::kBF16), entry);
+  EXPECT_DOUBLE_EQ(KvEntryBytes(config, DType::kF32), 2.0 * config.kv_dim() * 4 + 8);
 
   // none: the timed steps read 16 + 1 (warm-up) + s entries already there plus their own, s = 0,
   // 1, 2: 19 on average per layer and sequence.

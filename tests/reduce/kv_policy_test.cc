@@ -89,7 +89,7 @@ TEST(KvPolicyTest, AccumulatedScoresFollowTheCacheThroughCompaction) {
   const std::vector<double> step2 = {.4, .7, .5, .6};
   for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(policy->scores(0)[i], step2[i], 1e-6);
   // The values moved with their keys.
-  EXPECT_EQ(layer.values()[1], -2.0f);
+  EXPECT_EQ(layer.Value(1)[0], -2.0f);
 }
 
 TEST(KvPolicyTest, StreamingKeepsSinksAndTheWindowAtEveryStep) {

@@ -3,7 +3,8 @@
 // (each key row read once for every head, grouped-query heads sharing it), exponentiates each
 // row in place, and accumulates the values weighted by it. No n_q x n_kv matrix is ever formed.
 // A decode step (a few rows) also splits its keys into parts that run on all cores and are
-// merged by their maxima and sums.
+// merged by their maxima and sums. Keys and values may be bfloat16 (a KV cache's): they are
+// widened as they load, and every sum stays float32.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -22,8 +23,7 @@ struct AttentionArgs {
   const float* q;              // [n_q, num_heads * head_dim]
   const int64_t* query_index;  // [n_q], read only when causal
   int64_t n_q;
-  const float* k;            // [n_kv, num_kv_heads * head_dim]
-  const float* v;            // [n_kv, num_kv_heads * head_dim]
+  KeyValues kv;              // [n_kv, num_kv_heads * head_dim] each
   const int64_t* key_index;  // [n_kv], read only when causal
   int64_t n_kv;
   AttentionShape shape;
@@ -58,6 +58,8 @@ void CheckAttentionArgs(const AttentionArgs& args, std::span<const int64_t> scor
   Check(!args.causal || ((args.query_index || args.n_q == 0) && (args.key_index || args.n_kv == 0)),
         "Attention: causal attention needs query_index and key_index");
   Check(score_rows.empty() || args.scores, "Attention: score_rows given but scores is null");
+  Check(args.kv.dtype == DType::kF32 || args.kv.dtype == DType::kBF16,
+        "Attention: keys and values must be F32 or BF16, got ", DTypeName(args.kv.dtype));
   for (int64_t row : score_rows) {
     Check(row >= 0 && row < args.n_q, "Attention: score row ", row, " is out of range [0, ",
           args.n_q, ")");
@@ -83,22 +85,52 @@ struct PartialAttention {
   std::vector<float> out;  // [num_heads, head_dim], not yet divided by the sum
 };
 
+// Logits of every head of `query` for key rows [start, start + count) into logits + start.
+void DotKeys(const AttentionArgs& args, const float* query, int64_t start, int64_t count,
+             float* logits) {
+  const AttentionShape& shape = args.shape;
+  const int64_t group = shape.num_heads / shape.num_kv_heads;
+  const int64_t stride = shape.num_kv_heads * shape.head_dim;
+  if (args.kv.dtype == DType::kBF16) {
+    GroupedDotRowsBf16(query, shape.num_heads, group,
+                       static_cast<const uint16_t*>(args.kv.keys) + start * stride, stride, count,
+                       shape.head_dim, shape.scale, logits + start, args.n_kv);
+  } else {
+    GroupedDotRows(query, shape.num_heads, group,
+                   static_cast<const float*>(args.kv.keys) + start * stride, stride, count,
+                   shape.head_dim, shape.scale, logits + start, args.n_kv);
+  }
+}
+
+// Adds value rows [start, start + count), weighted by logits + start, into out.
+void AddValues(const AttentionArgs& args, const float* logits, int64_t start, int64_t count,
+               float* out) {
+  const AttentionShape& shape = args.shape;
+  const int64_t group = shape.num_heads / shape.num_kv_heads;
+  const int64_t stride = shape.num_kv_heads * shape.head_dim;
+  if (args.kv.dtype == DType::kBF16) {
+    GroupedAddScaledRowsBf16(static_cast<const uint16_t*>(args.kv.values) + start * stride, stride,
+                             logits + start, args.n_kv, count, shape.head_dim, shape.num_heads,
+                             group, out);
+  } else {
+    GroupedAddScaledRows(static_cast<const float*>(args.kv.values) + start * stride, stride,
+                         logits + start, args.n_kv, count, shape.head_dim, shape.num_heads, group,
+                         out);
+  }
+}
+
 // Attends every head of query `row` over keys [begin, end). logits [num_heads, n_kv] is the
 // row's logits; its [begin, end) columns end up as exp(logit - part max), 0 for masked keys.
 void AttendKeys(const AttentionArgs& args, int64_t row, int64_t begin, int64_t end, float* logits,
                 PartialAttention& part) {
   const AttentionShape& shape = args.shape;
   const int64_t heads = shape.num_heads, n_kv = args.n_kv;
-  const int64_t group = heads / shape.num_kv_heads;
-  const int64_t kv_stride = shape.num_kv_heads * shape.head_dim;
   part.max.assign(heads, 0.0f);
   part.sum.assign(heads, 0.0f);
   part.out.assign(heads * shape.head_dim, 0.0f);
   const float* query = args.q + row * heads * shape.head_dim;
   for (int64_t start = begin; start < end; start += kKeyBlock) {
-    GroupedDotRows(query, heads, group, args.k + start * kv_stride, kv_stride,
-                   std::min(kKeyBlock, end - start), shape.head_dim, shape.scale, logits + start,
-                   n_kv);
+    DotKeys(args, query, start, std::min(kKeyBlock, end - start), logits);
   }
   const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t h = 0; h < heads; ++h) {
@@ -116,9 +148,7 @@ void AttendKeys(const AttentionArgs& args, int64_t row, int64_t begin, int64_t e
     }
   }
   for (int64_t start = begin; start < end; start += kKeyBlock) {
-    GroupedAddScaledRows(args.v + start * kv_stride, kv_stride, logits + start, n_kv,
-                         std::min(kKeyBlock, end - start), shape.head_dim, heads, group,
-                         part.out.data());
+    AddValues(args, logits, start, std::min(kKeyBlock, end - start), part.out.data());
   }
 }
 
@@ -165,7 +195,15 @@ void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int
                const float* k, const float* v, const int64_t* key_index, int64_t n_kv,
                const AttentionShape& shape, bool causal, float* out,
                std::span<const int64_t> score_rows, float* scores) {
-  const AttentionArgs args{q, query_index, n_q, k, v, key_index, n_kv, shape, causal, out, scores};
+  Attention(pool, q, query_index, n_q, KeyValues{k, v, DType::kF32}, key_index, n_kv, shape, causal,
+            out, score_rows, scores);
+}
+
+void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int64_t n_q,
+               const KeyValues& kv, const int64_t* key_index, int64_t n_kv,
+               const AttentionShape& shape, bool causal, float* out,
+               std::span<const int64_t> score_rows, float* scores) {
+  const AttentionArgs args{q, query_index, n_q, kv, key_index, n_kv, shape, causal, out, scores};
   CheckAttentionArgs(args, score_rows);
   const ScoreSlots slots = SortScoreSlots(score_rows);
   const int64_t heads = shape.num_heads;

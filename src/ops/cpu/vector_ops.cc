@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <vector>
+
+#include "base/dtype.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/cpu/vector_ops.cc"
+#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 // After highway.h, which defines the target that this pass compiles for.
@@ -97,6 +101,145 @@ void GroupedAddScaledRowsImpl(const float* rows, int64_t stride, const float* we
   }
 }
 
+// A bfloat16 is the upper half of a float32: widening is a shift of the bits.
+void WidenBf16(const uint16_t* src, size_t count, float* dst) {
+  const FloatTag d;
+  const hn::Rebind<uint16_t, FloatTag> d16;
+  const hn::RebindToUnsigned<FloatTag> du;
+  const size_t lanes = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes) {
+    hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, src + i)))), d,
+               dst + i);
+  }
+  for (; i < count; ++i) dst[i] = BF16ToF32(src[i]);
+}
+
+// Rows this far ahead are prefetched: the widening loads otherwise wait on memory, one row at a
+// time (the kernels' time went to the loads after them).
+constexpr int64_t kPrefetchRows = 8;
+
+void PrefetchRow(const uint16_t* row, int64_t elements) {
+  const auto* bytes = reinterpret_cast<const char*>(row);
+  for (int64_t offset = 0; offset < elements * 2; offset += 64) hwy::Prefetch(bytes + offset);
+}
+
+// sums[k] = the sum of the lanes of vk, k < 4: pairs of lanes are added across the four vectors
+// first, so that four dot products share one horizontal reduction.
+HWY_INLINE void SumOfLanes4([[maybe_unused]] FloatTag d, FloatVec v0, FloatVec v1, FloatVec v2,
+                            FloatVec v3, float* sums) {
+#if HWY_TARGET == HWY_SCALAR
+  sums[0] = hn::GetLane(v0), sums[1] = hn::GetLane(v1);
+  sums[2] = hn::GetLane(v2), sums[3] = hn::GetLane(v3);
+#else
+  const hn::Repartition<uint64_t, FloatTag> d64;
+  // Within each 128-bit block: v0's and v1's lanes 0 + 2 and 1 + 3, interleaved, then v2's and
+  // v3's...
+  const auto v01 =
+      hn::BitCast(d64, hn::Add(hn::InterleaveLower(d, v0, v1), hn::InterleaveUpper(d, v0, v1)));
+  const auto v23 =
+      hn::BitCast(d64, hn::Add(hn::InterleaveLower(d, v2, v3), hn::InterleaveUpper(d, v2, v3)));
+  // ...and their halves added: each block holds its share of the four sums, in order.
+  const FloatVec blocks = hn::Add(hn::BitCast(d, hn::InterleaveLower(d64, v01, v23)),
+                                  hn::BitCast(d, hn::InterleaveUpper(d64, v01, v23)));
+  HWY_ALIGN_MAX float lanes[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(blocks, d, lanes);
+  const hn::Full128<float> d4;
+  auto total = hn::Load(d4, lanes);
+  for (size_t i = 4; i < hn::Lanes(d); i += 4) total = hn::Add(total, hn::Load(d4, lanes + i));
+  hn::StoreU(total, d4, sums);
+#endif
+}
+
+// Each cache row is widened once into a scratch row; four heads at a time then take their dot
+// products with it and share one reduction (a reduction per head cost more than its products).
+void GroupedDotRowsBf16Impl(const float* q, int64_t heads, int64_t group, const uint16_t* rows,
+                            int64_t stride, int64_t count, int64_t n, float scale, float* out,
+                            int64_t out_stride) {
+  const FloatTag d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t width = static_cast<size_t>(n), full = width / lanes * lanes;
+  const int64_t row_width = heads / group * n;
+  std::vector<float> widened(row_width);
+  // Per head: its query and the offset of its kv head in a row. Past the last head, the last
+  // head again, so that every set has four: their sums are computed and dropped.
+  const int64_t sets = (heads + 3) / 4;
+  std::vector<const float*> query(4 * sets);
+  std::vector<const float*> key(4 * sets);
+  for (int64_t k = 0; k < 4 * sets; ++k) {
+    const int64_t h = std::min(k, heads - 1);
+    query[k] = q + h * n;
+    key[k] = widened.data() + h / group * n;
+  }
+  for (int64_t j = 0; j < count; ++j) {
+    if (j + kPrefetchRows < count) PrefetchRow(rows + (j + kPrefetchRows) * stride, row_width);
+    WidenBf16(rows + j * stride, row_width, widened.data());
+    for (int64_t set = 0; set < sets; ++set) {
+      const float* const* q4 = query.data() + 4 * set;
+      const float* const* k4 = key.data() + 4 * set;
+      FloatVec sum0 = hn::Zero(d), sum1 = hn::Zero(d), sum2 = hn::Zero(d), sum3 = hn::Zero(d);
+      for (size_t i = 0; i < full; i += lanes) {
+        sum0 = hn::MulAdd(hn::LoadU(d, q4[0] + i), hn::LoadU(d, k4[0] + i), sum0);
+        sum1 = hn::MulAdd(hn::LoadU(d, q4[1] + i), hn::LoadU(d, k4[1] + i), sum1);
+        sum2 = hn::MulAdd(hn::LoadU(d, q4[2] + i), hn::LoadU(d, k4[2] + i), sum2);
+        sum3 = hn::MulAdd(hn::LoadU(d, q4[3] + i), hn::LoadU(d, k4[3] + i), sum3);
+      }
+      if (full < width) {
+        const size_t tail = width - full;
+        sum0 = hn::MulAdd(LoadTail(d, q4[0] + full, tail, 0.0f),
+                          LoadTail(d, k4[0] + full, tail, 0.0f), sum0);
+        sum1 = hn::MulAdd(LoadTail(d, q4[1] + full, tail, 0.0f),
+                          LoadTail(d, k4[1] + full, tail, 0.0f), sum1);
+        sum2 = hn::MulAdd(LoadTail(d, q4[2] + full, tail, 0.0f),
+                          LoadTail(d, k4[2] + full, tail, 0.0f), sum2);
+        sum3 = hn::MulAdd(LoadTail(d, q4[3] + full, tail, 0.0f),
+                          LoadTail(d, k4[3] + full, tail, 0.0f), sum3);
+      }
+      float sums[4];
+      SumOfLanes4(d, sum0, sum1, sum2, sum3, sums);
+      for (int64_t k = 0; k < std::min<int64_t>(4, heads - 4 * set); ++k) {
+        out[(4 * set + k) * out_stride + j] = scale * sums[k];
+      }
+    }
+  }
+}
+
+// Values kRows rows at a time, widened into scratch rows: each head's output is loaded and
+// stored once for the kRows rows rather than once a row.
+void GroupedAddScaledRowsBf16Impl(const uint16_t* rows, int64_t stride, const float* weights,
+                                  int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
+                                  int64_t group, float* y) {
+  constexpr int64_t kRows = 4;
+  const FloatTag d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t width = static_cast<size_t>(n), full = width / lanes * lanes;
+  const int64_t row_width = heads / group * n;
+  std::vector<float> widened(kRows * row_width);
+  for (int64_t first = 0; first < count; first += kRows) {
+    const int64_t block = std::min(kRows, count - first);
+    for (int64_t r = 0; r < block; ++r) {
+      const int64_t ahead = first + r + kPrefetchRows;
+      if (ahead < count) PrefetchRow(rows + ahead * stride, row_width);
+      WidenBf16(rows + (first + r) * stride, row_width, widened.data() + r * row_width);
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* value = widened.data() + h / group * n;
+      const float* weight = weights + h * weight_stride + first;
+      float* out = y + h * n;
+      for (size_t i = 0; i < full; i += lanes) {
+        auto sum = hn::LoadU(d, out + i);
+        for (int64_t r = 0; r < block; ++r) {
+          sum = hn::MulAdd(hn::Set(d, weight[r]), hn::LoadU(d, value + r * row_width + i), sum);
+        }
+        hn::StoreU(sum, d, out + i);
+      }
+      for (size_t i = full; i < width; ++i) {
+        for (int64_t r = 0; r < block; ++r) out[i] += weight[r] * value[r * row_width + i];
+      }
+    }
+  }
+}
+
 void ScaleImpl(float* x, float scale, int64_t n) {
   const FloatTag d;
   const size_t lanes = hn::Lanes(d);
@@ -155,6 +298,8 @@ HWY_EXPORT(DotImpl);
 HWY_EXPORT(AddScaledImpl);
 HWY_EXPORT(GroupedDotRowsImpl);
 HWY_EXPORT(GroupedAddScaledRowsImpl);
+HWY_EXPORT(GroupedDotRowsBf16Impl);
+HWY_EXPORT(GroupedAddScaledRowsBf16Impl);
 HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(MaxImpl);
 HWY_EXPORT(ExpShiftedSumImpl);
@@ -177,6 +322,20 @@ void GroupedAddScaledRows(const float* rows, int64_t stride, const float* weight
                           int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
                           int64_t group, float* y) {
   HWY_DYNAMIC_DISPATCH(GroupedAddScaledRowsImpl)
+  (rows, stride, weights, weight_stride, count, n, heads, group, y);
+}
+
+void GroupedDotRowsBf16(const float* q, int64_t heads, int64_t group, const uint16_t* rows,
+                        int64_t stride, int64_t count, int64_t n, float scale, float* out,
+                        int64_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(GroupedDotRowsBf16Impl)
+  (q, heads, group, rows, stride, count, n, scale, out, out_stride);
+}
+
+void GroupedAddScaledRowsBf16(const uint16_t* rows, int64_t stride, const float* weights,
+                              int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
+                              int64_t group, float* y) {
+  HWY_DYNAMIC_DISPATCH(GroupedAddScaledRowsBf16Impl)
   (rows, stride, weights, weight_stride, count, n, heads, group, y);
 }
 

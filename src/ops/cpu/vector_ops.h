@@ -27,6 +27,15 @@ void GroupedAddScaledRows(const float* rows, int64_t stride, const float* weight
                           int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
                           int64_t group, float* y);
 
+// GroupedDotRows and GroupedAddScaledRows over rows of bfloat16 (the bits of each value, as a KV
+// cache stores them), widened to float32 as they load; every sum stays float32.
+void GroupedDotRowsBf16(const float* q, int64_t heads, int64_t group, const uint16_t* rows,
+                        int64_t stride, int64_t count, int64_t n, float scale, float* out,
+                        int64_t out_stride);
+void GroupedAddScaledRowsBf16(const uint16_t* rows, int64_t stride, const float* weights,
+                              int64_t weight_stride, int64_t count, int64_t n, int64_t heads,
+                              int64_t group, float* y);
+
 // x[i] *= scale.
 void Scale(float* x, float scale, int64_t n);
 

@@ -4,8 +4,10 @@
 #include <limits>
 
 #include "base/error.h"
+#include "hwy/targets.h"
 #include "ops/cpu/test_data.h"
 #include "ops/ops.h"
+#include "support/test_files.h"
 
 namespace lightvlm::ops {
 namespace {
@@ -21,6 +23,8 @@ struct AttentionInputs {
   std::vector<int64_t> query_index;  // [n_q]
   std::vector<int64_t> key_index;    // [n_kv]
   bool causal = true;
+  // BF16: the kernel reads k and v as bfloat16, and k and v hold the values those round to.
+  DType kv_dtype = DType::kF32;
 
   int64_t n_q() const { return static_cast<int64_t>(query_index.size()); }
   int64_t n_kv() const { return static_cast<int64_t>(key_index.size()); }
@@ -38,6 +42,20 @@ AttentionInputs MakeInputs(std::mt19937& rng, int64_t num_heads, int64_t num_kv_
   in.k = RandomFloats(rng, in.n_kv() * num_kv_heads * head_dim, -2.0f, 2.0f);
   in.v = RandomFloats(rng, in.n_kv() * num_kv_heads * head_dim);
   return in;
+}
+
+// `in` with its keys and values rounded to bfloat16, which the kernel then reads as such.
+AttentionInputs RoundedToBf16(AttentionInputs in) {
+  in.kv_dtype = DType::kBF16;
+  for (float& x : in.k) x = BF16ToF32(F32ToBF16(x));
+  for (float& x : in.v) x = BF16ToF32(F32ToBF16(x));
+  return in;
+}
+
+std::vector<uint16_t> Bf16Bits(const std::vector<float>& values) {
+  std::vector<uint16_t> bits(values.size());
+  ConvertFromF32(values.data(), DType::kBF16, bits.data(), values.size());
+  return bits;
 }
 
 // Probabilities [n_q, num_heads, n_kv] by the textbook formula, in double.
@@ -99,6 +117,13 @@ AttentionResult RunAttention(const AttentionInputs& in, int threads,
   AttentionResult result;
   result.out.assign(in.n_q() * in.shape.num_heads * in.shape.head_dim, 99.0f);
   result.scores.assign(score_rows.size() * in.shape.num_heads * in.n_kv(), 99.0f);
+  if (in.kv_dtype == DType::kBF16) {
+    const std::vector<uint16_t> k = Bf16Bits(in.k), v = Bf16Bits(in.v);
+    Attention(pool, in.q.data(), in.query_index.data(), in.n_q(),
+              KeyValues{k.data(), v.data(), DType::kBF16}, in.key_index.data(), in.n_kv(), in.shape,
+              in.causal, result.out.data(), score_rows, result.scores.data());
+    return result;
+  }
   Attention(pool, in.q.data(), in.query_index.data(), in.n_q(), in.k.data(), in.v.data(),
             in.key_index.data(), in.n_kv(), in.shape, in.causal, result.out.data(), score_rows,
             result.scores.data());
@@ -172,6 +197,60 @@ TEST(AttentionTest, DecodeOverALongCacheMergesItsParts) {
   ExpectMatchesReference(MakeInputs(rng, 6, 2, 64, {4999}, keys, true), {0});
   ExpectMatchesReference(MakeInputs(rng, 6, 2, 64, {1500}, keys, true), {0});
   ExpectMatchesReference(MakeInputs(rng, 4, 1, 40, {0, 3}, keys, false), {1});
+}
+
+// bfloat16 keys and values (a KV cache's) give what float32 ones of the same values give: odd
+// head sizes (vector tails), grouped heads, prefill and a decode step over a long cache's parts.
+TEST(AttentionTest, Bf16KeysAndValuesMatchTheReferenceOnTheirValues) {
+  std::mt19937 rng(68);
+  ExpectMatchesReference(
+      RoundedToBf16(MakeInputs(rng, 8, 2, 33, {5, 6, 9}, {0, 1, 2, 5, 6, 9}, true)), {0, 2});
+  std::vector<int64_t> tokens(37);
+  for (int64_t j = 0; j < 37; ++j) tokens[j] = j;
+  ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 8, 2, 7, tokens, tokens, true)), {36});
+  std::vector<int64_t> keys(2500);
+  for (int64_t j = 0; j < 2500; ++j) keys[j] = 2 * j;
+  ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 9, 3, 64, {4999}, keys, true)), {0});
+  ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 4, 1, 40, {0, 3}, keys, false)), {1});
+}
+
+// The same on every SIMD target this build has and the CPU runs (SSE4, AVX2, AVX-512...): the
+// bf16 kernels' shuffles work per 128-bit block, whose count differs between targets.
+TEST(AttentionTest, Bf16MatchesTheReferenceOnEverySimdTarget) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    std::mt19937 rng(70);
+    ExpectMatchesReference(
+        RoundedToBf16(MakeInputs(rng, 9, 3, 33, {5, 6, 9}, {0, 1, 2, 5, 6, 9}, true)), {0, 2});
+    std::vector<int64_t> keys(1100);
+    for (int64_t j = 0; j < 1100; ++j) keys[j] = j;
+    ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 6, 2, 64, {1099}, keys, true)), {0});
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
+}
+
+// The bf16 path reads bfloat16: float32 keys would give other logits than their rounded values.
+TEST(AttentionTest, Bf16DiffersFromFloat32BeforeRounding) {
+  std::mt19937 rng(69);
+  const auto exact = MakeInputs(rng, 4, 2, 16, {3}, {0, 1, 2, 3}, true);
+  const AttentionResult f32 = RunAttention(exact, 1, {0});
+  const AttentionResult bf16 = RunAttention(RoundedToBf16(exact), 1, {0});
+  EXPECT_NE(f32.scores, bf16.scores);
+  ExpectClose(bf16.scores, std::vector<double>(f32.scores.begin(), f32.scores.end()), 2e-2,
+              "bf16 against f32 probabilities");
+}
+
+TEST(AttentionTest, RejectsKeysOfOtherDTypes) {
+  ThreadPool pool(1);
+  const std::vector<float> q(8);
+  std::vector<float> out(8);
+  const std::vector<uint16_t> kv(8);
+  const std::string error = lightvlm::testing::ErrorOf([&] {
+    Attention(pool, q.data(), nullptr, 1, KeyValues{kv.data(), kv.data(), DType::kF16}, nullptr, 1,
+              AttentionShape{1, 1, 8, 1.0f}, false, out.data());
+  });
+  EXPECT_NE(error.find("F16"), std::string::npos) << error;
 }
 
 TEST(AttentionTest, QueryThatSeesNoKeyGetsZeros) {
