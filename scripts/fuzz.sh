@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of fuzz/ (clang, ASan + UBSan) into build-fuzz/ and runs each for
-# SECONDS (default 30), one after another, from seed corpora made of the repository's real files.
-# Fails if any target has a finding (the others still run): libFuzzer's report is printed, with the path of the input that caused
-# it (build-fuzz/findings/<target>/crash-*, leak-*, timeout-* or oom-*). docs/RELIABILITY.md.
+# Builds the libFuzzer targets of fuzz/ (clang, ASan + UBSan) in build-sanitized/ (reusing the
+# build of scripts/test_sanitized.sh when there is one: scripts/build_sanitized.sh) and runs each
+# for SECONDS (default 30), one after another, from seed corpora made of the repository's real
+# files. Fails if any target has a finding (the others still run): libFuzzer's report is printed,
+# with the path of the input that caused it (build-sanitized/findings/<target>/crash-*, leak-*,
+# timeout-* or oom-*). docs/RELIABILITY.md.
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: safetensors, llm_config, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
-build=build-fuzz
+build=build-sanitized
 fixtures=tests/fixtures
 shared=../shared
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DLIGHTVLM_FUZZ=ON -DLIGHTVLM_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzzers
+bash scripts/build_sanitized.sh fuzzers
 
 # Seeds: real files (small ones), copied fresh each run. The corpus libFuzzer grows is kept in
 # $build/corpus/<target> between runs.

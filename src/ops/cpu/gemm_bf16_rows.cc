@@ -8,9 +8,11 @@
 // compiled for that target alone and called only when the running CPU reports it.
 
 // GCC 12 warns inside its own AVX-512 headers (GCC bug 105593, "__Y is used uninitialized");
-// silenced for this file only.
+// silenced for this file only (clang has no -Wmaybe-uninitialized, and no such bug).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
