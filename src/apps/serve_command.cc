@@ -53,6 +53,7 @@ void Serve(const ServeOptions& options) {
       // Kept conversations hold KV caches too.
       .context = options.context.CheckedContext(model.config(),
                                                 options.parallel + options.cached_conversations),
+      .kv_dtype = options.context.kv_dtype,
       .generation = options.generation,
       .reduce = options.reducer.name,
       .reducer = options.reducer.options,

@@ -144,9 +144,10 @@ Scheduler::Scheduler(const Model& model, SchedulerOptions options, int threads,
 Scheduler::~Scheduler() { Shutdown(); }
 
 std::unique_ptr<BatchGenerator> Scheduler::NewBatch() {
-  return std::make_unique<BatchGenerator>(
-      model_.decoder(), pool_,
-      BatchOptions{.max_batch = options_.parallel, .context = options_.context});
+  return std::make_unique<BatchGenerator>(model_.decoder(), pool_,
+                                          BatchOptions{.max_batch = options_.parallel,
+                                                       .context = options_.context,
+                                                       .kv_dtype = options_.kv_dtype});
 }
 
 std::shared_ptr<Job> Scheduler::Submit(ChatRequest request) {

@@ -32,6 +32,7 @@ struct SchedulerOptions {
   int64_t parallel = 4;               // sequences decoded together (slots)
   int64_t max_queue = 64;             // requests waiting for a slot; more are refused (429)
   int64_t context = 0;                // tokens each sequence's KV cache holds
+  DType kv_dtype = kDefaultKvDType;   // of the cached keys and values
   GenerationOptions generation = {};  // defaults for the requests: max tokens, sampling
   std::string reduce = "none";
   ReducerOptions reducer = {};
