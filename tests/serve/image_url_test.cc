@@ -1,6 +1,9 @@
 #include "serve/image_url.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
 
 #include "serve/api_error.h"
 #include "serve/test_base64.h"
@@ -55,6 +58,29 @@ TEST(ImageUrlTest, BadUrlsAreClearRequestErrors) {
   small.max_bytes = 8;
   EXPECT_EQ(CodeOf("data:image/png;base64," + Base64(std::string(64, 'x')), small),
             "invalid_image_url");
+}
+
+TEST(ImageUrlTest, FetchesRemoteImagesOnlyWhereAllowedAndWithinTheLimit) {
+  const std::string path = LIGHTVLM_SOURCE_DIR "/tests/fixtures/llava/image.png";
+  const std::string png = ReadFileBytes(path);
+  httplib::Server server;
+  server.Get("/image.png", [&](const httplib::Request&, httplib::Response& response) {
+    response.set_content(png, "image/png");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread listener([&] { server.listen_after_bind(); });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/image.png";
+  EXPECT_EQ(CodeOf(url), "invalid_image_url");  // not allowed by default
+  ImageUrlOptions allowed;
+  allowed.allow_remote = true;
+  const Image image = LoadImageUrl(url, "x", allowed);
+  EXPECT_EQ(image.rgb, LoadImage(path).rgb);
+  EXPECT_EQ(CodeOf("http://127.0.0.1:" + std::to_string(port) + "/missing.png", allowed),
+            "invalid_image_url");
+  allowed.max_bytes = 100;
+  EXPECT_EQ(CodeOf(url, allowed), "invalid_image_url");
+  server.stop();
+  listener.join();
 }
 
 }  // namespace
