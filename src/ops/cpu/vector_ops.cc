@@ -263,7 +263,13 @@ float MaxImpl(const float* x, int64_t n) {
   size_t i = 0;
   for (; i + lanes <= count; i += lanes) max = hn::Max(max, hn::LoadU(d, x + i));
   if (i < count) max = hn::Max(max, LoadTail(d, x + i, count - i, lowest));
-  return hn::GetLane(hn::MaxOfLanes(d, max));
+  // Reduced here, not by MaxOfLanes: some targets' reductions start from the lowest finite float
+  // (clang's EMU128), which turns -inf (an empty or fully masked row) into -FLT_MAX.
+  float lane_values[hn::MaxLanes(d)];
+  hn::StoreU(max, d, lane_values);
+  float result = lowest;
+  for (size_t lane = 0; lane < lanes; ++lane) result = std::max(result, lane_values[lane]);
+  return result;
 }
 
 float ExpShiftedSumImpl(float* x, float shift, int64_t n) {
