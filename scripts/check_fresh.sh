@@ -45,6 +45,9 @@ mkdir -p "$root/work/main" "$root/work/shared"
 git ls-files -z --cached --others --exclude-standard | tar -C "$repo" --null -T - -cf - | tar -C "$root/work/main" -xf -
 cp -a "$shared/." "$root/work/shared/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network as this machine reaches it: where HTTPS goes through a proxy with its own CA (this
+# workplace's), the fresh root must trust it too, or setup.sh's pip cannot reach PyPI.
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"
