@@ -208,61 +208,68 @@ MetricsGauges Scheduler::Gauges() const {
   return {static_cast<int64_t>(queue_.size()), active_.load(), kv_bytes_.load()};
 }
 
+Prompt Scheduler::ConversationPrompt(Job& request) {
+  std::vector<ChatMessage> messages;
+  for (const RequestMessage& message : request.request_.messages) {
+    messages.push_back({message.role, message.text, static_cast<int64_t>(message.images.size())});
+  }
+  // Images a kept conversation has are not encoded again.
+  request.embeddings_ = prefix_cache_.KnownImages(request.settings_, request.image_keys_);
+  for (size_t i = request.embeddings_.size(); i < request.images_.size(); ++i) {
+    request.embeddings_.push_back(model_.language_model->EncodeImage(pool_, request.images_[i]));
+  }
+  request.images_.clear();
+  Prompt prompt = MakeConversationPrompt(model_, messages, request.embeddings_);
+  if (prompt.size() >= options_.context) {
+    throw ApiError(400, "context_length_exceeded",
+                   StrCat("the prompt has ", prompt.size(), " tokens; the context holds ",
+                          options_.context, " and one more must fit for the answer"),
+                   "messages");
+  }
+  if (request.final_tokens_ > prompt.image_rows()) {
+    throw ApiError(400, "invalid_request_error",
+                   StrCat("lightvlm.final_tokens ", request.final_tokens_,
+                          " is more than the prompt's ", prompt.image_rows(), " image tokens"),
+                   "lightvlm.final_tokens");
+  }
+  return prompt;
+}
+
+Prompt Scheduler::ContinueKeptConversation(Job& request, Prompt prompt,
+                                           BatchRequest& batch_request) {
+  std::unique_ptr<CachedConversation> cached =
+      prefix_cache_.Take(request.settings_, request.image_keys_, prompt.token_ids);
+  if (!cached) return prompt;
+  std::optional<Prompt> rest = PromptSuffix(prompt, std::ssize(cached->tokens));
+  if (!rest) return prompt;
+  request.cached_tokens_ = std::ssize(cached->tokens);
+  batch_request.session = std::move(cached->held->session);
+  request.reducer_ = std::move(cached->held->reducer);
+  request.kv_policy_ = std::move(cached->held->kv_policy);
+  return std::move(*rest);
+}
+
 bool Scheduler::Start(const std::shared_ptr<Job>& job, int64_t& id) {
   Job& request = *job;
   try {
-    std::vector<ChatMessage> messages;
-    for (const RequestMessage& message : request.request_.messages) {
-      messages.push_back({message.role, message.text, static_cast<int64_t>(message.images.size())});
-    }
-    // Images a kept conversation has are not encoded again.
-    request.embeddings_ = prefix_cache_.KnownImages(request.settings_, request.image_keys_);
-    for (size_t i = request.embeddings_.size(); i < request.images_.size(); ++i) {
-      request.embeddings_.push_back(model_.language_model->EncodeImage(pool_, request.images_[i]));
-    }
-    request.images_.clear();
-    Prompt prompt = MakeConversationPrompt(model_, messages, request.embeddings_);
-    if (prompt.size() >= options_.context) {
-      throw ApiError(400, "context_length_exceeded",
-                     StrCat("the prompt has ", prompt.size(), " tokens; the context holds ",
-                            options_.context, " and one more must fit for the answer"),
-                     "messages");
-    }
-    if (request.final_tokens_ > prompt.image_rows()) {
-      throw ApiError(400, "invalid_request_error",
-                     StrCat("lightvlm.final_tokens ", request.final_tokens_,
-                            " is more than the prompt's ", prompt.image_rows(), " image tokens"),
-                     "lightvlm.final_tokens");
-    }
+    Prompt prompt = ConversationPrompt(request);
     request.prompt_ids_ = prompt.token_ids;
-    BatchRequest batch_request;
-    std::unique_ptr<CachedConversation> cached =
-        prefix_cache_.Take(request.settings_, request.image_keys_, prompt.token_ids);
-    std::optional<Prompt> rest;
-    if (cached) rest = PromptSuffix(prompt, std::ssize(cached->tokens));
-    if (rest) {
-      request.cached_tokens_ = std::ssize(cached->tokens);
-      batch_request.session = std::move(cached->held->session);
-      request.reducer_ = std::move(cached->held->reducer);
-      request.kv_policy_ = std::move(cached->held->kv_policy);
-      prompt = std::move(*rest);
-    }
     request.prompt_tokens_ = std::ssize(request.prompt_ids_);
+    BatchRequest batch_request;
+    batch_request.prompt = ContinueKeptConversation(request, std::move(prompt), batch_request);
     request.stream_ = std::make_shared<Job::Stream>(
         Job::Stream{WholeTextStream(*model_.tokenizer, /*skip_special=*/true),
                     StopStringFilter(request.request_.stop), model_.stop_token_ids});
     std::shared_ptr<Job::Stream> stream = request.stream_;
     Job* raw = job.get();
-    auto on_token = [raw, stream](int32_t token) {
+    batch_request.on_token = [raw, stream](int32_t token) {
       if (raw->cancelled_) return false;
       const std::vector<int32_t>& stops = stream->stop_token_ids;
       if (std::find(stops.begin(), stops.end(), token) != stops.end()) return true;
       raw->Append(stream->filter.Push(stream->decoder.Push(token)));
       return !stream->filter.stopped();
     };
-    batch_request.prompt = std::move(prompt);
     batch_request.options = request.generation_;
-    batch_request.on_token = std::move(on_token);
     batch_request.reducer = std::move(request.reducer_);
     batch_request.kv_policy = std::move(request.kv_policy_);
     batch_request.hold_session = options_.cached_conversations > 0;

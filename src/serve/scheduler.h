@@ -119,6 +119,11 @@ class Scheduler {
   void Loop();
   // Encodes the job's images, builds its prompt and hands it to the batch; false when it failed.
   bool Start(const std::shared_ptr<Job>& job, int64_t& id);
+  // The job's whole conversation as a prompt, its new images encoded; ApiError if it cannot run.
+  Prompt ConversationPrompt(Job& request);
+  // The part of `prompt` after a kept conversation it continues, that conversation's session,
+  // reducer and KV policy moved into the batch request and the job; else `prompt` itself.
+  Prompt ContinueKeptConversation(Job& request, Prompt prompt, BatchRequest& batch_request);
   void Finish(Job& job, GenerationResult result, std::unique_ptr<HeldSession> held);
 
   const Model& model_;

@@ -25,6 +25,24 @@ using testing::RunCli;
 
 const fs::path kFixtures = fs::path(LIGHTVLM_SOURCE_DIR) / "tests" / "fixtures";
 
+// `eval` of the LLaVA fixture over the first `limit` eval questions, one token each, on 2
+// threads, then `flags`.
+std::vector<std::string> EvalOnFixture(int limit, const std::vector<std::string>& flags) {
+  std::vector<std::string> args = {"eval",
+                                   "-m",
+                                   (kFixtures / "llava" / "model").string(),
+                                   "--data",
+                                   (kFixtures / "eval" / "questions.jsonl").string(),
+                                   "-t",
+                                   "2",
+                                   "--limit",
+                                   std::to_string(limit),
+                                   "-n",
+                                   "1"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return args;
+}
+
 // `command` on a model that does not exist, with its other required flags and then `flags`: a
 // failure that does not name the model happened before loading it.
 CliResult RunWithoutModel(const std::string& command, const std::vector<std::string>& flags) {
@@ -92,18 +110,7 @@ TEST(FlagsCliTest, BudgetsNeedAReducerAndKnobsAPolicy) {
 
 // --seed is the sampling seed wherever it exists; the reducer's is --reduce-seed, eval's too.
 TEST(FlagsCliTest, EvalTakesTheSharedReducerAndLoadFlags) {
-  const std::vector<std::string> eval = {"eval",
-                                         "-m",
-                                         (kFixtures / "llava" / "model").string(),
-                                         "--data",
-                                         (kFixtures / "eval" / "questions.jsonl").string(),
-                                         "-t",
-                                         "2",
-                                         "--limit",
-                                         "1",
-                                         "-n",
-                                         "1",
-                                         "--json"};
+  const std::vector<std::string> eval = EvalOnFixture(1, {"--json"});
   std::vector<std::string> args = eval;
   args.insert(args.end(), {"--dtype", "bf16", "--reduce", "random", "--keep", "0.5",
                            "--reduce-seed", "3", "--fastv-layer", "1"});
@@ -169,21 +176,7 @@ std::string RunOnTerminal(const std::vector<std::string>& args) {
 }
 
 TEST(FlagsCliTest, ProgressIsDrawnOnATerminalAndNowhereElse) {
-  const std::vector<std::string> args = {"eval",
-                                         "-m",
-                                         (kFixtures / "llava" / "model").string(),
-                                         "--data",
-                                         (kFixtures / "eval" / "questions.jsonl").string(),
-                                         "-t",
-                                         "2",
-                                         "--limit",
-                                         "2",
-                                         "-n",
-                                         "1",
-                                         "--reduce",
-                                         "lightvlm",
-                                         "--keep",
-                                         "0.5"};
+  const std::vector<std::string> args = EvalOnFixture(2, {"--reduce", "lightvlm", "--keep", "0.5"});
   const std::string terminal = RunOnTerminal(args);
   EXPECT_NE(terminal.find("\rloading layers ["), std::string::npos) << terminal;
   EXPECT_NE(terminal.find("\rencoding images [##############################] 2/2"),

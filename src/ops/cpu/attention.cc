@@ -4,7 +4,8 @@
 // row in place, and accumulates the values weighted by it. No n_q x n_kv matrix is ever formed.
 // A decode step (a few rows) also splits its keys into parts that run on all cores and are
 // merged by their maxima and sums. Keys and values may be bfloat16 (a KV cache's): they are
-// widened as they load, and every sum stays float32.
+// widened as they load, and every sum stays float32. From kTiledRows query rows on (a prefill, a
+// vision tower) attention_tiles.cc does the work as matrix products instead.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "ops/cpu/attention_tiles.h"
 #include "ops/cpu/vector_ops.h"
 #include "ops/ops.h"
 
@@ -76,6 +78,9 @@ constexpr int64_t kKeyBlock = 256;
 // change with it.
 constexpr int64_t kFewRows = 4;
 constexpr int64_t kPartKeys = 1024;
+
+// Query rows from which tiles of matrix products beat one row at a time.
+constexpr int64_t kTiledRows = 32;
 
 // One part of one query row: for each head h, the largest logit `max[h]` of keys [begin, end),
 // the sum of exp(logit - max[h]) and the values weighted by those exponentials.
@@ -205,10 +210,15 @@ void Attention(ThreadPool& pool, const float* q, const int64_t* query_index, int
                std::span<const int64_t> score_rows, float* scores) {
   const AttentionArgs args{q, query_index, n_q, kv, key_index, n_kv, shape, causal, out, scores};
   CheckAttentionArgs(args, score_rows);
+  if (n_q >= kTiledRows) {
+    AttendQueryTiles(pool, q, query_index, n_q, kv, key_index, n_kv, shape, causal, out, score_rows,
+                     scores);
+    return;
+  }
   const ScoreSlots slots = SortScoreSlots(score_rows);
   const int64_t heads = shape.num_heads;
   if (n_q >= kFewRows || n_kv <= kPartKeys) {
-    // Many rows (prefill): each row in one part, with its task's scratch logits. Enough rows
+    // Several rows: each row in one part, with its task's scratch logits. Enough rows
     // per task (about 32K multiply-adds) that waking a thread pays off.
     const int64_t work_per_row = std::max<int64_t>(1, n_kv * shape.head_dim * heads);
     pool.ParallelFor(

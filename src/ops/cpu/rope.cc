@@ -9,16 +9,12 @@
 namespace lightvlm::ops {
 namespace {
 
-// cos and sin of position * inv_freq[i], times attention_scaling, for i < inv_freq.size().
-void RotationOfPosition(int64_t position, std::span<const float> inv_freq, float attention_scaling,
-                        float* cos_out, float* sin_out) {
-  for (size_t i = 0; i < inv_freq.size(); ++i) {
-    // The angle is rounded to float as in the reference (a float32 product), because at large
-    // positions that rounding moves the angle by more than our tolerance.
-    const float angle = static_cast<float>(position) * inv_freq[i];
-    cos_out[i] = static_cast<float>(std::cos(static_cast<double>(angle))) * attention_scaling;
-    sin_out[i] = static_cast<float>(std::sin(static_cast<double>(angle))) * attention_scaling;
-  }
+// cos and sin of angle, times `scaling`. The angle arrives rounded to float as in the reference
+// (a float32 product of position and frequency), because at large positions that rounding moves
+// it by more than our tolerance.
+void Rotation(float angle, float scaling, float* cos_out, float* sin_out) {
+  *cos_out = static_cast<float>(std::cos(static_cast<double>(angle))) * scaling;
+  *sin_out = static_cast<float>(std::sin(static_cast<double>(angle))) * scaling;
 }
 
 // x[i] pairs with x[i + half]: (a, b) -> (a cos - b sin, b cos + a sin).
@@ -31,6 +27,26 @@ void RotateHead(const float* cos_values, const float* sin_values, int64_t half, 
   }
 }
 
+// Rotates every head of every row by the `half` cos and sin values that
+// rotation_of_row(row, cos, sin) fills for that row.
+template <typename RotationOfRow>
+void RotateRows(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
+                int64_t half, const RotationOfRow& rotation_of_row) {
+  const int64_t row_size = heads * head_dim;
+  pool.ParallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        std::vector<float> cos_values(half), sin_values(half);
+        for (int64_t r = begin; r < end; ++r) {
+          rotation_of_row(r, cos_values.data(), sin_values.data());
+          for (int64_t h = 0; h < heads; ++h) {
+            RotateHead(cos_values.data(), sin_values.data(), half, x + r * row_size + h * head_dim);
+          }
+        }
+      },
+      std::max<int64_t>(1, 4096 / row_size));
+}
+
 }  // namespace
 
 void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
@@ -41,20 +57,12 @@ void ApplyRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t 
   Check(2 * half <= head_dim, "ApplyRope: rotary_dim (", 2 * half, ") exceeds head_dim (", head_dim,
         ")");
   if (half == 0) return;
-  const int64_t row_size = heads * head_dim;
-  pool.ParallelFor(
-      rows,
-      [&](int64_t begin, int64_t end) {
-        std::vector<float> cos_values(half), sin_values(half);
-        for (int64_t r = begin; r < end; ++r) {
-          RotationOfPosition(positions[r], inv_freq, attention_scaling, cos_values.data(),
-                             sin_values.data());
-          for (int64_t h = 0; h < heads; ++h) {
-            RotateHead(cos_values.data(), sin_values.data(), half, x + r * row_size + h * head_dim);
-          }
-        }
-      },
-      std::max<int64_t>(1, 4096 / row_size));
+  RotateRows(pool, x, rows, heads, head_dim, half, [&](int64_t r, float* cos_row, float* sin_row) {
+    for (int64_t i = 0; i < half; ++i) {
+      Rotation(static_cast<float>(positions[r]) * inv_freq[i], attention_scaling, cos_row + i,
+               sin_row + i);
+    }
+  });
 }
 
 void ApplyMultiAxisRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads, int64_t head_dim,
@@ -72,25 +80,12 @@ void ApplyMultiAxisRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
           axes);
   }
   if (half == 0) return;
-  const int64_t row_size = heads * head_dim;
-  pool.ParallelFor(
-      rows,
-      [&](int64_t begin, int64_t end) {
-        std::vector<float> cos_values(half), sin_values(half);
-        for (int64_t r = begin; r < end; ++r) {
-          for (int64_t i = 0; i < half; ++i) {
-            // Rounded to float as the reference's float32 product (see RotationOfPosition).
-            const float angle =
-                static_cast<float>(positions[r * axes + frequency_axis[i]]) * inv_freq[i];
-            cos_values[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
-            sin_values[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
-          }
-          for (int64_t h = 0; h < heads; ++h) {
-            RotateHead(cos_values.data(), sin_values.data(), half, x + r * row_size + h * head_dim);
-          }
-        }
-      },
-      std::max<int64_t>(1, 4096 / row_size));
+  RotateRows(pool, x, rows, heads, head_dim, half, [&](int64_t r, float* cos_row, float* sin_row) {
+    for (int64_t i = 0; i < half; ++i) {
+      Rotation(static_cast<float>(positions[r * axes + frequency_axis[i]]) * inv_freq[i], 1.0f,
+               cos_row + i, sin_row + i);
+    }
+  });
 }
 
 }  // namespace lightvlm::ops

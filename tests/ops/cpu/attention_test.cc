@@ -199,6 +199,31 @@ TEST(AttentionTest, DecodeOverALongCacheMergesItsParts) {
   ExpectMatchesReference(MakeInputs(rng, 4, 1, 40, {0, 3}, keys, false), {1});
 }
 
+// From 32 query rows on, attention runs as tiles of matrix products (attention_tiles.cc): 600
+// rows make tiles of 256, 256 and 88; gaps in the indices, grouped heads, score rows in every
+// tile, keys after a tile's last query skipped; f32 and bf16; 1 and 3 threads alike.
+TEST(AttentionTest, ManyRowsRunAsTilesOfMatrixProducts) {
+  std::mt19937 rng(71);
+  std::vector<int64_t> queries(600), keys(600);
+  for (int64_t i = 0; i < 600; ++i) {
+    queries[i] = 2 * i + i % 2;
+    keys[i] = 2 * i;
+  }
+  const auto causal = MakeInputs(rng, 6, 2, 24, queries, keys, true);
+  ExpectMatchesReference(causal, {0, 255, 599, 3, 300});
+  ExpectMatchesReference(RoundedToBf16(causal), {1, 530});
+  ExpectMatchesReference(MakeInputs(rng, 4, 4, 16, queries, keys, false), {0, 599});
+}
+
+// A long cache makes the tiles shorter (at most 2^20 logits each), still exact.
+TEST(AttentionTest, TilesShrinkForLongCaches) {
+  std::mt19937 rng(72);
+  std::vector<int64_t> queries(40), keys(70000);
+  for (int64_t j = 0; j < 70000; ++j) keys[j] = j;
+  for (int64_t i = 0; i < 40; ++i) queries[i] = 69960 + i;
+  ExpectMatchesReference(MakeInputs(rng, 2, 1, 8, queries, keys, true), {39});
+}
+
 // bfloat16 keys and values (a KV cache's) give what float32 ones of the same values give: odd
 // head sizes (vector tails), grouped heads, prefill and a decode step over a long cache's parts.
 TEST(AttentionTest, Bf16KeysAndValuesMatchTheReferenceOnTheirValues) {
@@ -259,6 +284,25 @@ TEST(AttentionTest, QueryThatSeesNoKeyGetsZeros) {
   const AttentionResult result = RunAttention(in, 1, {0});
   for (int64_t d = 0; d < 2 * 8; ++d) EXPECT_EQ(result.out[d], 0.0f);
   for (float p : result.scores) EXPECT_EQ(p, 0.0f);
+}
+
+// The same in tiles of matrix products: a tile whose rows see no key at all, and rows that see
+// none in a tile whose other rows see some.
+TEST(AttentionTest, QueriesThatSeeNoKeyGetZerosInTiles) {
+  std::mt19937 rng(73);
+  std::vector<int64_t> queries(80), keys(40);
+  for (int64_t i = 0; i < 80; ++i) queries[i] = i < 40 ? -1 : (i % 2 ? 100 + i : -1);
+  for (int64_t j = 0; j < 40; ++j) keys[j] = j;
+  const auto in = MakeInputs(rng, 2, 1, 8, queries, keys, true);
+  const AttentionResult result = RunAttention(in, 2, {0, 40, 41});
+  for (int64_t i = 0; i < 80; ++i) {
+    if (queries[i] >= 0) continue;
+    for (int64_t d = 0; d < 2 * 8; ++d) EXPECT_EQ(result.out[i * 16 + d], 0.0f) << "row " << i;
+  }
+  for (int64_t j = 0; j < 2 * 2 * 40; ++j) EXPECT_EQ(result.scores[j], 0.0f);  // rows 0, 40
+  double sum = 0;
+  for (int64_t j = 0; j < 40; ++j) sum += result.scores[(2 * 2 + 0) * 40 + j];
+  EXPECT_NEAR(sum, 1.0, 1e-5);  // row 41 sees every key
 }
 
 TEST(AttentionTest, RejectsHeadsThatDoNotGroup) {
