@@ -90,7 +90,8 @@ struct AttentionShape {
 // q: [n_q, num_heads * head_dim]; k, v: [n_kv, num_kv_heads * head_dim]; out: [n_q, num_heads *
 // head_dim]. Causality comes from token indices, not from row order, because reduction leaves
 // gaps: query i sees key j iff key_index[j] <= query_index[i] (and, if `causal` is false, every
-// key). Keys and values stream through a per-thread row of n_kv scores: no n_q x n_kv buffer.
+// key). No n_q x n_kv buffer: a few rows stream the keys through a row of n_kv scores per thread,
+// many rows go in tiles of at most max(2^20, 32 n_kv) scores per thread.
 // query_index and key_index are read only when `causal`. A query that sees no key gets a zero
 // output (PyTorch would give NaN).
 //

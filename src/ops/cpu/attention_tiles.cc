@@ -1,9 +1,11 @@
 // Attention of many query rows as two matrix products per head and tile of query rows: the
 // tile's logits S = scale * Q K^T by sgemm, an exact softmax of each row of S (masked by token
 // index), then out = P V by sgemm. Row-at-a-time attention streams every key and value row once
-// per query row, so a 6,000-patch vision tower read hundreds of GB and ran at ~8 GFLOP/s; here
-// each key block is read once per tile, from cache, by a GEMM kernel. A tile spans all the keys
-// it can see, so its softmax needs no running rescale and requested probability rows are exact.
+// per query row: over the 6256 patches of Qwen2-VL's tower on a 1280x960 photo, 400 GB a layer,
+// at 12.7 GFLOP/s on two idle cores; tiles, each key block read once per tile from cache by a
+// GEMM kernel, run at 64.5 (134 against 33.7 over InternViT's 1025 patches a tile). A tile spans
+// all the keys it can see, so its softmax needs no running rescale and requested probability rows
+// are exact.
 #include "ops/cpu/attention_tiles.h"
 
 #include <cblas.h>
