@@ -357,19 +357,27 @@ def llama_text_config(vocab_size, num_layers, **overrides):
 # --------------------------------------------------------------------------------------------
 # Running the reference
 
-def greedy_manual(model, input_ids, n, **extra):
-    """Plain argmax decoding with full forwards (no KV cache); returns tokens and the min top-2 margin."""
-    ids = input_ids
+def greedy_loop(last_logits, state, append, n=NUM_NEW_TOKENS):
+    """Plain argmax decoding with full forwards (no KV cache): last_logits(state) gives the logits at the
+    last position, append(state, token) the state with the token ([1, 1]) appended. Returns the tokens
+    and the min top-2 margin."""
     toks, margins = [], []
     with torch.no_grad():
         for _ in range(n):
-            logits = model(input_ids=ids, **extra).logits[0, -1]
-            top2 = torch.topk(logits, 2)
-            t = int(top2.indices[0])
-            toks.append(t)
+            top2 = torch.topk(last_logits(state), 2)
+            toks.append(int(top2.indices[0]))
             margins.append(float(top2.values[0] - top2.values[1]))
-            ids = torch.cat([ids, torch.tensor([[t]], dtype=ids.dtype)], dim=1)
+            state = append(state, top2.indices[:1].view(1, 1))
     return toks, min(margins)
+
+
+def append_token(ids, token):
+    return torch.cat([ids, token.to(ids.dtype)], dim=1)
+
+
+def greedy_manual(model, input_ids, n, **extra):
+    """greedy_loop over a model whose forward takes the ids and fixed `extra` inputs."""
+    return greedy_loop(lambda ids: model(input_ids=ids, **extra).logits[0, -1], input_ids, append_token, n)
 
 
 def greedy_generate(model, inputs, pad_token_id):
@@ -396,8 +404,14 @@ GENERATE_CALL = (
 
 
 def check_greedy(model, inputs, pad_token_id, extra):
+    manual = lambda ids: model(input_ids=ids, **extra).logits[0, -1]  # noqa: E731
+    return check_greedy_steps(model, inputs, pad_token_id, inputs["input_ids"], manual, append_token)
+
+
+def check_greedy_steps(model, inputs, pad_token_id, state, last_logits, append):
+    """generate() equals greedy_loop(last_logits, state, append), is not degenerate and has no near tie."""
     gen = greedy_generate(model, inputs, pad_token_id)
-    manual, margin = greedy_manual(model, inputs["input_ids"], NUM_NEW_TOKENS, **extra)
+    manual, margin = greedy_loop(last_logits, state, append)
     assert gen == manual, f"generate {gen} != manual greedy {manual}"
     assert len(set(gen)) >= 4, f"degenerate greedy output: {gen}"
     assert margin > 5e-3, f"greedy decoding has a near tie (top-1 - top-2 = {margin}); change the seed"
@@ -758,6 +772,57 @@ def make_llava(out):
     }
     write_golden(fdir, tensors, descriptions, info)
     return fdir
+
+
+# --------------------------------------------------------------------------------------------
+# Qwen2-VL and Qwen2.5-VL: what make_qwen2vl_fixture.py and make_qwen25vl_fixture.py share
+
+QWEN_VL_MIN_PIXELS = 56 * 56  # the real default
+QWEN_VL_MAX_PIXELS = 28 * 28 * 16  # at most 16 merged tokens per image, so the fixtures stay small
+QWEN_VL_QUESTION = "What is in the picture?"
+# Case -> its images, relative to qwen2vl/ (which holds the synthetic ones); "pair" has two in one prompt.
+QWEN_VL_CASES = {"wide": ["wide.png"], "tall": ["tall.png"], "small": ["small.png"],
+                 "pair": ["../llava/image.png", "tall.png"]}
+
+
+def qwen_vl_token_config(tok):
+    """The config's special token ids, from build_qwen2_vl_tokenizer's tokenizer."""
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN2_VL_SPECIALS + QWEN2_SPECIALS}
+    return {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"],
+            "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"]}
+
+
+def qwen_vl_prompt(templater, n_images):
+    """Qwen2-VL-2B-Instruct's chat template (a processor's or tokenizer's) over one user turn: the
+    images, then QWEN_VL_QUESTION."""
+    content = [{"type": "image"}] * n_images + [{"type": "text", "text": QWEN_VL_QUESTION}]
+    text = templater.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
+                                         tokenize=False)
+    vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
+    assert text == (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                    f"{vision}{QWEN_VL_QUESTION}<|im_end|>\n<|im_start|>assistant\n"), text
+    return text
+
+
+def qwen_vl_case(files, images, text, ids, grid, rope_delta):
+    """golden.json's record of one case."""
+    return {"images": files, "image_sizes_wh": [list(im.size) for im in images], "prompt": text,
+            "n_tokens": int(ids.shape[1]), "image_grid_thw": grid.tolist(), "rope_delta": int(rope_delta)}
+
+
+def write_qwen_vl_golden(fdir, tensors, descriptions, tok, what, seed, image_processor, cases, greedy):
+    """golden.safetensors and golden.json; then checks the directory's size and prints the cases."""
+    info = {"what": what, "seed": seed, "versions": versions(), "attn_implementation": ATTN_IMPL,
+            "image_processor": image_processor,
+            "token_ids": {t: tok.convert_tokens_to_ids(t) for t in QWEN2_VL_SPECIALS + QWEN2_SPECIALS},
+            "cases": cases, "greedy": greedy, "checkpoint": checkpoint_layout(fdir / "model")}
+    write_golden(fdir, tensors, descriptions, info)
+    size = dir_size(fdir)
+    assert size < 3 * 1024 * 1024, f"fixture is {size} bytes"
+    print(f"wrote {fdir} ({size} bytes)")
+    for name, c in cases.items():
+        print(name, c["image_sizes_wh"], c["image_grid_thw"], c["n_tokens"], c["rope_delta"])
 
 
 # --------------------------------------------------------------------------------------------

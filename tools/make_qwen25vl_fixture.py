@@ -30,6 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
+import posixpath  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -45,13 +46,9 @@ from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # no
 torch.set_num_threads(1)
 
 SEED = 5013
-MIN_PIXELS = 56 * 56
-MAX_PIXELS = 28 * 28 * 16
-QUESTION = "What is in the picture?"
 
 
 def build_model(tok):
-    ids = {t: tok.convert_tokens_to_ids(t) for t in mf.QWEN2_VL_SPECIALS}
     config = Qwen2_5_VLConfig(
         text_config={"vocab_size": mf.QWEN2_MODEL_VOCAB, "hidden_size": 64, "intermediate_size": 128,
                      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -61,17 +58,8 @@ def build_model(tok):
                        "out_hidden_size": 64, "window_size": 56, "fullatt_block_indexes": [1],
                        "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "in_channels": 3,
                        "hidden_act": "silu"},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"))
+        tie_word_embeddings=False, **mf.qwen_vl_token_config(tok))
     return mf.make_model(Qwen2_5_VLForConditionalGeneration, config, SEED)
-
-
-def prompt(tok, n_images):
-    content = [{"type": "image"}] * n_images + [{"type": "text", "text": QUESTION}]
-    return tok.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
-                                   tokenize=False)
 
 
 def process(tok, image_processor, text, images):
@@ -96,22 +84,13 @@ def forward_logits(model, inputs):
         return model(**inputs).logits[0]
 
 
-def greedy(model, inputs, pad_id):
-    """generate() == argmax over full forwards, the generated tokens typed as text."""
-    gen = mf.greedy_generate(model, dict(inputs), pad_id)
-    step = dict(inputs)
-    toks, margins = [], []
-    for _ in range(mf.NUM_NEW_TOKENS):
-        top2 = torch.topk(forward_logits(model, step)[-1], 2)
-        toks.append(int(top2.indices[0]))
-        margins.append(float(top2.values[0] - top2.values[1]))
-        for key, value in (("input_ids", top2.indices[:1].view(1, 1)), ("mm_token_type_ids", torch.zeros(1, 1)),
-                           ("attention_mask", torch.ones(1, 1))):
-            step[key] = torch.cat([step[key], value.to(step[key].dtype)], dim=1)
-    assert gen == toks, f"generate {gen} != manual greedy {toks}"
-    assert len(set(gen)) >= 4, f"degenerate greedy output: {gen}"
-    assert min(margins) > 5e-3, f"near tie in greedy decoding ({min(margins)}); change the seed"
-    return gen, min(margins)
+def append_generated(step, token):
+    """The inputs with a generated token appended, typed as text."""
+    step = dict(step)
+    for key, value in (("input_ids", token), ("mm_token_type_ids", torch.zeros(1, 1)),
+                       ("attention_mask", torch.ones(1, 1))):
+        step[key] = torch.cat([step[key], value.to(step[key].dtype)], dim=1)
+    return step
 
 
 def main(argv=None):
@@ -124,21 +103,22 @@ def main(argv=None):
     tok = mf.build_qwen2_vl_tokenizer()
     tok.chat_template = QWEN2_VL_CHAT_TEMPLATE
     model = build_model(tok)
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=mf.QWEN_VL_MIN_PIXELS,
+                                               max_pixels=mf.QWEN_VL_MAX_PIXELS)
     model.save_pretrained(fdir / "model")
     tok.save_pretrained(fdir / "model")
     image_processor.save_pretrained(fdir / "model")
 
     def load(name):
         return Image.open(fixtures / name).convert("RGB")
-    cases = {"wide": ["qwen2vl/wide.png"], "tall": ["qwen2vl/tall.png"], "small": ["qwen2vl/small.png"],
-             "pair": ["llava/image.png", "qwen2vl/tall.png"]}
+    # The images of qwen2vl/'s cases, named relative to the fixtures directory.
+    cases = {name: [posixpath.normpath(f"qwen2vl/{f}") for f in files] for name, files in mf.QWEN_VL_CASES.items()}
 
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
     tensors, desc, case_info, greedy_info = {}, {}, {}, {}
     for name, files in cases.items():
         pil = [load(f) for f in files]
-        text = prompt(tok, len(pil))
+        text = mf.qwen_vl_prompt(tok, len(pil))
         inputs = process(tok, image_processor, text, pil)
         ids, grid = inputs["input_ids"], inputs["image_grid_thw"]
         with torch.no_grad():
@@ -146,7 +126,8 @@ def main(argv=None):
                                                     attention_mask=inputs["attention_mask"])
             feats = model.model.visual(inputs["pixel_values"], grid_thw=grid).pooler_output
         logits = forward_logits(model, inputs)
-        toks, margin = greedy(model, inputs, pad_id)
+        toks, margin = mf.check_greedy_steps(model, dict(inputs), pad_id, dict(inputs),
+                                             lambda step: forward_logits(model, step)[-1], append_generated)
         tensors.update({f"{name}.pixel_values": inputs["pixel_values"].float(),
                         f"{name}.image_grid_thw": grid.long(), f"{name}.input_ids": ids[0].long(),
                         f"{name}.position_ids": pos[:, 0, :].long().contiguous(),
@@ -164,29 +145,19 @@ def main(argv=None):
                                        "output in the processor's order, [sum of t*h*w/4, 64]",
             f"{name}.logits": "model(**processor outputs).logits[0]: [n_tokens, 1024]",
             f"{name}.greedy_tokens": "16 greedy tokens: " + mf.GENERATE_CALL})
-        case_info[name] = {"images": files, "image_sizes_wh": [list(im.size) for im in pil], "prompt": text,
-                           "n_tokens": int(ids.shape[1]), "image_grid_thw": grid.tolist(), "rope_delta": int(delta)}
+        case_info[name] = mf.qwen_vl_case(files, pil, text, ids, grid, delta)
         greedy_info[name] = {"tokens": toks, "min_top1_top2_logit_margin": margin}
 
     # Reloading the saved directory gives the same logits.
     model2 = Qwen2_5_VLForConditionalGeneration.from_pretrained(fdir / "model", attn_implementation=mf.ATTN_IMPL,
                                                                 dtype=torch.float32).eval()
-    inputs = process(tok, image_processor, prompt(tok, 2), [load(f) for f in cases["pair"]])
+    inputs = process(tok, image_processor, mf.qwen_vl_prompt(tok, 2), [load(f) for f in cases["pair"]])
     assert torch.equal(forward_logits(model2, inputs), tensors["pair.logits"])
 
-    info = {
-        "what": "tiny random Qwen2.5-VL (issue 17): window attention, M-RoPE, vision features, logits",
-        "seed": SEED, "versions": mf.versions(), "attn_implementation": mf.ATTN_IMPL,
-        "image_processor": {"class": "Qwen2VLImageProcessorPil", "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS},
-        "token_ids": {t: tok.convert_tokens_to_ids(t) for t in mf.QWEN2_VL_SPECIALS + mf.QWEN2_SPECIALS},
-        "cases": case_info, "greedy": greedy_info, "checkpoint": mf.checkpoint_layout(fdir / "model"),
-    }
-    mf.write_golden(fdir, tensors, desc, info)
-    size = mf.dir_size(fdir)
-    assert size < 3 * 1024 * 1024, f"fixture is {size} bytes"
-    print(f"wrote {fdir} ({size} bytes)")
-    for name, c in case_info.items():
-        print(name, c["image_sizes_wh"], c["image_grid_thw"], c["n_tokens"], c["rope_delta"])
+    mf.write_qwen_vl_golden(
+        fdir, tensors, desc, tok, "tiny random Qwen2.5-VL (issue 17): window attention, M-RoPE, vision features, "
+        "logits", SEED, {"class": "Qwen2VLImageProcessorPil", "min_pixels": mf.QWEN_VL_MIN_PIXELS,
+                         "max_pixels": mf.QWEN_VL_MAX_PIXELS}, case_info, greedy_info)
 
 
 if __name__ == "__main__":

@@ -41,11 +41,6 @@ from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # no
 torch.set_num_threads(1)
 
 SEED = 4012  # top-2 margins >= 0.018 and varied tokens (4001: margin 0.0056; 4003: one token repeated)
-VISION_SPECIALS = mf.QWEN2_VL_SPECIALS
-# The fixture's processor: few patches per image so the fixture stays small; min_pixels 56*56 is
-# the real default, max_pixels 28*28*16 allows at most 16 merged tokens per image.
-MIN_PIXELS = 56 * 56
-MAX_PIXELS = 28 * 28 * 16
 # The real Qwen2-VL-2B-Instruct preprocessor_config.json values, for smart_resize.json.
 REAL_MIN_PIXELS = 56 * 56
 REAL_MAX_PIXELS = 28 * 28 * 1280
@@ -53,11 +48,9 @@ SMART_RESIZE_SIZES = [  # (height, width)
     (960, 1280), (1280, 960), (100, 3000), (3000, 100), (28, 28), (10, 10), (27, 1000), (4000, 30),
     (30, 4000), (5800, 29), (29, 5600), (70, 126), (126, 70), (42, 42), (56, 56), (387, 512),
     (1080, 1920), (4000, 3000), (10000, 10000), (1, 1), (28, 5600), (28, 5601), (1003, 997)]
-PROMPT_QUESTION = "What is in the picture?"
 
 
 def build_model(tok):
-    ids = {t: tok.convert_tokens_to_ids(t) for t in VISION_SPECIALS}
     config = Qwen2VLConfig(
         vocab_size=mf.QWEN2_MODEL_VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
@@ -66,21 +59,8 @@ def build_model(tok):
         vision_config={"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2,
                        "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
                        "in_channels": 3, "hidden_act": "quick_gelu"},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        bos_token_id=None, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"))
+        bos_token_id=None, **mf.qwen_vl_token_config(tok))
     return mf.make_model(Qwen2VLForConditionalGeneration, config, SEED)
-
-
-def prompt(processor, n_images):
-    """The checkpoint's chat template (Qwen2-VL-2B-Instruct's) over one user turn of images and text."""
-    content = [{"type": "image"}] * n_images + [{"type": "text", "text": PROMPT_QUESTION}]
-    text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
-    vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
-    assert text == (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                    f"{vision}{PROMPT_QUESTION}<|im_end|>\n<|im_start|>assistant\n"), text
-    return text
 
 
 def rope_index(model, input_ids, grid):
@@ -95,22 +75,6 @@ def mrope_forward(model, ids, extra):
     (only generate() computes M-RoPE positions), so every reference forward passes them."""
     pos, _ = model.get_rope_index(ids, extra["image_grid_thw"], None, torch.ones_like(ids))
     return model(input_ids=ids, position_ids=pos, **extra).logits[0]
-
-
-def check_greedy_mrope(model, ids, extra, pad_id):
-    """generate() (KV cache, positions continue at n + rope_delta) == argmax over full forwards."""
-    gen = mf.greedy_generate(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids), **extra}, pad_id)
-    toks, margins = [], []
-    with torch.no_grad():
-        for _ in range(mf.NUM_NEW_TOKENS):
-            top2 = torch.topk(mrope_forward(model, ids, extra)[-1], 2)
-            toks.append(int(top2.indices[0]))
-            margins.append(float(top2.values[0] - top2.values[1]))
-            ids = torch.cat([ids, top2.indices[:1].view(1, 1)], dim=1)
-    assert gen == toks, f"generate {gen} != manual greedy {toks}"
-    assert len(set(gen)) >= 4, f"degenerate greedy output: {gen}"
-    assert min(margins) > 5e-3, f"near tie in greedy decoding ({min(margins)}); change the seed"
-    return gen, min(margins)
 
 
 def smart_resize_records():
@@ -138,7 +102,7 @@ def main(argv=None):
 
     tok = mf.build_qwen2_vl_tokenizer()
     model = build_model(tok)
-    image_processor = Qwen2VLImageProcessor(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    image_processor = Qwen2VLImageProcessor(min_pixels=mf.QWEN_VL_MIN_PIXELS, max_pixels=mf.QWEN_VL_MAX_PIXELS)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
                                  chat_template=QWEN2_VL_CHAT_TEMPLATE)
     model.save_pretrained(fdir / "model", safe_serialization=True)
@@ -151,14 +115,13 @@ def main(argv=None):
     photo = Image.open(mf.IMAGES_DIR / mf.LLAVA_IMAGE).convert("RGB")
     llava_png = Image.open(mf.REPO_ROOT / "tests" / "fixtures" / "llava" / "image.png").convert("RGB")
     assert np.array_equal(np.asarray(photo), np.asarray(llava_png)), "llava/image.png is not the decoded JPEG"
-    # name -> (image files, PIL images); "pair" has two images in one prompt.
-    cases = {"wide": (["wide.png"], [images["wide"]]), "tall": (["tall.png"], [images["tall"]]),
-             "small": (["small.png"], [images["small"]]),
-             "pair": (["../llava/image.png", "tall.png"], [photo, images["tall"]])}
+    by_file = {f"{name}.png": im for name, im in images.items()}
+    by_file["../llava/image.png"] = photo
+    cases = {name: (files, [by_file[f] for f in files]) for name, files in mf.QWEN_VL_CASES.items()}
 
     tensors, desc, case_info = {}, {}, {}
     for name, (files, pil) in cases.items():
-        text = prompt(processor, len(pil))
+        text = mf.qwen_vl_prompt(processor, len(pil))
         inputs = processor(text=[text], images=pil, return_tensors="pt")
         ids, pv, grid = inputs["input_ids"], inputs["pixel_values"], inputs["image_grid_thw"]
         # Each image alone through the image processor gives the same rows, in order.
@@ -185,9 +148,7 @@ def main(argv=None):
                                     "[0][:, 0, :]: [3 (temporal, height, width), n_tokens]",
             f"{name}.rope_delta": "get_rope_index(...)[1] (mrope_position_deltas): max position + 1 - "
                                   "n_tokens; decoding continues at position n_tokens + delta"})
-        case_info[name] = {"images": files, "image_sizes_wh": [list(im.size) for im in pil],
-                           "prompt": text, "n_tokens": int(ids.shape[1]),
-                           "image_grid_thw": grid.tolist(), "rope_delta": int(delta)}
+        case_info[name] = mf.qwen_vl_case(files, pil, text, ids, grid, delta)
 
     # Vision tower output after the merger, every case (pair: both images, in prompt order).
     for name in cases:
@@ -209,7 +170,10 @@ def main(argv=None):
         tensors[f"{name}.logits"] = logits.float()
         desc[f"{name}.logits"] = ("model(input_ids, pixel_values, image_grid_thw, position_ids=<name>.position_ids "
                                   "as [3, 1, n]).logits[0]: [n_tokens, 1024]")
-        toks, margin = check_greedy_mrope(model, ids, extra, pad_id)
+        # generate() continues M-RoPE positions at n + rope_delta; the loop recomputes them every step.
+        toks, margin = mf.check_greedy_steps(
+            model, {"input_ids": ids, "attention_mask": torch.ones_like(ids), **extra}, pad_id, ids,
+            lambda step_ids: mrope_forward(model, step_ids, extra)[-1], mf.append_token)
         tensors[f"{name}.greedy_tokens"] = torch.tensor(toks, dtype=torch.int64)
         desc[f"{name}.greedy_tokens"] = ("16 greedy tokens: " + mf.GENERATE_CALL
                                           + "; the manual loop passes get_rope_index's position ids")
@@ -219,28 +183,18 @@ def main(argv=None):
     model2 = Qwen2VLForConditionalGeneration.from_pretrained(fdir / "model", attn_implementation=mf.ATTN_IMPL,
                                                              torch_dtype=torch.float32).eval()
     processor2 = Qwen2VLProcessor.from_pretrained(fdir / "model")
-    inputs = processor2(text=[prompt(processor2, 2)], images=[photo, images["tall"]], return_tensors="pt")
+    inputs = processor2(text=[mf.qwen_vl_prompt(processor2, 2)], images=[photo, images["tall"]], return_tensors="pt")
     assert torch.equal(inputs["input_ids"][0], tensors["pair.input_ids"])
     assert torch.equal(inputs["pixel_values"], tensors["pair.pixel_values"])
     with torch.no_grad():
         extra = {"pixel_values": inputs["pixel_values"], "image_grid_thw": inputs["image_grid_thw"]}
         assert torch.equal(mrope_forward(model2, inputs["input_ids"], extra), tensors["pair.logits"])
 
-    info = {
-        "what": "tiny random Qwen2-VL (issue 17): preprocessing, M-RoPE position ids, vision features, logits",
-        "seed": SEED, "versions": mf.versions(), "attn_implementation": mf.ATTN_IMPL,
-        "image_processor": {"min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS},
-        "token_ids": {t: tok.convert_tokens_to_ids(t) for t in VISION_SPECIALS + mf.QWEN2_SPECIALS},
-        "cases": case_info, "greedy": greedy,
-        "checkpoint": mf.checkpoint_layout(fdir / "model"),
-    }
-    mf.write_golden(fdir, tensors, desc, info)
     mf.write_json(fdir / "smart_resize.json", smart_resize_records())
-    size = mf.dir_size(fdir)
-    assert size < 3 * 1024 * 1024, f"fixture is {size} bytes"
-    print(f"wrote {fdir} ({size} bytes)")
-    for name, c in case_info.items():
-        print(name, c["image_sizes_wh"], c["image_grid_thw"], c["n_tokens"], c["rope_delta"])
+    mf.write_qwen_vl_golden(
+        fdir, tensors, desc, tok, "tiny random Qwen2-VL (issue 17): preprocessing, M-RoPE position ids, vision "
+        "features, logits", SEED, {"min_pixels": mf.QWEN_VL_MIN_PIXELS, "max_pixels": mf.QWEN_VL_MAX_PIXELS},
+        case_info, greedy)
 
 
 if __name__ == "__main__":
