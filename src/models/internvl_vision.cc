@@ -5,11 +5,15 @@
 
 #include "base/error.h"
 #include "models/activation.h"
-#include "models/internvl_pixel_shuffle.h"
+#include "models/pixel_shuffle.h"
 #include "ops/ops.h"
 
 namespace lightvlm {
 namespace {
+
+// downsample_ratio 0.5, the only one CheckDownsampleRatio accepts (internvl_vision_config.cc): 2x2
+// patches per image token.
+constexpr int64_t kShuffleScale = 2;
 
 constexpr float kProjectorNormEps = 1e-5f;  // nn.LayerNorm's default, in both implementations
 
@@ -25,7 +29,7 @@ InternVLProjector LoadProjector(const InternVLVisionConfig& c, const TensorSourc
   return projector;
 }
 
-// Appends, for each token of the pixel shuffle's output (internvl_pixel_shuffle.h), the summed
+// Appends, for each token of the pixel shuffle's output (pixel_shuffle.h), the summed
 // class-token attention of its 2x2 patches; `class_attention` [1 + rows * columns] starts with the
 // class token's own.
 void AppendShuffledSaliency(const std::vector<float>& class_attention, int64_t rows,
@@ -87,7 +91,7 @@ Tensor InternVLVisionEncoder::Encode(ThreadPool& pool, const InternVLPixelValues
       AppendShuffledSaliency(class_attention, tile.dim(1) / patch, tile.dim(2) / patch, *saliency);
     }
   }
-  Tensor shuffled = InternVLPixelShuffle(patches);  // [tiles, tokens / 4, 4 * hidden]
+  Tensor shuffled = PixelShuffle(patches, kShuffleScale);  // [tiles, tokens / 4, 4 * hidden]
   shuffled.Reshape({shuffled.dim(0) * shuffled.dim(1), shuffled.dim(2)});
   return projector_.Forward(pool, shuffled);
 }

@@ -1,5 +1,5 @@
 // InternVL's image encoder: each tile through InternViT, the class token dropped, the patch tokens
-// merged 2x2 by the pixel shuffle (models/internvl_pixel_shuffle.h), then the projector
+// merged 2x2 by the pixel shuffle (models/pixel_shuffle.h), then the projector
 // (LayerNorm, Linear, activation, Linear) into the LLM's width. As transformers'
 // InternVLModel.get_image_features and OpenGVLab's InternVLChatModel.extract_feature.
 #pragma once

@@ -15,7 +15,7 @@
 #include "base/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
-#include "models/internvl_pixel_shuffle.h"
+#include "models/pixel_shuffle.h"
 #include "support/golden.h"
 #include "support/test_files.h"
 
@@ -157,7 +157,7 @@ TEST_F(InternVLVisionTest, PixelShuffleOfTheTowerMatchesTransformers) {
     const Tensor hidden = encoder_->tower().Forward(pool_, pixels.tiles[t]);
     std::memcpy(patches.f32() + t * 16 * 32, hidden.f32() + 32, 16 * 32 * sizeof(float));
   }
-  EXPECT_LT(MaxDifference(InternVLPixelShuffle(patches), golden_->Floats("pixel_shuffle_output")),
+  EXPECT_LT(MaxDifference(PixelShuffle(patches, 2), golden_->Floats("pixel_shuffle_output")),
             kTolerance);
 }
 
@@ -375,7 +375,8 @@ TEST(InternVLVisionBadInputTest, TilesThatCannotBeEncodedAreRefused) {
                       encode({{4, 56, 56}}));
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "multiples of the patch size 14",
                       encode({{3, 56, 50}}));
-  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "9 vision tokens are not the square of an even side",
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      "9 vision tokens are not the square of a side that 2 divides",
                       encode({{3, 42, 42}}));
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "expected [channels, height, width]",
                       encode({{3, 56}}));
