@@ -88,20 +88,14 @@ class CdPruner : public TokenReducer {
               const LayerAttention* /*attention*/) override {
     const int64_t width = tokens.hidden.dim(1);
     const auto text = UnitRows(tokens.hidden.f32(), width, QueryRows(tokens));
-    const std::vector<int64_t> share = ShareByImageSize(keep, images());
-    std::vector<int64_t> kept;
-    for (size_t i = 0; i < images().size(); ++i) {
-      const ImageRun& run = images()[i];
-      const int64_t first = FirstRowOf(run, tokens, image_rows, "cdpruner");
-      const std::vector<int64_t> rows(image_rows.begin() + first,
-                                      image_rows.begin() + first + run.size());
-      const auto x = UnitRows(tokens.hidden.f32(), width, rows);
-      for (int64_t index :
-           GreedyDppMap(x, Relevance(x, text, options().cdpruner_theta), share[i])) {
-        kept.push_back(first + index);
-      }
-    }
-    KeepImageRows(tokens, image_rows, kept);
+    KeepChosenPerImage(tokens, image_rows, keep, images(), "cdpruner",
+                       [&](const ImageRun& run, int64_t first, int64_t count) {
+                         const std::vector<int64_t> rows(image_rows.begin() + first,
+                                                         image_rows.begin() + first + run.size());
+                         const auto x = UnitRows(tokens.hidden.f32(), width, rows);
+                         return GreedyDppMap(x, Relevance(x, text, options().cdpruner_theta),
+                                             count);
+                       });
   }
 };
 

@@ -89,6 +89,18 @@ int64_t FirstRowOf(const ImageRun& run, const DecoderTokens& tokens,
   return offset;
 }
 
+void KeepChosenPerImage(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+                        const std::vector<ImageRun>& images, const char* reducer,
+                        const ImageTokenChooser& choose) {
+  const std::vector<int64_t> share = ShareByImageSize(keep, images);
+  std::vector<int64_t> kept;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const int64_t first = FirstRowOf(images[i], tokens, image_rows, reducer);
+    for (int64_t index : choose(images[i], first, share[i])) kept.push_back(first + index);
+  }
+  KeepImageRows(tokens, image_rows, kept);
+}
+
 std::vector<std::vector<double>> UnitRows(const float* data, int64_t width,
                                           const std::vector<int64_t>& rows) {
   std::vector<std::vector<double>> unit(rows.size(), std::vector<double>(width));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "models/prefill_hook.h"
@@ -38,6 +39,18 @@ std::vector<int64_t> ShareByImageSize(int64_t total, const std::vector<ImageRun>
 // naming `reducer`, unless the run is still whole (as it is at a reducer's only stage).
 int64_t FirstRowOf(const ImageRun& run, const DecoderTokens& tokens,
                    const std::vector<int64_t>& image_rows, const char* reducer);
+
+// Picks `count` of an image run's tokens: indices into the run, ascending. `first` is the index
+// into `image_rows` of the run's first token.
+using ImageTokenChooser =
+    std::function<std::vector<int64_t>(const ImageRun& run, int64_t first, int64_t count)>;
+
+// The one-stage reducers' loop over the images (each a whole run): `keep` shared over `images`
+// (ShareByImageSize), each image's share chosen by `choose`, the other image rows dropped.
+// `reducer` names the reducer in errors (FirstRowOf).
+void KeepChosenPerImage(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
+                        const std::vector<ImageRun>& images, const char* reducer,
+                        const ImageTokenChooser& choose);
 
 // Unit-length copies (in double) of `rows` of the row-major matrix `data` of `width` columns; a
 // zero row stays zero.

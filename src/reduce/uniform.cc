@@ -51,17 +51,10 @@ class UniformPrune : public TokenReducer {
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
               const LayerAttention* /*attention*/) override {
-    const std::vector<int64_t> share = ShareByImageSize(keep, images());
-    std::vector<int64_t> kept;
-    for (size_t i = 0; i < images().size(); ++i) {
-      const ImageRun& run = images()[i];
-      const int64_t first = FirstRowOf(run, tokens, image_rows, "uniform");
-      for (int64_t cell : LatticeCells(run.grid_height, run.grid_width, share[i])) {
-        kept.push_back(first + cell);
-      }
-    }
-    std::sort(kept.begin(), kept.end());
-    KeepImageRows(tokens, image_rows, kept);
+    KeepChosenPerImage(tokens, image_rows, keep, images(), "uniform",
+                       [](const ImageRun& run, int64_t /*first*/, int64_t count) {
+                         return LatticeCells(run.grid_height, run.grid_width, count);
+                       });
   }
 };
 

@@ -42,20 +42,15 @@ class VisionZip : public TokenReducer {
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,
               const LayerAttention* /*attention*/) override {
-    const std::vector<int64_t> share = ShareByImageSize(keep, images());
-    std::vector<int64_t> kept;
-    for (size_t i = 0; i < images().size(); ++i) {
-      const ImageRun& run = images()[i];
-      Check(!run.vision_saliency.empty(), "visionzip: the image at token ", run.start,
-            " comes without its vision tower's attention (the class token's, which the llava "
-            "and internvl families give); this model family's image encoder provides none, so "
-            "choose another reducer");
-      const int64_t first = FirstRowOf(run, tokens, image_rows, "visionzip");
-      for (int64_t index : ZipImage(tokens, image_rows, first, run, share[i])) {
-        kept.push_back(first + index);
-      }
-    }
-    KeepImageRows(tokens, image_rows, kept);
+    KeepChosenPerImage(
+        tokens, image_rows, keep, images(), "visionzip",
+        [&](const ImageRun& run, int64_t first, int64_t count) {
+          Check(!run.vision_saliency.empty(), "visionzip: the image at token ", run.start,
+                " comes without its vision tower's attention (the class token's, which the llava "
+                "and internvl families give); this model family's image encoder provides none, "
+                "so choose another reducer");
+          return ZipImage(tokens, image_rows, first, run, count);
+        });
   }
 
  private:
