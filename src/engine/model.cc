@@ -7,7 +7,7 @@
 #include "io/gguf_file.h"
 #include "io/gguf_tokenizer.h"
 #include "io/json_file.h"
-#include "io/tokenizer_loader.h"
+#include "models/checkpoint_tokenizer.h"
 
 namespace lightvlm {
 namespace {
@@ -54,12 +54,8 @@ Model LoadModel(const std::string& path, const LoadOptions& options) {
   model.path = path;
   model.language_model = LoadLanguageModel(directory, options);
   const LlmConfig& config = model.config();
-  model.tokenizer = LoadTokenizer(
-      directory,
-      {config.vocab_size, StrCat(directory, "/config.json's vocab_size ", config.vocab_size)});
-  Check(model.tokenizer->vocab_size() <= config.vocab_size, directory, ": the tokenizer has ",
-        model.tokenizer->vocab_size(), " tokens but config.json's vocab_size is ",
-        config.vocab_size);
+  model.tokenizer = model.language_model->TakeTokenizer();
+  if (!model.tokenizer) model.tokenizer = LoadCheckpointTokenizer(directory, config.vocab_size);
   model.stop_token_ids = config.eos_token_ids;
   const fs::path generation_path = fs::path(directory) / "generation_config.json";
   if (fs::exists(generation_path)) {

@@ -4,7 +4,7 @@
 
 #include "base/error.h"
 #include "io/safetensors.h"
-#include "io/tokenizer_loader.h"
+#include "models/checkpoint_tokenizer.h"
 #include "models/family_list.h"
 #include "models/internlm2_tensor_source.h"
 #include "models/internvl_vision_layout.h"
@@ -96,8 +96,8 @@ InternVLImageProcessorConfig OpenGVLabImageProcessor(const JsonFile& config, int
 }
 
 // OpenGVLab's config does not hold the context token's id (their chat() asks the tokenizer).
-int32_t ContextTokenId(const std::string& directory) {
-  const std::optional<int32_t> id = LoadTokenizer(directory)->TokenId(kContextToken);
+int32_t ContextTokenId(const Tokenizer& tokenizer, const std::string& directory) {
+  const std::optional<int32_t> id = tokenizer.TokenId(kContextToken);
   Check(id.has_value(), directory, ": the tokenizer has no ", kContextToken, " token");
   return *id;
 }
@@ -126,7 +126,8 @@ InternVLModel::InternVLModel(const JsonFile& config, const std::string& director
                                                     options.weight_dtype);
   decoder_ = LoadDecoder(text, checkpoint, options.weight_dtype);
   if (opengvlab) {
-    image_token_id_ = ContextTokenId(directory);
+    tokenizer_ = LoadCheckpointTokenizer(directory, text.vocab_size);
+    image_token_id_ = ContextTokenId(*tokenizer_, directory);
     placeholder_ = kOpenGVLabPlaceholder;
     conversation_system_ = ConversationSystemMessage(config);
   } else {

@@ -14,6 +14,7 @@
 #include "io/gguf_file.h"
 #include "io/image.h"
 #include "io/json_file.h"
+#include "io/tokenizer.h"
 #include "models/chat_format.h"
 #include "models/decoder.h"
 #include "models/image_embeddings.h"
@@ -65,6 +66,13 @@ class LanguageModel {
   // Families with other position rules (M-RoPE) override it.
   virtual std::vector<PositionId> PromptPositions(std::span<const int32_t> token_ids,
                                                   std::span<const ImageEmbeddings> images) const;
+
+  // The checkpoint's tokenizer when the family read it at load (to find its image token), for the
+  // caller to take over so that it is read once; null when the family read none, or taken.
+  std::unique_ptr<Tokenizer> TakeTokenizer() { return std::move(tokenizer_); }
+
+ protected:
+  std::unique_ptr<Tokenizer> tokenizer_;  // models/checkpoint_tokenizer.h's
 };
 
 // One line describing the decoder `config`, for `lightvlm inspect`.

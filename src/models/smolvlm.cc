@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "io/safetensors.h"
-#include "io/tokenizer_loader.h"
+#include "models/checkpoint_tokenizer.h"
 #include "models/family_list.h"
 #include "models/pixel_shuffle.h"
 
@@ -119,10 +119,8 @@ SmolVLMModel::SmolVLMModel(const JsonFile& config, const std::string& directory,
   projection_ = LoadLinearWeight(checkpoint, layout.projection, text.hidden_size,
                                  config_.vision.encoder.hidden_size * s * s, options.weight_dtype);
   decoder_ = std::make_unique<Decoder>(text, checkpoint, layout.decoder, options.weight_dtype);
-  const std::optional<int32_t> image_id =
-      LoadTokenizer(directory,
-                    {text.vocab_size, StrCat(config.path(), "'s vocab_size ", text.vocab_size)})
-          ->TokenId(kImageToken);
+  tokenizer_ = LoadCheckpointTokenizer(directory, text.vocab_size);
+  const std::optional<int32_t> image_id = tokenizer_->TokenId(kImageToken);
   Check(image_id == config_.image_token_id, directory, ": the tokenizer's ", kImageToken, " is ",
         image_id.value_or(-1), " but config.json's image_token_id is ", config_.image_token_id);
   Check(config_.image_token_id >= 0 && config_.image_token_id < text.vocab_size, directory,
