@@ -11,6 +11,7 @@
 
 namespace lightvlm {
 
+// Not ImageGridThw (image_grid.h): that counts vision patches before the merge, with time.
 struct ImageGrid {
   int64_t height = 0;
   int64_t width = 0;

@@ -6,6 +6,7 @@
 
 namespace lightvlm {
 
+// Not ImageGrid (image_embeddings.h): that counts embedding rows after the merge, no time.
 struct ImageGridThw {
   int64_t t = 1;
   int64_t h = 0;
