@@ -65,6 +65,7 @@ void AddConfigurationFlags(CLI::App& command, BenchConfiguration& config, bool m
       ->capture_default_str();
   AddKvPolicyListFlags(command, decode.policies, decode.kv);
   AddKvDTypeFlag(command, decode.kv_dtype);
+  AddMaxKvBytesFlag(command, bench.max_kv_bytes);
   command.add_option("--steps", decode.steps, "Timed decode steps (with --decode-context)")
       ->capture_default_str();
   command
@@ -84,6 +85,7 @@ void Resolve(BenchConfiguration& config) {
   config.decode.load = config.bench.load;
   config.decode.threads = config.bench.threads;
   config.decode.measure_ceilings = config.bench.measure_ceilings;
+  config.decode.max_kv_bytes = config.bench.max_kv_bytes;
 }
 
 // `first` with `flags` (bench flags, as on the command line) applied on top.

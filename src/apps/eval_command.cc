@@ -26,6 +26,7 @@ struct EvalOptions {
   ReducerFlags reducer;
   KvPolicySpec kv;
   LoadFlags load;
+  int64_t max_kv_bytes = kDefaultMaxKvBytes;
   bool no_baseline = false;
   int64_t limit = 0;  // 0: every item
   int64_t max_new_tokens = 8;
@@ -59,6 +60,7 @@ void Evaluate(const EvalOptions& options) {
     items.resize(options.limit);
   }
   const Model model = LoadModel(options.model_dir, options.load.Options());
+  CheckAnswerKvCache(model, options.max_kv_bytes);
   ThreadPool pool(options.threads);
   const EncodedDataset data = EncodeDataset(model, pool, std::move(items));
   const std::vector<MethodSpec> methods =
@@ -103,6 +105,7 @@ void AddEvalCommand(CLI::App& app) {
       ->capture_default_str();
   AddLoadFlags(*eval, options->load);
   AddThreadsFlag(*eval, options->threads);
+  AddMaxKvBytesFlag(*eval, options->max_kv_bytes);
   eval->add_flag("--json", options->json, "Print JSON instead of a table");
   CLI::Option* sweep =
       eval->add_flag("--sweep", options->sweep,

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "base/error.h"
-#include "models/kv_cache.h"
 #include "models/linear.h"
 
 namespace lightvlm {
@@ -64,18 +63,7 @@ int64_t ContextFlags::CheckedContext(const LlmConfig& config, int64_t sequences)
   const char* source = context > 0 ? "--context" : "config.json's max_position_embeddings";
   Check(tokens <= config.max_position_embeddings, "--context ", tokens, " is over the model's ",
         config.max_position_embeddings, " tokens (config.json: max_position_embeddings)");
-  const double bytes =
-      static_cast<double>(sequences) *
-      KvCache::BytesAtCapacity(config.num_layers, config.kv_dim(), tokens, kv_dtype);
-  if (bytes > static_cast<double>(max_kv_bytes)) {
-    // Exact while it fits an int64 (config sizes are bounded, so it nearly always does).
-    const std::string bytes_text =
-        bytes < 9e18 ? StrCat(static_cast<int64_t>(bytes)) : StrCat(bytes);
-    Fail("KV cache of ", tokens, " tokens (", source, ") x ", config.num_layers, " layers x ",
-         config.num_kv_heads, " KV heads x ", config.head_dim, " head dim",
-         sequences > 1 ? StrCat(" x ", sequences, " sequences") : "", " can reach ", bytes_text,
-         " bytes, over --max-kv-bytes ", max_kv_bytes, ": lower --context or raise --max-kv-bytes");
-  }
+  CheckKvCacheBytes(config, tokens, sequences, kv_dtype, max_kv_bytes, source, "--context");
   return tokens;
 }
 
@@ -85,12 +73,16 @@ void AddContextFlags(CLI::App& command, ContextFlags& flags) {
                   "Tokens each KV cache holds (0: config.json's max_position_embeddings)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  AddMaxKvBytesFlag(command, flags.max_kv_bytes);
+  AddKvDTypeFlag(command, flags.kv_dtype);
+}
+
+void AddMaxKvBytesFlag(CLI::App& command, int64_t& max_kv_bytes) {
   command
-      .add_option("--max-kv-bytes", flags.max_kv_bytes,
+      .add_option("--max-kv-bytes", max_kv_bytes,
                   "Refuse a context whose KV caches, full, would hold more bytes than this")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  AddKvDTypeFlag(command, flags.kv_dtype);
 }
 
 void AddKvDTypeFlag(CLI::App& command, DType& dtype) {

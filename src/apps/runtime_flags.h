@@ -12,6 +12,7 @@
 #include "base/dtype.h"
 #include "io/image.h"
 #include "models/kv_cache.h"
+#include "models/kv_cache_limit.h"
 #include "models/language_model.h"
 #include "models/llm_config.h"
 
@@ -39,7 +40,7 @@ struct ContextFlags {
   int64_t context = 0;  // --context; 0: config.json's max_position_embeddings
   // --max-kv-bytes: the most a command's KV caches may hold when full, checked before one is
   // created (a long context's worst case can be far more than the machine has).
-  int64_t max_kv_bytes = int64_t{64} << 30;
+  int64_t max_kv_bytes = kDefaultMaxKvBytes;
   DType kv_dtype = kDefaultKvDType;  // --kv-dtype
 
   // The context to run `sequences` sequences with, after checking it is within
@@ -47,6 +48,9 @@ struct ContextFlags {
   int64_t CheckedContext(const LlmConfig& config, int64_t sequences) const;
 };
 void AddContextFlags(CLI::App& command, ContextFlags& flags);
+
+// --max-kv-bytes alone, for the commands that size their caches themselves (eval, bench).
+void AddMaxKvBytesFlag(CLI::App& command, int64_t& max_kv_bytes);
 
 // --kv-dtype f32|bf16: how KV caches store keys and values (default bf16, half the bytes).
 void AddKvDTypeFlag(CLI::App& command, DType& dtype);

@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A timed prefill's KV cache: the prompt and the row its logits would append.
+int64_t PrefillContext(const Prompt& prompt) { return prompt.size() + 1; }
+
 constexpr const char* kPrefillRatio =
     "B's prefill_ms / A's (above 1: A is faster), repeats alternating A, B in one run";
 
@@ -111,6 +114,9 @@ BenchReport RunPrefillBench(const BenchOptions& options,
     input.vision_ms = vision_ms[i];
     input.prompt =
         BenchPrompt(models.model(i), configs[i]->question, input.images, configs[i]->prompt_tokens);
+    CheckKvCacheBytes(models.model(i).config(), PrefillContext(input.prompt), 1, kDefaultKvDType,
+                      configs[i]->max_kv_bytes, "the prompt and its first token",
+                      "--prompt-tokens");
     for (const ImageEmbeddings& image : input.images) input.image_tokens += image.rows.dim(0);
   }
 
@@ -141,7 +147,7 @@ BenchReport RunPrefillBench(const BenchOptions& options,
       prefills.push_back({configs[i]->warmup, configs[i]->repeats, [&, i] {
                             const Prompt& prompt = inputs[i].prompt;
                             Session session(models.model(i).decoder(), models.pool(i),
-                                            prompt.size() + 1);
+                                            PrefillContext(prompt));
                             session.SetTokenReducer(reducers[i].get());
                             session.Prefill(prompt);
                           }});

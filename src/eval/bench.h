@@ -14,6 +14,7 @@
 #include "base/dtype.h"
 #include "eval/bench_setup.h"
 #include "eval/cost_model.h"
+#include "models/kv_cache_limit.h"
 #include "models/language_model.h"
 #include "reduce/token_reducer.h"
 
@@ -32,6 +33,7 @@ struct BenchOptions {
   LoadOptions load;  // --dtype, --max-tiles
   int threads = 0;
   bool measure_ceilings = true;
+  int64_t max_kv_bytes = kDefaultMaxKvBytes;  // checked before a prefill's KV cache is created
 };
 
 struct BenchRow {

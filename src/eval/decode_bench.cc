@@ -80,12 +80,23 @@ struct Configuration {
       }
       prompt = BenchPrompt(model, options.question, images, options.prompt_tokens);
     }
+    CheckKvCacheBytes(
+        model.config(), capacity(), options.batch, options.kv_dtype, options.max_kv_bytes,
+        synthetic() ? "--decode-context + --warmup + --steps + 1" : "the prompt + --answer-tokens",
+        synthetic() ? "--decode-context, --steps or --batch"
+                    : "--prompt-tokens, --answer-tokens or --batch");
   }
   Configuration(const Configuration&) = delete;
 
   bool synthetic() const { return options.synthetic_context > 0; }
   // Entries per layer before the first step: the synthetic cache's, or the prompt's.
   int64_t context() const { return synthetic() ? options.synthetic_context : prompt.size(); }
+  // Decode steps: the warm-up and timed ones, or the answer's after the prefill's token.
+  int64_t steps() const {
+    return synthetic() ? options.warmup + options.steps : options.answer_tokens - 1;
+  }
+  // Tokens each sequence's cache holds: the context, every step's entry and one to spare.
+  int64_t capacity() const { return context() + steps() + 1; }
 };
 
 // One row of one configuration: its sequences prepared in the constructor (a synthetic cache of
@@ -98,10 +109,8 @@ class DecodeRun {
   DecodeRun(const Configuration& config, const std::string& policy)
       : config_(config),
         warmup_(config.synthetic() ? config.options.warmup : 0),
-        total_(config.synthetic() ? warmup_ + config.options.steps
-                                  : config.options.answer_tokens - 1),
-        sequences_(config.model, config.pool, config.options, policy,
-                   config.context() + total_ + 1) {
+        total_(config.steps()),
+        sequences_(config.model, config.pool, config.options, policy, config.capacity()) {
     for (Session& session : sequences_.sessions) {
       if (config.synthetic()) {
         session.PrefillSynthetic(config.options.synthetic_context, /*seed=*/7);

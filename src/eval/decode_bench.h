@@ -20,6 +20,7 @@
 #include "eval/bench_setup.h"
 #include "eval/cost_model.h"
 #include "models/kv_cache.h"
+#include "models/kv_cache_limit.h"
 #include "models/language_model.h"
 #include "reduce/kv_policy.h"
 
@@ -38,7 +39,8 @@ struct DecodeBenchOptions {
   int64_t steps = 64;         // synthetic mode: timed steps (the median is reported)
   int64_t warmup = 8;         // synthetic mode: untimed steps first
   LoadOptions load;           // --dtype, --max-tiles
-  DType kv_dtype = kDefaultKvDType;  // of every sequence's cached keys and values
+  DType kv_dtype = kDefaultKvDType;           // of every sequence's cached keys and values
+  int64_t max_kv_bytes = kDefaultMaxKvBytes;  // checked before the sequences' caches are created
   int threads = 0;
   // Also measure the machine's copy and GEMM ceilings (a few seconds), so that each synthetic
   // row's bytes per second can be read as a share of the copy bound.

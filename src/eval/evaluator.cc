@@ -13,9 +13,13 @@
 #include "engine/session.h"
 #include "eval/answer_match.h"
 #include "eval/median.h"
+#include "models/kv_cache_limit.h"
 
 namespace lightvlm {
 namespace {
+
+// Tokens each answer's KV cache may hold (in the default KV dtype).
+int64_t AnswerContext(const Model& model) { return model.config().max_position_embeddings; }
 
 double Mean(const std::vector<double>& values) {
   return values.empty() ? 0 : std::accumulate(values.begin(), values.end(), 0.0) / values.size();
@@ -34,7 +38,7 @@ AnsweredItem Answer(const Model& model, ThreadPool& pool, const EncodedDataset& 
   const Prompt prompt =
       AssemblePrompt(data.prompt_ids[index], std::span(&data.images[data.image_of_item[index]], 1),
                      model.language_model->image_token_id());
-  Session session(model.decoder(), pool, model.config().max_position_embeddings);
+  Session session(model.decoder(), pool, AnswerContext(model));
   session.SetTokenReducer(reducer);
   session.SetKvPolicy(kv_policy);
   GenerationOptions generation;
@@ -115,6 +119,11 @@ MethodResult EvaluateMethod(const Model& model, ThreadPool& pool, const EncodedD
 }
 
 }  // namespace
+
+void CheckAnswerKvCache(const Model& model, int64_t max_kv_bytes) {
+  CheckKvCacheBytes(model.config(), AnswerContext(model), 1, kDefaultKvDType, max_kv_bytes,
+                    "config.json's max_position_embeddings", "");
+}
 
 EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<EvalItem> items,
                              const ImageLimits& image_limits) {

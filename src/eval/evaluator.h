@@ -82,6 +82,10 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           int64_t max_new_tokens,
                                           const std::optional<KvPolicySpec>& kv = std::nullopt);
 
+// Fails when the KV cache every answer is given (max_position_embeddings tokens, which it fills
+// only as far as its prompt and answer go) could, full, hold more than `max_kv_bytes`.
+void CheckAnswerKvCache(const Model& model, int64_t max_kv_bytes);
+
 // Whether `prediction` answers `item`: its chosen letter for multiple choice, else an exact
 // match after normalisation.
 bool IsCorrectAnswer(const std::string& prediction, const EvalItem& item);

@@ -91,5 +91,41 @@ TEST(BenchCliTest, BadCompareFlagsFailNamingThem) {
   EXPECT_NE(rows.err.find("rows are paired by index"), std::string::npos) << rows.err;
 }
 
+// --max-kv-bytes holds as in run, before any cache is created. stories260k: 5 layers x 4 KV heads
+// x 8 head dim, 680 bytes a token in bf16. Decode: 2 sequences of 8 + 8 warm-up + 2 timed steps
+// + 1 = 19 tokens each, 25840 bytes.
+TEST(BenchCliTest, KvCacheLimitHoldsBeforeTheCachesAreCreated) {
+  const std::vector<std::string> decode = {
+      "--decode-context", "8", "--steps", "2", "--kv", "none", "--batch", "2", "--no-ceilings",
+      "--max-kv-bytes"};
+  std::vector<std::string> over = decode;
+  over.push_back("25839");
+  const CliResult refused = RunCli(Bench(over));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("KV cache of 19 tokens (--decode-context + --warmup + --steps + 1) "
+                             "x 5 layers x 4 KV heads x 8 head dim x 2 sequences can reach 25840 "
+                             "bytes, over --max-kv-bytes 25839: lower --decode-context, --steps "
+                             "or --batch or raise --max-kv-bytes"),
+            std::string::npos)
+      << refused.err;
+  std::vector<std::string> fits = decode;
+  fits.push_back("25840");
+  const CliResult ran = RunCli(Bench(fits));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+
+  // Prefill: one cache of the prompt and one more token, over 1000 bytes with 2 tokens already.
+  const CliResult prefill = RunCli(
+      Bench({"--budgets", "1", "--repeats", "1", "--no-ceilings", "--max-kv-bytes", "1000"}));
+  EXPECT_EQ(prefill.exit_code, 1) << prefill.err;
+  EXPECT_NE(prefill.err.find(" tokens (the prompt and its first token) x 5 layers x 4 KV heads x "
+                             "8 head dim can reach "),
+            std::string::npos)
+      << prefill.err;
+  EXPECT_NE(prefill.err.find("over --max-kv-bytes 1000: lower --prompt-tokens or raise "
+                             "--max-kv-bytes"),
+            std::string::npos)
+      << prefill.err;
+}
+
 }  // namespace
 }  // namespace lightvlm

@@ -159,5 +159,22 @@ TEST(EvalCliTest, QueryTokensAcceptsTheQuestionSpanAndACount) {
   EXPECT_NE(bad.err.find("--query-weights must be"), std::string::npos) << bad.err;
 }
 
+// --max-kv-bytes holds as in run: each answer's cache of max_position_embeddings tokens, full
+// (2048 x 2 layers x (2 x 32 bf16 values + an 8-byte index) = 557056 bytes), is checked before
+// the images are encoded.
+TEST(EvalCliTest, KvCacheLimitHoldsBeforeTheAnswersRun) {
+  const CliResult over =
+      RunEval({"--data", kData, "--limit", "1", "-n", "1", "--max-kv-bytes", "557055"});
+  EXPECT_EQ(over.exit_code, 1) << over.err;
+  EXPECT_NE(over.err.find("KV cache of 2048 tokens (config.json's max_position_embeddings) x 2 "
+                          "layers x 2 KV heads x 16 head dim can reach 557056 bytes, over "
+                          "--max-kv-bytes 557055: raise --max-kv-bytes"),
+            std::string::npos)
+      << over.err;
+  const CliResult fits =
+      RunEval({"--data", kData, "--limit", "1", "-n", "1", "--max-kv-bytes", "557056"});
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+}
+
 }  // namespace
 }  // namespace lightvlm
