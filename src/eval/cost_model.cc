@@ -46,19 +46,25 @@ double PrefillFlops(const LlmConfig& c, const std::vector<int64_t>& live_tokens)
   return total;
 }
 
+namespace {
+
+// Bytes of `weights` weights in `dtype`, in `rows` rows, their scales included: int8 matrices
+// carry one float32 scale per row, 4-bit ones a bf16 scale and min per group of ops::kQ4Group.
+double MatrixBytes(double weights, double rows, DType dtype) {
+  double scales = 0;
+  if (dtype == DType::kI8) scales = rows * sizeof(float);
+  if (dtype == DType::kQ4) scales = weights / ops::kQ4Group * 2 * sizeof(uint16_t);
+  return weights * DTypeBits(dtype) / 8 + scales;
+}
+
+}  // namespace
+
 double DecoderWeightBytes(const LlmConfig& c, DType dtype) {
-  const double matrices = WeightsPerLayer(c) * c.num_layers + double(c.hidden_size) * c.vocab_size;
-  // int8 matrices carry one float32 scale per output row, 4-bit ones a bf16 scale per group of
-  // ops::kQ4Group weights.
   const double rows_per_layer =
       c.q_dim() + 2.0 * c.kv_dim() + 2.0 * c.hidden_size + 2.0 * c.intermediate_size;
-  double scales = 0;
-  if (dtype == DType::kI8) {
-    scales = (rows_per_layer * c.num_layers + double(c.vocab_size)) * sizeof(float);
-  } else if (dtype == DType::kQ4) {
-    scales = matrices / ops::kQ4Group * sizeof(uint16_t);
-  }
-  return matrices * DTypeBits(dtype) / 8 + scales;
+  return MatrixBytes(WeightsPerLayer(c) * c.num_layers, rows_per_layer * c.num_layers, dtype) +
+         MatrixBytes(double(c.hidden_size) * c.vocab_size, double(c.vocab_size),
+                     LogitsWeightDType(dtype));
 }
 
 double KvEntryBytes(const LlmConfig& c, DType kv_dtype) {

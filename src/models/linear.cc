@@ -36,6 +36,10 @@ DType ParseWeightDType(const std::string& name) {
   Fail("weight dtype '", name, "' is not supported (f32, bf16, int8, q4)");
 }
 
+DType LogitsWeightDType(DType weight_dtype) {
+  return weight_dtype == DType::kQ4 ? DType::kI8 : weight_dtype;
+}
+
 void CheckWeightDType(DType dtype) {
   Check(dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kI8 || dtype == DType::kQ4,
         "weights can be held as F32, BF16, I8 or Q4, not ", DTypeName(dtype));
@@ -55,7 +59,7 @@ Linear QuantizeLinearQ4(const Tensor& weight) {
   const int64_t out = weight.dim(0), in = weight.dim(1);
   Linear linear;
   linear.weight = Tensor(DType::kQ4, {out, in});
-  linear.scales = Tensor(DType::kBF16, {out, ops::Q4Groups(in)});
+  linear.scales = Tensor(DType::kBF16, {out, ops::Q4Groups(in), 2});
   ops::QuantizeQ4(weight.f32(), out, in, static_cast<uint8_t*>(linear.weight.view().raw()),
                   static_cast<uint16_t*>(linear.scales.view().raw()));
   return linear;

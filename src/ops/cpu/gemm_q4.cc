@@ -1,11 +1,12 @@
 // Linear layers with 4-bit weights (layout and scales in ops.h). Decode steps read the packed
 // weights once: each vector of bytes is split into its low and high nibbles in registers, widened
-// to float32 and multiplied with float32 x, and each group's sum is scaled once; the zero point
-// (q - 8) is applied per group through the group's sum of x, so the inner loop has no subtract.
+// to float32 and multiplied with float32 x, and each group's sum is scaled once; the group's min
+// is applied through the group's sum of x, so the inner loop has no add.
 // Prefill dequantises tiles of weight rows to bf16 and hands them to the bf16 matrix product, so
 // the CPU's matrix units do the arithmetic. Highway compiles this file once per SIMD target and
 // picks the best one of the running CPU at the first call.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -20,6 +21,7 @@
 #define HWY_TARGET_INCLUDE "ops/cpu/gemm_q4.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "ops/cpu/row_blocks-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lightvlm::ops::HWY_NAMESPACE {
@@ -34,9 +36,9 @@ constexpr int64_t kHalfGroup = kQ4Group / 2;
 struct Q4Product {
   const float* x;  // [m, k]
   int64_t k;
-  const float* x_group_sums;  // [m, Q4Groups(k)]: each group's sum of x, for the zero point
+  const float* x_group_sums;  // [m, Q4Groups(k)]: each group's sum of x, for its min
   const uint8_t* w;           // [n, k / 2]
-  const uint16_t* scales;     // [n, Q4Groups(k)], bf16
+  const uint16_t* scales;     // [n, Q4Groups(k), 2]: bf16 (scale, min) pairs
   int64_t n;
   const float* bias;  // [n] or null
   float* y;           // [m, n]
@@ -72,19 +74,19 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   const FloatTag d;
   const int64_t groups = Q4Groups(p.k), full_groups = p.k / kQ4Group;
   const uint8_t* w = p.w + j * (p.k / 2);
-  const uint16_t* scales = p.scales + j * groups;
+  const uint16_t* scales = p.scales + j * groups * 2;
   // Even and odd groups into separate totals: one chain of scaled adds would wait on itself.
   FloatVec totals[R][2];
-  float zero_point[R] = {};
+  float mins[R] = {};
   for (int r = 0; r < R; ++r) totals[r][0] = totals[r][1] = hn::Zero(d);
   const float* low[R];
   const float* high[R];
   FloatVec dots[R];
   const auto add_group = [&](int64_t g) {
-    const float scale = BF16ToF32(scales[g]);
+    const float scale = BF16ToF32(scales[2 * g]), min = BF16ToF32(scales[2 * g + 1]);
     for (int r = 0; r < R; ++r) {
       totals[r][g & 1] = hn::MulAdd(hn::Set(d, scale), dots[r], totals[r][g & 1]);
-      zero_point[r] += scale * p.x_group_sums[(r0 + r) * groups + g];
+      mins[r] += min * p.x_group_sums[(r0 + r) * groups + g];
     }
   };
   for (int64_t g = 0; g < full_groups; ++g) {
@@ -116,38 +118,17 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   const float bias = p.bias != nullptr ? p.bias[j] : 0.0f;
   for (int r = 0; r < R; ++r) {
     const float dot = hn::GetLane(hn::SumOfLanes(d, hn::Add(totals[r][0], totals[r][1])));
-    p.y[(r0 + r) * p.n + j] = dot - 8 * zero_point[r] + bias;
+    p.y[(r0 + r) * p.n + j] = dot + mins[r] + bias;
   }
 }
 
-// Output columns [begin, end) of y for every row of x, in tiles of columns whose weights stay in
-// cache while every block of up to 4 rows of x passes over them.
+// Output columns [begin, end) of y for every row of x.
 void LinearQ4Columns(const float* x, int64_t m, int64_t k, const float* x_group_sums,
                      const uint8_t* w, const uint16_t* scales, int64_t n, const float* bias,
                      float* y, int64_t begin, int64_t end) {
   const Q4Product p{x, k, x_group_sums, w, scales, n, bias, y};
-  const int64_t tile = std::max<int64_t>(1, (256 << 10) / (k / 2));
-  for (int64_t first = begin; first < end; first += tile) {
-    const int64_t last = std::min(end, first + tile);
-    for (int64_t r0 = 0; r0 < m; r0 += 4) {
-      for (int64_t j = first; j < last; ++j) {
-        switch (std::min<int64_t>(4, m - r0)) {
-          case 1:
-            DotRowsOfX<1>(p, r0, j);
-            break;
-          case 2:
-            DotRowsOfX<2>(p, r0, j);
-            break;
-          case 3:
-            DotRowsOfX<3>(p, r0, j);
-            break;
-          default:
-            DotRowsOfX<4>(p, r0, j);
-            break;
-        }
-      }
-    }
-  }
+  ForEachRowBlock(m, k / 2, begin, end,
+                  [&]<int R>(int64_t r0, int64_t j) { DotRowsOfX<R>(p, r0, j); });
 }
 
 }  // namespace lightvlm::ops::HWY_NAMESPACE
@@ -173,10 +154,11 @@ void DequantiseRowsToBf16(const uint8_t* w, const uint16_t* scales, int64_t k, i
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t start = g * kQ4Group, half = std::min(kQ4Group, k - start) / 2;
       const uint8_t* bytes = w + j * (k / 2) + start / 2;
-      const float scale = BF16ToF32(scales[j * groups + g]);
+      const float scale = BF16ToF32(scales[(j * groups + g) * 2]);
+      const float min = BF16ToF32(scales[(j * groups + g) * 2 + 1]);
       for (int64_t b = 0; b < half; ++b) {
-        row[start + b] = F32ToBF16(scale * static_cast<float>((bytes[b] & 15) - 8));
-        row[start + half + b] = F32ToBF16(scale * static_cast<float>((bytes[b] >> 4) - 8));
+        row[start + b] = F32ToBF16(scale * static_cast<float>(bytes[b] & 15) + min);
+        row[start + half + b] = F32ToBF16(scale * static_cast<float>(bytes[b] >> 4) + min);
       }
     }
   }
@@ -199,6 +181,44 @@ void LinearQ4Prefill(ThreadPool& pool, const float* x, int64_t m, int64_t k, con
     MatmulBf16(pool, x_bf16.data(), m, k, weights.data(), rows,
                bias != nullptr ? bias + first : nullptr, y + first, n);
   }
+}
+
+// One group's codes (0..15), its scale and min (bf16 values), and the squared error they leave.
+struct Q4Group {
+  std::array<int, kQ4Group> codes;
+  float scale, min;
+  double error;
+};
+
+// The group rounded with `scale` and `min`, both first rounded to bf16 as they are stored.
+Q4Group RoundGroup(const float* values, int64_t length, float scale, float min) {
+  Q4Group group{{}, BF16ToF32(F32ToBF16(scale)), BF16ToF32(F32ToBF16(min)), 0.0};
+  if (!(group.scale > 0)) return group;
+  for (int64_t i = 0; i < length; ++i) {
+    group.codes[i] =
+        std::clamp(static_cast<int>(std::lround((values[i] - group.min) / group.scale)), 0, 15);
+    const double difference = double(group.codes[i]) * group.scale + group.min - values[i];
+    group.error += difference * difference;
+  }
+  return group;
+}
+
+// The group rounded anew with the scale and min of least squared error for its present codes
+// (the line fitted through the points (code, value)); the group itself when the codes are all
+// equal.
+Q4Group Refit(const float* values, int64_t length, const Q4Group& group) {
+  double codes = 0, squares = 0, sum = 0, products = 0;
+  for (int64_t i = 0; i < length; ++i) {
+    codes += group.codes[i];
+    squares += double(group.codes[i]) * group.codes[i];
+    sum += values[i];
+    products += double(group.codes[i]) * values[i];
+  }
+  const double count = static_cast<double>(length), determinant = count * squares - codes * codes;
+  if (determinant <= 0) return group;
+  const double scale = (count * products - codes * sum) / determinant;
+  return RoundGroup(values, length, static_cast<float>(scale),
+                    static_cast<float>((sum - scale * codes) / count));
 }
 
 void CheckEven(const char* op, int64_t k) {
@@ -231,51 +251,30 @@ void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint
 void QuantizeQ4(const float* w, int64_t n, int64_t k, uint8_t* q, uint16_t* scales) {
   CheckEven("QuantizeQ4", k);
   const int64_t groups = Q4Groups(k);
-  std::vector<int> codes(kQ4Group), best_codes(kQ4Group);
   for (int64_t row = 0; row < n; ++row) {
-    for (int64_t group = 0; group < groups; ++group) {
-      const int64_t start = group * kQ4Group, length = std::min(kQ4Group, k - start);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t start = g * kQ4Group, length = std::min(kQ4Group, k - start);
       const float* values = w + row * k + start;
-      // The value of largest magnitude, with its sign: it goes to code 0 (-8), the far end.
-      float extreme = 0;
-      for (int64_t i = 0; i < length; ++i) {
-        if (std::fabs(values[i]) > std::fabs(extreme)) extreme = values[i];
-      }
-      // Rounds the group with `scale` into `codes` and gives the squared error.
-      const auto round_with = [&](float scale) {
-        double error = 0;
-        for (int64_t i = 0; i < length; ++i) {
-          codes[i] = std::clamp(static_cast<int>(std::lround(values[i] / scale)), -8, 7);
-          const double difference = double(codes[i]) * scale - values[i];
-          error += difference * difference;
-        }
-        return error;
-      };
-      uint16_t best_scale = F32ToBF16(1.0f);
-      double best_error = std::numeric_limits<double>::infinity();
-      std::fill(best_codes.begin(), best_codes.end(), 0);
-      for (int step = 0; extreme != 0 && step < 7; ++step) {
-        const float first = BF16ToF32(F32ToBF16(extreme * (0.8f + 0.05f * step) / -8));
-        round_with(first);
-        double dot = 0, square = 0;
-        for (int64_t i = 0; i < length; ++i) {
-          dot += double(codes[i]) * values[i];
-          square += double(codes[i]) * codes[i];
-        }
-        const uint16_t refined = F32ToBF16(static_cast<float>(dot / square));
-        if (BF16ToF32(refined) == 0 || !std::isfinite(BF16ToF32(refined))) continue;
-        const double error = round_with(BF16ToF32(refined));
-        if (error < best_error) {
-          best_error = error;
-          best_scale = refined;
-          best_codes = codes;
+      const auto [low, high] = std::minmax_element(values, values + length);
+      Q4Group best{{}, 0.0f, BF16ToF32(F32ToBF16(*low)), 0.0};  // a constant group: min alone
+      if (*high > *low) {
+        best.error = std::numeric_limits<double>::infinity();
+        // Ranges narrowed around the middle let the extremes clamp for finer steps elsewhere.
+        for (int step = 0; step < 5; ++step) {
+          const float range = (*high - *low) * (1.0f - 0.05f * static_cast<float>(step));
+          const Q4Group rounded =
+              RoundGroup(values, length, range / 15, *low + (*high - *low - range) / 2);
+          for (const Q4Group& candidate : {rounded, Refit(values, length, rounded)}) {
+            if (candidate.scale > 0 && candidate.error < best.error) best = candidate;
+          }
         }
       }
-      scales[row * groups + group] = best_scale;
+      scales[(row * groups + g) * 2] = F32ToBF16(best.scale);
+      scales[(row * groups + g) * 2 + 1] = F32ToBF16(best.min);
       const int64_t half = length / 2;
       uint8_t* bytes = q + row * (k / 2) + start / 2;
       for (int64_t b = 0; b < half; ++b) {
-        bytes[b] = static_cast<uint8_t>((best_codes[b] + 8) | (best_codes[half + b] + 8) << 4);
+        bytes[b] = static_cast<uint8_t>(best.codes[b] | best.codes[half + b] << 4);
       }
     }
   }
