@@ -82,6 +82,8 @@ Linear LinearFromF32(Tensor weight, DType weight_dtype) {
 Linear LoadLinearWeight(const TensorSource& weights, const std::string& name, int64_t out_features,
                         int64_t in_features, DType weight_dtype) {
   CheckWeightDType(weight_dtype);
+  Check(weight_dtype != DType::kQ4 || in_features % 2 == 0, "'", name, "' has ", in_features,
+        " input columns: 4-bit weights (--dtype q4) need an even number");
   if (weight_dtype == DType::kI8 || weight_dtype == DType::kQ4) {
     return LinearFromF32(weights.LoadF32(name, {out_features, in_features}), weight_dtype);
   }
