@@ -27,8 +27,9 @@ void AddLoadFlags(CLI::App& command, LoadFlags& flags) {
   command
       .add_option("--dtype", flags.weight_dtype,
                   "Weights in memory: f32, bf16 (half the bytes; bf16 matrix units where the CPU "
-                  "has them) or int8 (a quarter, one scale per output channel)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+                  "has them), int8 (a quarter, one scale per output channel) or q4 (4 bits, one "
+                  "bf16 scale per group of 32 input columns)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "q4"}))
       ->capture_default_str();
   command
       .add_option("--max-tiles", flags.max_tiles,

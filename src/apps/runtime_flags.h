@@ -21,7 +21,7 @@ namespace lightvlm {
 // -m/--model, required.
 CLI::Option* AddModelFlag(CLI::App& command, std::string& path);
 
-// How a checkpoint is loaded: --dtype (f32, bf16, int8; f32 in every command), --max-tiles,
+// How a checkpoint is loaded: --dtype (f32, bf16, int8, q4; f32 in every command), --max-tiles,
 // --min-pixels, --max-pixels.
 struct LoadFlags {
   std::string weight_dtype = "f32";

@@ -8,17 +8,24 @@
 
 namespace lightvlm {
 
-size_t DTypeSize(DType dtype) {
+size_t DTypeBits(DType dtype) {
   switch (dtype) {
     case DType::kF32:
-      return 4;
+      return 32;
     case DType::kF16:
     case DType::kBF16:
-      return 2;
+      return 16;
     case DType::kI8:
-      return 1;
+      return 8;
+    case DType::kQ4:
+      return 4;
   }
   Fail("unknown dtype");
+}
+
+size_t DTypeSize(DType dtype) {
+  Check(DTypeBits(dtype) % 8 == 0, DTypeName(dtype), " elements are smaller than a byte");
+  return DTypeBits(dtype) / 8;
 }
 
 std::string_view DTypeName(DType dtype) {
@@ -31,6 +38,8 @@ std::string_view DTypeName(DType dtype) {
       return "BF16";
     case DType::kI8:
       return "I8";
+    case DType::kQ4:
+      return "Q4";
   }
   Fail("unknown dtype");
 }
@@ -92,6 +101,8 @@ void ConvertToF32(const void* src, DType dtype, float* dst, size_t count) {
       for (size_t i = 0; i < count; ++i) dst[i] = in[i];
       return;
     }
+    case DType::kQ4:
+      Fail("Q4 to float32 needs scales: see ops::LinearQ4");
   }
   Fail("unknown dtype");
 }
@@ -113,6 +124,8 @@ void ConvertFromF32(const float* src, DType dtype, void* dst, size_t count) {
     }
     case DType::kI8:
       Fail("float32 to I8 needs scales: quantise with ops::QuantizeInt8");
+    case DType::kQ4:
+      Fail("float32 to Q4 needs scales: quantise with ops::QuantizeQ4");
   }
   Fail("unknown dtype");
 }

@@ -29,7 +29,7 @@ class TensorView {
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int axis) const { return shape_.at(axis); }
   int64_t num_elements() const { return NumElements(shape_); }
-  size_t num_bytes() const { return num_elements() * DTypeSize(dtype_); }
+  size_t num_bytes() const { return (num_elements() * DTypeBits(dtype_) + 7) / 8; }
 
   void* raw() const { return data_; }
   float* f32() const;  // the data as float32; fails unless dtype is F32
@@ -59,7 +59,7 @@ class Tensor {
   const Shape& shape() const { return shape_; }
   int64_t dim(int axis) const { return shape_.at(axis); }
   int64_t num_elements() const { return NumElements(shape_); }
-  size_t num_bytes() const { return num_elements() * DTypeSize(dtype_); }
+  size_t num_bytes() const { return (num_elements() * DTypeBits(dtype_) + 7) / 8; }
   float* f32() const { return view().f32(); }
 
  private:

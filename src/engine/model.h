@@ -28,7 +28,7 @@ struct Model {
 // Reads config.json, the safetensors weights, tokenizer.json and generation_config.json (when
 // present) of the directory `path`; or, when `path` is a file, the GGUF file (architecture llama
 // or qwen2: config, weights and tokenizer from its metadata and tensors). Errors name the file
-// and the problem. Weight matrices are held in `weight_dtype` (F32, BF16 or I8).
+// and the problem. Weight matrices are held in `weight_dtype` (F32, BF16, I8 or Q4).
 Model LoadModel(const std::string& path, const LoadOptions& options);
 inline Model LoadModel(const std::string& path, DType weight_dtype = DType::kF32) {
   return LoadModel(path, LoadOptions{weight_dtype});

@@ -8,6 +8,7 @@
 #include "base/tensor.h"
 #include "models/kv_cache.h"
 #include "models/linear.h"
+#include "ops/ops.h"
 
 namespace lightvlm {
 namespace {
@@ -45,15 +46,25 @@ double PrefillFlops(const LlmConfig& c, const std::vector<int64_t>& live_tokens)
   return total;
 }
 
+namespace {
+
+// Bytes of `weights` weights in `dtype`, in `rows` rows, their scales included: int8 matrices
+// carry one float32 scale per row, 4-bit ones a bf16 scale and min per group of ops::kQ4Group.
+double MatrixBytes(double weights, double rows, DType dtype) {
+  double scales = 0;
+  if (dtype == DType::kI8) scales = rows * sizeof(float);
+  if (dtype == DType::kQ4) scales = weights / ops::kQ4Group * 2 * sizeof(uint16_t);
+  return weights * DTypeBits(dtype) / 8 + scales;
+}
+
+}  // namespace
+
 double DecoderWeightBytes(const LlmConfig& c, DType dtype) {
-  const double matrices = WeightsPerLayer(c) * c.num_layers + double(c.hidden_size) * c.vocab_size;
-  // int8 matrices carry one float32 scale per output row.
   const double rows_per_layer =
       c.q_dim() + 2.0 * c.kv_dim() + 2.0 * c.hidden_size + 2.0 * c.intermediate_size;
-  const double scales = dtype == DType::kI8
-                            ? (rows_per_layer * c.num_layers + double(c.vocab_size)) * sizeof(float)
-                            : 0.0;
-  return matrices * DTypeSize(dtype) + scales;
+  return MatrixBytes(WeightsPerLayer(c) * c.num_layers, rows_per_layer * c.num_layers, dtype) +
+         MatrixBytes(double(c.hidden_size) * c.vocab_size, double(c.vocab_size),
+                     LogitsWeightDType(dtype));
 }
 
 double KvEntryBytes(const LlmConfig& c, DType kv_dtype) {
@@ -65,12 +76,7 @@ MachineCeilings MeasureCeilings(ThreadPool& pool, DType dtype, int repeats) {
   MachineCeilings ceilings;
   Tensor x(DType::kF32, {m, k}), y(DType::kF32, {m, n});
   // Through the engine's own Linear, so the ceiling is the one its layers can reach.
-  Linear linear;
-  if (dtype == DType::kI8) {
-    linear = QuantizeLinearInt8(Tensor(DType::kF32, {n, k}));
-  } else {
-    linear.weight = Tensor(dtype, {n, k});
-  }
+  const Linear linear = LinearFromF32(Tensor(DType::kF32, {n, k}), dtype);
   const auto gemm = [&] { linear.Forward(pool, x.f32(), m, y.f32()); };
   gemm();  // warm-up: first-touch pages, primitive creation
   ceilings.gemm_gflops = 2.0 * m * k * n / BestSeconds(repeats, gemm) / 1e9;

@@ -42,7 +42,7 @@ class ClipVisionTower {
  public:
   // `prefix` names the vision model in the checkpoint, e.g. "vision_tower.vision_model.".
   // Only the first `layers_used` encoder layers are loaded and run; their matrices are held in
-  // `weight_dtype` (F32, BF16 or I8).
+  // `weight_dtype` (F32, BF16, I8 or Q4).
   ClipVisionTower(const ClipVisionConfig& config, const TensorSource& weights,
                   const std::string& prefix, int64_t layers_used, DType weight_dtype = DType::kF32);
 

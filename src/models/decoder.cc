@@ -79,11 +79,12 @@ Decoder::Decoder(const LlmConfig& config, const TensorSource& weights,
   }
   final_norm_ = weights.LoadF32(names.prefix + "norm.weight", {c.hidden_size});
   // Tied checkpoints usually omit lm_head; when one is present anyway, it is the one to use.
+  const DType logits_dtype = LogitsWeightDType(weight_dtype);
   if (!c.tie_word_embeddings || weights.Contains(names.lm_head)) {
-    lm_head_ = LoadLinearWeight(weights, names.lm_head, c.vocab_size, c.hidden_size, weight_dtype);
-  } else if (weight_dtype != DType::kF32) {
+    lm_head_ = LoadLinearWeight(weights, names.lm_head, c.vocab_size, c.hidden_size, logits_dtype);
+  } else if (logits_dtype != DType::kF32) {
     lm_head_ = LoadLinearWeight(weights, names.prefix + "embed_tokens.weight", c.vocab_size,
-                                c.hidden_size, weight_dtype);
+                                c.hidden_size, logits_dtype);
   }
   inv_freq_ = RopeInverseFrequencies(c);
   for (size_t axis = 0; axis < c.rope_scaling.mrope_section.size(); ++axis) {

@@ -56,7 +56,8 @@ struct DecoderLayer {
 class Decoder {
  public:
   // Loads and shape-checks every tensor the config implies; errors name the tensor. Matrices are
-  // held in `weight_dtype` (F32, BF16 or I8); embeddings and norms in float32.
+  // held in `weight_dtype` (F32, BF16, I8 or Q4; lm_head in LogitsWeightDType); embeddings and
+  // norms in float32.
   Decoder(const LlmConfig& config, const TensorSource& weights,
           const DecoderTensorNames& names = {}, DType weight_dtype = DType::kF32);
 

@@ -24,7 +24,7 @@ namespace lightvlm {
 
 // How to load a checkpoint: what the user may choose beside the checkpoint's own settings.
 struct LoadOptions {
-  DType weight_dtype = DType::kF32;  // matrices held as F32, BF16 or I8, converted at load
+  DType weight_dtype = DType::kF32;  // matrices held as F32, BF16, I8 or Q4, converted at load
   int max_tiles = 0;  // the most tiles an image is cut into (InternVL); 0: the checkpoint's
   // Qwen2-VL: the pixel count an image is smart-resized within; 0: preprocessor_config.json's.
   int64_t min_pixels = 0;

@@ -91,7 +91,7 @@ struct VitAttentionLayout {
 class VitEncoder {
  public:
   // Loads layers 0 .. num_layers - 1, layer i from the tensors named
-  // `layers_prefix` + i + "." + `names`; matrices are held in `weight_dtype` (F32, BF16 or I8).
+  // `layers_prefix` + i + "." + `names`; matrices are held in `weight_dtype` (F32, BF16, I8 or Q4).
   VitEncoder(const VitEncoderConfig& config, const TensorSource& weights,
              const std::string& layers_prefix, const VitLayerTensorNames& names, int64_t num_layers,
              DType weight_dtype);

@@ -33,6 +33,28 @@ void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const in
 // [n, k / group]. Fails unless group divides k.
 void QuantizeInt8(const float* w, int64_t n, int64_t k, int64_t group, int8_t* q, float* scales);
 
+// 4-bit weights: each row of w [n, k] (k even) in groups of kQ4Group columns (the last group of a
+// row shorter when kQ4Group does not divide k), each group with a bf16 scale and a bf16 min:
+// weight (i, c) = scale * q + min with q in 0..15 (asymmetric, so a group's codes span its own
+// range). A row takes k / 2
+// bytes; in a group of `length` columns from column g, byte b holds column g + b in its low nibble
+// and column g + length / 2 + b in its high one (so a vector of bytes unpacks into two runs of
+// neighbouring columns, on any SIMD width).
+inline constexpr int64_t kQ4Group = 32;
+inline int64_t Q4Groups(int64_t k) { return (k + kQ4Group - 1) / kQ4Group; }
+
+// The same product with 4-bit weights w [n, k / 2 bytes] and bf16 (scale, min) pairs
+// [n, Q4Groups(k), 2]. Decode steps (a few rows of x) unpack and scale the weights in registers,
+// with float32 x and arithmetic; more rows dequantise tiles of the weights to bf16 for
+// LinearBf16's matrix product (x rounded to bf16 as there).
+void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint8_t* w,
+              const uint16_t* scales, int64_t n, const float* bias, float* y);
+
+// Quantises w [n, k] for LinearQ4: each group's min is its smallest value and its scale its range
+// / 15 (both rounded to bf16 first), q = round((w - min) / scale); gemm_q4.cc says why this rule.
+// Fails unless k is even.
+void QuantizeQ4(const float* w, int64_t n, int64_t k, uint8_t* q, uint16_t* scales);
+
 // y = x / sqrt(mean(x^2) + eps) * weight, per row of `dim`. y may alias x.
 void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t rows, int64_t dim,
              float eps, float* y);

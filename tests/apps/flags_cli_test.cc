@@ -124,7 +124,7 @@ TEST(FlagsCliTest, EvalTakesTheSharedReducerAndLoadFlags) {
   EXPECT_NE(seed.err.find("--seed"), std::string::npos) << seed.err;
 }
 
-// bench used to default to bf16 and the others to f32.
+// bench used to default to bf16 and the others to f32; every dtype --dtype accepts loads.
 TEST(FlagsCliTest, BenchLoadsF32UnlessToldOtherwise) {
   const std::vector<std::string> bench = {"bench",
                                           "-m",
@@ -144,11 +144,13 @@ TEST(FlagsCliTest, BenchLoadsF32UnlessToldOtherwise) {
   const CliResult plain = RunCli(bench);
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(nlohmann::json::parse(plain.out)["dtype"], "F32");
-  std::vector<std::string> args = bench;
-  args.insert(args.end(), {"--dtype", "bf16"});
-  const CliResult bf16 = RunCli(args);
-  ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
-  EXPECT_EQ(nlohmann::json::parse(bf16.out)["dtype"], "BF16");
+  for (const auto& [flag, name] : {std::pair{"bf16", "BF16"}, {"int8", "I8"}, {"q4", "Q4"}}) {
+    std::vector<std::string> args = bench;
+    args.insert(args.end(), {"--dtype", flag});
+    const CliResult result = RunCli(args);
+    ASSERT_EQ(result.exit_code, 0) << flag << ": " << result.err;
+    EXPECT_EQ(nlohmann::json::parse(result.out)["dtype"], name);
+  }
 }
 
 // The output of `args` run with stdout and stderr on a terminal (a pseudo-terminal here).

@@ -39,6 +39,11 @@ TEST(CostModelTest, WeightBytesFollowTheDType) {
   const double matrices = 576.0 * 3 + 8 * 10;
   EXPECT_DOUBLE_EQ(DecoderWeightBytes(c, DType::kF32), matrices * 4);
   EXPECT_DOUBLE_EQ(DecoderWeightBytes(c, DType::kBF16), matrices * 2);
+  // int8: a float32 scale per row (64 a layer, 10 of lm_head).
+  EXPECT_DOUBLE_EQ(DecoderWeightBytes(c, DType::kI8), matrices + (64 * 3 + 10) * 4);
+  // 4 bits: half a byte a weight and a bf16 scale and min per 32 weights in the layers; lm_head
+  // in int8.
+  EXPECT_DOUBLE_EQ(DecoderWeightBytes(c, DType::kQ4), 576.0 * 3 * (0.5 + 4.0 / 32) + 80 + 10 * 4);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "base/dtype.h"
 #include "base/error.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/gemm_bf16_rows.h"
 #include "ops/ops.h"
 
@@ -82,6 +83,8 @@ class MatmulCache {
 // Products of at most this many rows are decode steps (a batch of sequences, one row each).
 constexpr int64_t kDecodeRows = 32;
 
+}  // namespace
+
 std::vector<uint16_t> RoundToBf16(ThreadPool& pool, const float* x, int64_t count) {
   std::vector<uint16_t> rounded(count);
   pool.ParallelFor(
@@ -93,7 +96,12 @@ std::vector<uint16_t> RoundToBf16(ThreadPool& pool, const float* x, int64_t coun
   return rounded;
 }
 
-}  // namespace
+void MatmulBf16(ThreadPool& pool, const uint16_t* x, int64_t m, int64_t k, const uint16_t* w,
+                int64_t n, const float* bias, float* y, int64_t ldy) {
+  // oneDNN runs on OpenMP threads; size them like our pool so the two never oversubscribe.
+  if (omp_get_max_threads() != pool.num_threads()) omp_set_num_threads(pool.num_threads());
+  MatmulCache::Get().Run({m, k, n, ldy, bias != nullptr}, x, w, bias, y);
+}
 
 void LinearBf16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint16_t* w,
                 int64_t n, const float* bias, float* y) {
@@ -128,9 +136,7 @@ void LinearBf16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const ui
         256);
     return;
   }
-  // oneDNN runs on OpenMP threads; size them like our pool so the two never oversubscribe.
-  if (omp_get_max_threads() != pool.num_threads()) omp_set_num_threads(pool.num_threads());
-  MatmulCache::Get().Run({m, k, n, n, bias != nullptr}, x_bf16.data(), w, bias, y);
+  MatmulBf16(pool, x_bf16.data(), m, k, w, n, bias, y, n);
 }
 
 }  // namespace lightvlm::ops

@@ -16,6 +16,7 @@
 #define HWY_TARGET_INCLUDE "ops/cpu/gemm_int8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "ops/cpu/row_blocks-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lightvlm::ops::HWY_NAMESPACE {
@@ -165,35 +166,6 @@ void DotInt16Rows(const Int16Rows& p, int64_t r0, int64_t j) {
   const float bias = p.bias != nullptr ? p.bias[j] : 0.0f;
   for (int r = 0; r < R; ++r) {
     p.y[(r0 + r) * p.n + j] = hn::GetLane(hn::SumOfLanes(df, total[r])) * p.x_scales[r0 + r] + bias;
-  }
-}
-
-// Calls dot.operator()<R>(r0, j) for blocks of R <= 4 rows of x from row r0 and every output
-// column j in [begin, end), in tiles of columns whose weights (k bytes each) stay in cache while
-// every block of rows passes over them: each weight byte comes from memory once.
-template <class Dot>
-void ForEachRowBlock(int64_t m, int64_t k, int64_t begin, int64_t end, const Dot& dot) {
-  const int64_t tile = std::max<int64_t>(1, (256 << 10) / k);
-  for (int64_t first = begin; first < end; first += tile) {
-    const int64_t last = std::min(end, first + tile);
-    for (int64_t r0 = 0; r0 < m; r0 += 4) {
-      for (int64_t j = first; j < last; ++j) {
-        switch (std::min<int64_t>(4, m - r0)) {
-          case 1:
-            dot.template operator()<1>(r0, j);
-            break;
-          case 2:
-            dot.template operator()<2>(r0, j);
-            break;
-          case 3:
-            dot.template operator()<3>(r0, j);
-            break;
-          default:
-            dot.template operator()<4>(r0, j);
-            break;
-        }
-      }
-    }
   }
 }
 
