@@ -307,10 +307,10 @@ TEST_F(ServerTest, ApiKeyModelsHealthAndMetrics) {
   }
 }
 
-// A streamed request that runs until the context is full, read until its first chunk and then
-// dropped when `keep_reading` says so.
+// A streamed request that runs until the context is full, read (`chunks` counts what arrives)
+// until `keep_reading` says no more.
 void StreamUntilDropped(const RunningServer& server, const std::function<bool()>& keep_reading,
-                        std::atomic<bool>& first_chunk) {
+                        std::atomic<int64_t>& chunks) {
   httplib::Client client = server.Client();
   const json body = {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
                      {"max_tokens", 100000},
@@ -321,33 +321,51 @@ void StreamUntilDropped(const RunningServer& server, const std::function<bool()>
   request.body = body.dump();
   request.set_header("Content-Type", "application/json");
   request.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
-    first_chunk = true;
+    ++chunks;
     return keep_reading();
   };
   client.send(request);
 }
 
-TEST_F(ServerTest, AFullQueueIsRefusedAndAGoneClientFreesItsSlot) {
-  RunningServer server(*stories_, {.parallel = 1, .max_queue = 0, .context = 512});
-  std::atomic<bool> first_chunk = false;
-  std::atomic<bool> keep_reading = true;
-  std::thread reader([&] {
-    StreamUntilDropped(
-        server, [&] { return keep_reading.load(); }, first_chunk);
-  });
-  while (!first_chunk) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 2}};
-  EXPECT_EQ(Post(server, body, 429)["error"]["type"], "rate_limit_error");
-  keep_reading = false;  // the client goes away mid-answer
-  reader.join();
-  while (!server.scheduler().idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  // Its slot freed a few tokens after it left, not when its context (500 more tokens) filled.
-  httplib::Client client = server.Client();
-  const std::string metrics = client.Get("/metrics")->body;
+int64_t GeneratedTokens(const RunningServer& server) {
+  const std::string metrics = server.Client().Get("/metrics")->body;
   const size_t at = metrics.find("\nlightvlm_generated_tokens_total ");
-  ASSERT_NE(at, std::string::npos);
-  EXPECT_LT(std::stoi(metrics.substr(at + 33)), 100) << metrics;
-  Post(server, body, 200);
+  EXPECT_NE(at, std::string::npos) << metrics;
+  return at == std::string::npos ? 0 : std::stoll(metrics.substr(at + 33));
+}
+
+// stories260k writes the ~500 tokens its context leaves in a fraction of a second, so on a busy
+// machine the streamed answer may end before the probe, or run to its end before its client's
+// departure is seen; such a try shows nothing and is made again. A server that never frees a
+// gone client's slot fails every try.
+TEST_F(ServerTest, AFullQueueIsRefusedAndAGoneClientFreesItsSlot) {
+  bool shown = false;
+  for (int attempt = 0; attempt < 10 && !shown; ++attempt) {
+    RunningServer server(*stories_, {.parallel = 1, .max_queue = 0, .context = kContext});
+    std::atomic<int64_t> chunks = 0;
+    std::atomic<bool> keep_reading = true;
+    std::thread reader([&] {
+      StreamUntilDropped(
+          server, [&] { return keep_reading.load(); }, chunks);
+    });
+    while (chunks == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 2}};
+    const httplib::Result probe =
+        server.Client().Post("/v1/chat/completions", body.dump(), "application/json");
+    keep_reading = false;  // the client goes away mid-answer
+    reader.join();
+    while (!server.scheduler().idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(probe);
+    if (probe->status != 429) {
+      EXPECT_EQ(probe->status, 200) << probe->body;  // the streamed answer had ended first
+      continue;
+    }
+    EXPECT_EQ(json::parse(probe->body)["error"]["type"], "rate_limit_error");
+    // Freed after its client left, not when its context filled.
+    shown = GeneratedTokens(server) < kContext - 32;
+    if (shown) Post(server, body, 200);
+  }
+  EXPECT_TRUE(shown) << "no try saw the slot freed before the context filled";
 }
 
 TEST_F(ServerTest, ShutdownFinishesRequestsInFlightAndRefusesNewOnes) {
