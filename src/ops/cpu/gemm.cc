@@ -6,11 +6,20 @@
 #include <limits>
 
 #include "base/error.h"
-#include "ops/cpu/blas_threads.h"
 #include "ops/ops.h"
 
 namespace lightvlm::ops {
 namespace {
+
+// OpenBLAS keeps its own threads beside our ThreadPool; both are sized to the same number of
+// cores so that a GEMM and the kernels around it never oversubscribe the machine (the two
+// never run at once: ParallelFor and sgemm both return only when all their work is done).
+// Set only when it changes, because openblas_set_num_threads is not free.
+void MatchBlasThreads(const ThreadPool& pool) {
+  if (openblas_get_num_threads() != pool.num_threads()) {
+    openblas_set_num_threads(pool.num_threads());
+  }
+}
 
 void AddBias(ThreadPool& pool, const float* bias, int64_t m, int64_t n, float* y) {
   pool.ParallelFor(
