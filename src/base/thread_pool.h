@@ -1,6 +1,7 @@
 // A fixed pool of worker threads that kernels use to split loops.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -30,16 +31,22 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int worker);
+  void RunRange(int thread);
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
+  // A decode step is hundreds of short loops; a worker woken through the kernel for each would
+  // wait tens of microseconds every time, so workers and caller first spin on these atomics for
+  // a moment and only then sleep on the condition variables.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};  // workers yet to finish the current generation
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;  // guards the sleepers' counts and error_
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
+  int sleeping_workers_ = 0;
+  bool caller_sleeping_ = false;
   const std::function<void(int64_t, int64_t)>* task_ = nullptr;
   std::vector<std::pair<int64_t, int64_t>> ranges_;  // [workers + 1], range of each thread
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
   std::exception_ptr error_;
 };
 

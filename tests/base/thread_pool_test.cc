@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -89,6 +91,40 @@ TEST(ThreadPoolTest, ReusableManyTimes) {
       for (int64_t i = begin; i < end; ++i) sum += i + 1;
     });
     ASSERT_EQ(sum.load(), count * (count + 1) / 2) << "round " << round;
+  }
+}
+
+// Workers first spin on the next loop, then sleep: loops far apart (workers asleep), back to
+// back (workers spinning) and in between, and a caller whose own range is slow (it sleeps
+// while waiting) or fast (it spins), must all see every index once.
+TEST(ThreadPoolTest, LoopsAfterSpinningAndSleepingWorkers) {
+  ThreadPool pool(3);
+  for (const int gap_us : {0, 50, 150, 2000, 0, 5000}) {
+    for (const bool slow_caller : {false, true}) {
+      std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+      std::vector<std::atomic<int>> visits(30);
+      pool.ParallelFor(30, [&](int64_t begin, int64_t end) {
+        if (slow_caller && begin == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (!slow_caller && begin != 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        for (int64_t i = begin; i < end; ++i) visits[i].fetch_add(1);
+      });
+      for (int i = 0; i < 30; ++i) {
+        ASSERT_EQ(visits[i].load(), 1) << "gap " << gap_us << " us, index " << i;
+      }
+    }
+  }
+}
+
+// A pool destroyed while its workers sleep, and one destroyed while they still spin.
+TEST(ThreadPoolTest, StopsWhetherWorkersSpinOrSleep) {
+  for (const int idle_ms : {0, 5}) {
+    ThreadPool pool(4);
+    std::atomic<int64_t> sum = 0;
+    pool.ParallelFor(100, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) sum += i;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
+    EXPECT_EQ(sum.load(), 4950);
   }
 }
 
