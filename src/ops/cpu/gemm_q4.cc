@@ -1,7 +1,10 @@
 // Linear layers with 4-bit weights (layout and scales in ops.h). Decode steps read the packed
-// weights once: each vector of bytes is split into its low and high nibbles in registers, widened
-// to float32 and multiplied with float32 x, and each group's sum is scaled once; the group's min
-// is applied through the group's sum of x, so the inner loop has no add.
+// weights once, with x rounded to int16 per row as int8's decode does (int16_rows.h): each vector
+// of bytes is split into its low and high nibbles in registers, widened to int16 and multiplied
+// with x in pairs into int32 lanes (one integer multiply-add of pairs per 2 x 16 weights, where
+// float32 x took widenings to float32, conversions and float multiply-adds, and bound a core at
+// 14.4 G weights/s); each group's int32 sums are converted and scaled once, and the group's min is
+// applied through the group's sum of x, so the inner loop has no float arithmetic.
 // Prefill dequantises tiles of weight rows to bf16 and hands them to the bf16 matrix product, so
 // the CPU's matrix units do the arithmetic. Highway compiles this file once per SIMD target and
 // picks the best one of the running CPU at the first call.
@@ -14,6 +17,7 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/int16_rows.h"
 #include "ops/ops.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -26,8 +30,13 @@ HWY_BEFORE_NAMESPACE();
 namespace lightvlm::ops::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// At most 16 lanes: a group's 16 bytes are then whole vectors of bytes on every target.
-using FloatTag = hn::CappedTag<float, 16>;
+// At most 16 int16 lanes: a group's 16 bytes are then whole vectors of bytes on every target, the
+// low nibbles of bytes i.. meeting x at columns i.. of the group and the high nibbles at 16 + i..
+// (On Zen 4 a 512-bit vector costs two 256-bit ones, so wider vectors would gain nothing there.)
+using Int16Tag = hn::CappedTag<int16_t, 16>;
+using Int32Tag = hn::Repartition<int32_t, Int16Tag>;
+using Int32Vec = hn::Vec<Int32Tag>;
+using FloatTag = hn::Rebind<float, Int32Tag>;
 using FloatVec = hn::Vec<FloatTag>;
 
 constexpr int64_t kHalfGroup = kQ4Group / 2;
@@ -37,9 +46,10 @@ constexpr int64_t kHalfGroup = kQ4Group / 2;
 inline float Widen(uint16_t bits) { return std::bit_cast<float>(uint32_t{bits} << 16); }
 
 struct Q4Product {
-  const float* x;  // [m, k]
-  int64_t k;
-  const float* x_group_sums;  // [m, Q4Groups(k)]: each group's sum of x, for its min
+  const int16_t* x;       // [m, padded_k]: x rounded to int16 (int16_rows.h)
+  const float* x_scales;  // [m]: row r of x stands for x[r, i] * x_scales[r]
+  int64_t k, padded_k;
+  const float* x_group_sums;  // [m, Q4Groups(k)]: each group's sum of the rounded x, for its min
   const uint8_t* w;           // [n, k / 2]
   const uint16_t* scales;     // [n, Q4Groups(k), 2]: bf16 (scale, min) pairs
   int64_t n;
@@ -48,28 +58,32 @@ struct Q4Product {
 };
 
 // One group of R rows of x: `bytes` holds kHalfGroup bytes, low[r] and high[r] the kHalfGroup
-// values of row r's x that the low and the high nibbles multiply. Gives each row's q . x, from
-// two sums so that consecutive multiply-adds do not wait on each other.
+// values of row r's x that the low and the high nibbles multiply. Gives each row's q . x in int32
+// lanes: exact, as 32 products of at most 15 x 32767 stay below 2^24 (and so convert to float32
+// exactly too).
 template <int R>
-void DotGroup(const uint8_t* bytes, const float* const* low, const float* const* high,
-              FloatVec* dots) {
-  const FloatTag d;
-  const hn::Rebind<uint8_t, FloatTag> d8;
-  const hn::Rebind<int32_t, FloatTag> d32;
-  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
-  FloatVec low_sums[R], high_sums[R];
-  for (int r = 0; r < R; ++r) low_sums[r] = high_sums[r] = hn::Zero(d);
+void DotGroup(const uint8_t* bytes, const int16_t* const* low, const int16_t* const* high,
+              Int32Vec* dots) {
+  const Int16Tag d16;
+  const Int32Tag d32;
+  const hn::Rebind<uint8_t, Int16Tag> d8;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d16));
+  // Highway's multiply-add of pairs may leave half of the products in `odd` (the emulated
+  // targets); RearrangeToOddPlusEven adds them back, at no cost where they are already in `even`.
+  Int32Vec even[R], odd[R];
+  for (int r = 0; r < R; ++r) even[r] = odd[r] = hn::Zero(d32);
   for (int64_t i = 0; i < kHalfGroup; i += lanes) {
-    // Widened once, then split: one widening shuffle per 32 weights instead of two.
-    const auto packed = hn::PromoteTo(d32, hn::LoadU(d8, bytes + i));
-    const FloatVec low_q = hn::ConvertTo(d, hn::And(packed, hn::Set(d32, 15)));
-    const FloatVec high_q = hn::ConvertTo(d, hn::ShiftRight<4>(packed));
+    const auto packed = hn::PromoteTo(d16, hn::LoadU(d8, bytes + i));
+    const auto low_q = hn::And(packed, hn::Set(d16, 15));
+    const auto high_q = hn::ShiftRight<4>(packed);
     for (int r = 0; r < R; ++r) {
-      low_sums[r] = hn::MulAdd(low_q, hn::LoadU(d, low[r] + i), low_sums[r]);
-      high_sums[r] = hn::MulAdd(high_q, hn::LoadU(d, high[r] + i), high_sums[r]);
+      even[r] =
+          hn::ReorderWidenMulAccumulate(d32, low_q, hn::LoadU(d16, low[r] + i), even[r], odd[r]);
+      even[r] =
+          hn::ReorderWidenMulAccumulate(d32, high_q, hn::LoadU(d16, high[r] + i), even[r], odd[r]);
     }
   }
-  for (int r = 0; r < R; ++r) dots[r] = hn::Add(low_sums[r], high_sums[r]);
+  for (int r = 0; r < R; ++r) dots[r] = hn::RearrangeToOddPlusEven(even[r], odd[r]);
 }
 
 // y[rows r0..r0+R, column j]: R rows of x share every unpacked weight vector of row j.
@@ -84,23 +98,23 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   FloatVec totals[R][2];
   float mins[R][2] = {};
   for (int r = 0; r < R; ++r) totals[r][0] = totals[r][1] = hn::Zero(d);
-  const auto add_group = [&]<int S>(int64_t g, const uint8_t* bytes, const float* const* low,
-                                    const float* const* high) {
-    FloatVec dots[R];
+  const auto add_group = [&]<int S>(int64_t g, const uint8_t* bytes, const int16_t* const* low,
+                                    const int16_t* const* high) {
+    Int32Vec dots[R];
     DotGroup<R>(bytes, low, high, dots);
     const float scale = Widen(scales[2 * g]), min = Widen(scales[2 * g + 1]);
     for (int r = 0; r < R; ++r) {
-      totals[r][S] = hn::MulAdd(hn::Set(d, scale), dots[r], totals[r][S]);
+      totals[r][S] = hn::MulAdd(hn::Set(d, scale), hn::ConvertTo(d, dots[r]), totals[r][S]);
       mins[r][S] += min * p.x_group_sums[(r0 + r) * groups + g];
     }
   };
   const auto add_full_group = [&]<int S>(int64_t g) {
     // The next weight row into L2 while this one computes, as in gemm_int8.cc.
     __builtin_prefetch(w + p.k / 2 + g * kHalfGroup, 0, 2);
-    const float* low[R];
-    const float* high[R];
+    const int16_t* low[R];
+    const int16_t* high[R];
     for (int r = 0; r < R; ++r) {
-      low[r] = p.x + (r0 + r) * p.k + g * kQ4Group;
+      low[r] = p.x + (r0 + r) * p.padded_k + g * kQ4Group;
       high[r] = low[r] + kHalfGroup;
     }
     add_group.template operator()<S>(g, w + g * kHalfGroup, low, high);
@@ -116,11 +130,11 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
     const int64_t half = (p.k - full_groups * kQ4Group) / 2;
     uint8_t bytes[kHalfGroup] = {};
     std::copy_n(w + full_groups * kHalfGroup, half, bytes);
-    float padded[R][2][kHalfGroup] = {};
-    const float* low[R];
-    const float* high[R];
+    int16_t padded[R][2][kHalfGroup] = {};
+    const int16_t* low[R];
+    const int16_t* high[R];
     for (int r = 0; r < R; ++r) {
-      const float* x = p.x + (r0 + r) * p.k + full_groups * kQ4Group;
+      const int16_t* x = p.x + (r0 + r) * p.padded_k + full_groups * kQ4Group;
       std::copy_n(x, half, padded[r][0]);
       std::copy_n(x + half, half, padded[r][1]);
       low[r] = padded[r][0];
@@ -131,15 +145,16 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   const float bias = p.bias != nullptr ? p.bias[j] : 0.0f;
   for (int r = 0; r < R; ++r) {
     const float dot = hn::GetLane(hn::SumOfLanes(d, hn::Add(totals[r][0], totals[r][1])));
-    p.y[(r0 + r) * p.n + j] = dot + (mins[r][0] + mins[r][1]) + bias;
+    p.y[(r0 + r) * p.n + j] = dot * p.x_scales[r0 + r] + (mins[r][0] + mins[r][1]) + bias;
   }
 }
 
 // Output columns [begin, end) of y for every row of x.
-void LinearQ4Columns(const float* x, int64_t m, int64_t k, const float* x_group_sums,
-                     const uint8_t* w, const uint16_t* scales, int64_t n, const float* bias,
-                     float* y, int64_t begin, int64_t end) {
-  const Q4Product p{x, k, x_group_sums, w, scales, n, bias, y};
+void LinearQ4Columns(const int16_t* x, const float* x_scales, int64_t m, int64_t k,
+                     int64_t padded_k, const float* x_group_sums, const uint8_t* w,
+                     const uint16_t* scales, int64_t n, const float* bias, float* y, int64_t begin,
+                     int64_t end) {
+  const Q4Product p{x, x_scales, k, padded_k, x_group_sums, w, scales, n, bias, y};
   ForEachRowBlock(m, k / 2, begin, end,
                   [&]<int R>(int64_t r0, int64_t j) { DotRowsOfX<R>(p, r0, j); });
 }
@@ -214,16 +229,26 @@ void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint
   Check(m > 0 && k > 0 && n > 0, "LinearQ4: sizes must be positive, got m=", m, " k=", k, " n=", n);
   CheckEven("LinearQ4", k);
   if (m > kDecodeRows) return LinearQ4Prefill(pool, x, m, k, w, scales, n, bias, y);
+  // The kernel reads whole groups of x and copies a short last group: no padding needed.
+  const QuantizedRows rows = QuantizeRowsInt16(x, m, k, /*lanes=*/1);
+  // Sums of the rounded x, so that the product is that of the rounded x throughout; exact in
+  // int32 (32 values of at most 32767).
   const int64_t groups = Q4Groups(k);
-  std::vector<float> x_group_sums(m * groups, 0.0f);
+  std::vector<float> x_group_sums(m * groups);
   for (int64_t r = 0; r < m; ++r) {
-    for (int64_t i = 0; i < k; ++i) x_group_sums[r * groups + i / kQ4Group] += x[r * k + i];
+    for (int64_t g = 0; g < groups; ++g) {
+      const int16_t* values = rows.values.data() + r * rows.padded_k + g * kQ4Group;
+      int32_t sum = 0;
+      for (int64_t i = 0; i < std::min(kQ4Group, k - g * kQ4Group); ++i) sum += values[i];
+      x_group_sums[r * groups + g] = static_cast<float>(sum) * rows.scales[r];
+    }
   }
   pool.ParallelFor(
       n,
       [&](int64_t begin, int64_t end) {
         HWY_DYNAMIC_DISPATCH(LinearQ4Columns)
-        (x, m, k, x_group_sums.data(), w, scales, n, bias, y, begin, end);
+        (rows.values.data(), rows.scales.data(), m, k, rows.padded_k, x_group_sums.data(), w,
+         scales, n, bias, y, begin, end);
       },
       64);
 }
