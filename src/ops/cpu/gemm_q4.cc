@@ -86,31 +86,46 @@ void DotGroup(const uint8_t* bytes, const int16_t* const* low, const int16_t* co
   for (int r = 0; r < R; ++r) dots[r] = hn::RearrangeToOddPlusEven(even[r], odd[r]);
 }
 
+// Groups whose bf16 scales and mins are widened together, a vector of (scale, min) pairs at a
+// time: each group's scale is then a broadcast from memory, and the mins enter through one
+// multiply-add per vector of groups with their sums of x. (Widened one group at a time, the
+// scalar shifts, moves and broadcasts were a third of the loop's instructions.)
+constexpr int64_t kGroupBlock = 8;
+using PairTag = hn::CappedTag<uint32_t, kGroupBlock>;
+using BlockTag = hn::Rebind<float, PairTag>;
+
 // y[rows r0..r0+R, column j]: R rows of x share every unpacked weight vector of row j.
 template <int R>
 void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   const FloatTag d;
+  const PairTag du;
+  const BlockTag db;
+  const auto block_lanes = static_cast<int64_t>(hn::Lanes(du));
   const int64_t groups = Q4Groups(p.k), full_groups = p.k / kQ4Group;
   const uint8_t* w = p.w + j * (p.k / 2);
   const uint16_t* scales = p.scales + j * groups * 2;
+  const float* x_group_sums[R];
+  for (int r = 0; r < R; ++r) x_group_sums[r] = p.x_group_sums + (r0 + r) * groups;
   // Even and odd groups into separate totals (slot S, fixed at compile time so that the totals
   // stay in registers): one chain of scaled adds would wait on itself at every group.
   FloatVec totals[R][2];
-  float mins[R][2] = {};
-  for (int r = 0; r < R; ++r) totals[r][0] = totals[r][1] = hn::Zero(d);
+  hn::Vec<BlockTag> min_sums[R];
+  float tail_mins[R] = {};
+  for (int r = 0; r < R; ++r) {
+    totals[r][0] = totals[r][1] = hn::Zero(d);
+    min_sums[r] = hn::Zero(db);
+  }
+  float block_scales[kGroupBlock];
   const auto add_group = [&]<int S>(int64_t g, const uint8_t* bytes, const int16_t* const* low,
                                     const int16_t* const* high) {
     Int32Vec dots[R];
     DotGroup<R>(bytes, low, high, dots);
-    const float scale = Widen(scales[2 * g]), min = Widen(scales[2 * g + 1]);
+    const auto scale = hn::Set(d, block_scales[g % kGroupBlock]);
     for (int r = 0; r < R; ++r) {
-      totals[r][S] = hn::MulAdd(hn::Set(d, scale), hn::ConvertTo(d, dots[r]), totals[r][S]);
-      mins[r][S] += min * p.x_group_sums[(r0 + r) * groups + g];
+      totals[r][S] = hn::MulAdd(scale, hn::ConvertTo(d, dots[r]), totals[r][S]);
     }
   };
   const auto add_full_group = [&]<int S>(int64_t g) {
-    // The next weight row into L2 while this one computes, as in gemm_int8.cc.
-    __builtin_prefetch(w + p.k / 2 + g * kHalfGroup, 0, 2);
     const int16_t* low[R];
     const int16_t* high[R];
     for (int r = 0; r < R; ++r) {
@@ -120,11 +135,32 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
     add_group.template operator()<S>(g, w + g * kHalfGroup, low, high);
   };
   int64_t g = 0;
-  for (; g + 2 <= full_groups; g += 2) {
-    add_full_group.template operator()<0>(g);
-    add_full_group.template operator()<1>(g + 1);
+  for (; g + kGroupBlock <= full_groups; g += kGroupBlock) {
+    // The next weight row into L2 while this one computes, as in gemm_int8.cc.
+    const uint8_t* next = w + p.k / 2 + g * kHalfGroup;
+    __builtin_prefetch(next, 0, 2);
+    __builtin_prefetch(next + 64, 0, 2);
+    for (int64_t c = 0; c < kGroupBlock; c += block_lanes) {
+      // A pair as one little-endian uint32: scale in the low half, min in the high half. (The
+      // loads copy bytes on every target, so the other type and alignment are safe.)
+      const auto pairs = hn::LoadU(du, reinterpret_cast<const uint32_t*>(scales + 2 * (g + c)));
+      hn::StoreU(hn::BitCast(db, hn::ShiftLeft<16>(pairs)), db, block_scales + c);
+      const auto mins = hn::BitCast(db, hn::And(pairs, hn::Set(du, 0xFFFF0000u)));
+      for (int r = 0; r < R; ++r) {
+        min_sums[r] = hn::MulAdd(mins, hn::LoadU(db, x_group_sums[r] + g + c), min_sums[r]);
+      }
+    }
+    for (int64_t i = 0; i < kGroupBlock; i += 2) {
+      add_full_group.template operator()<0>(g + i);
+      add_full_group.template operator()<1>(g + i + 1);
+    }
   }
-  if (g < full_groups) add_full_group.template operator()<0>(g);
+  // The last groups, fewer than a block: scales and mins widened one at a time.
+  for (int64_t t = g; t < groups; ++t) {
+    block_scales[t % kGroupBlock] = Widen(scales[2 * t]);
+    for (int r = 0; r < R; ++r) tail_mins[r] += Widen(scales[2 * t + 1]) * x_group_sums[r][t];
+  }
+  for (; g < full_groups; ++g) add_full_group.template operator()<0>(g);
   if (full_groups < groups) {
     // A shorter last group, zero-padded through local buffers so that no load reads past an array.
     const int64_t half = (p.k - full_groups * kQ4Group) / 2;
@@ -145,7 +181,8 @@ void DotRowsOfX(const Q4Product& p, int64_t r0, int64_t j) {
   const float bias = p.bias != nullptr ? p.bias[j] : 0.0f;
   for (int r = 0; r < R; ++r) {
     const float dot = hn::GetLane(hn::SumOfLanes(d, hn::Add(totals[r][0], totals[r][1])));
-    p.y[(r0 + r) * p.n + j] = dot * p.x_scales[r0 + r] + (mins[r][0] + mins[r][1]) + bias;
+    const float mins = hn::GetLane(hn::SumOfLanes(db, min_sums[r])) + tail_mins[r];
+    p.y[(r0 + r) * p.n + j] = dot * p.x_scales[r0 + r] + mins + bias;
   }
 }
 
