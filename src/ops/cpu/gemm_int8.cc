@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "ops/cpu/int16_rows.h"
 #include "ops/ops.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -102,11 +103,11 @@ void DotRowsOfX(const Int8Product& p, int64_t r0, int64_t j) {
   }
 }
 
-// Decode rows (m <= kInt16Rows): x quantised to int16 per row, so that a weight vector needs
-// one widening (int8 to int16) and one multiply-add of pairs (int16 x int16 into int32 lanes)
-// per 32 weights, instead of two widenings, two conversions and two float multiply-adds: at one
-// row a float32 kernel is bound by those instructions, not by the weight's bytes. int16 keeps
-// x to 1 / 65534 of its row's largest magnitude, finer than bf16 for all but the largest values.
+// Decode rows (m <= kInt16Rows): x quantised to int16 per row (int16_rows.h), so that a weight
+// vector needs one widening (int8 to int16) and one multiply-add of pairs (int16 x int16 into
+// int32 lanes) per 32 weights, instead of two widenings, two conversions and two float
+// multiply-adds: at one row a float32 kernel is bound by those instructions, not by the weights'
+// bytes.
 struct Int16Rows {
   const int16_t* x;       // [m, padded_k], zero past k
   const float* x_scales;  // [m]: row r of x stands for x[r, i] * x_scales[r]
@@ -198,36 +199,6 @@ namespace {
 
 // Products of at most this many rows (decode steps) take the int16 path.
 constexpr int64_t kInt16Rows = 32;
-
-// Rows of x as int16 with one scale per row (symmetric: the largest magnitude maps to 32767),
-// each row zero-padded so that a vector of `lanes` values loaded from any column < k stays
-// inside its row.
-struct QuantizedRows {
-  std::vector<int16_t> values;  // [m, padded_k]
-  std::vector<float> scales;    // [m]
-  int64_t padded_k = 0;
-};
-
-// `lanes` comes from the target that will run the kernel (Int16Lanes), not from a Highway
-// constant of this part of the file: here HWY_MAX_BYTES is the baseline target's (8 or 16 bytes)
-// while an AVX-512 kernel loads 64, which read past the rows whenever k % 32 != 0.
-QuantizedRows QuantizeRowsInt16(const float* x, int64_t m, int64_t k, int64_t lanes) {
-  QuantizedRows rows;
-  rows.padded_k = (k + 2 * lanes - 2) / lanes * lanes;  // >= k + lanes - 1, whole vectors
-  rows.values.assign(m * rows.padded_k, 0);
-  rows.scales.resize(m);
-  for (int64_t r = 0; r < m; ++r) {
-    const float* row = x + r * k;
-    float largest = 0;
-    for (int64_t i = 0; i < k; ++i) largest = std::max(largest, std::fabs(row[i]));
-    const float scale = largest > 0 ? largest / 32767.0f : 1.0f;
-    rows.scales[r] = scale;
-    for (int64_t i = 0; i < k; ++i) {
-      rows.values[r * rows.padded_k + i] = static_cast<int16_t>(std::lround(row[i] / scale));
-    }
-  }
-  return rows;
-}
 
 }  // namespace
 

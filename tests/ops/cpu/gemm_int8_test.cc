@@ -49,20 +49,6 @@ TEST(QuantizeInt8Test, RoundsEachGroupToItsOwnScale) {
 // Products of up to this many rows (decode steps) round x to int16 per row.
 constexpr int64_t kInt16Rows = 32;
 
-// x as the decode kernel sees it: each row rounded to int16 steps of its largest magnitude / 32767.
-std::vector<float> RoundRowsToInt16Steps(const std::vector<float>& x, int64_t m, int64_t k) {
-  std::vector<float> rounded(x.size());
-  for (int64_t r = 0; r < m; ++r) {
-    float largest = 0;
-    for (int64_t i = 0; i < k; ++i) largest = std::max(largest, std::fabs(x[r * k + i]));
-    const float scale = largest > 0 ? largest / 32767.0f : 1.0f;
-    for (int64_t i = 0; i < k; ++i) {
-      rounded[r * k + i] = static_cast<float>(std::lround(x[r * k + i] / scale)) * scale;
-    }
-  }
-  return rounded;
-}
-
 // The reference multiplies the dequantised weights in double with x as the kernel rounds it
 // (unless `exact_x`): the kernel must agree up to float32 accumulation.
 void CheckAgainstReference(int64_t m, int64_t k, int64_t n, int64_t group, bool with_bias,
@@ -70,7 +56,7 @@ void CheckAgainstReference(int64_t m, int64_t k, int64_t n, int64_t group, bool 
   std::mt19937 rng(static_cast<unsigned>(m * 131 + k * 7 + n + group));
   const std::vector<float> input = testing::RandomFloats(rng, m * k);
   const std::vector<float> x =
-      m <= kInt16Rows && !exact_x ? RoundRowsToInt16Steps(input, m, k) : input;
+      m <= kInt16Rows && !exact_x ? testing::RoundRowsToInt16Steps(input, m, k) : input;
   const std::vector<float> w = testing::RandomFloats(rng, n * k);
   const std::vector<float> bias = testing::RandomFloats(rng, n);
   const Quantized quantized = Quantize(w, n, k, group);

@@ -100,8 +100,9 @@ TEST(QuantizeQ4Test, RoundTripErrorIsHalfAStep) {
   EXPECT_LT(std::sqrt(error / norm), 0.08);
 }
 
-// The reference multiplies the dequantised weights in double with x as the kernel sees it: exact
-// for decode steps, rounded to bf16 (and the weights too) for the prefill's matrix product.
+// The reference multiplies the dequantised weights in double with x as the kernel sees it: rounded
+// to int16 steps for decode steps (unless `exact_x`), rounded to bf16 (and the weights too) for
+// the prefill's matrix product.
 std::vector<double> Reference(const std::vector<float>& x, const std::vector<float>& w,
                               const std::vector<float>& bias, int64_t m, int64_t k, int64_t n,
                               bool bf16) {
@@ -130,19 +131,22 @@ std::vector<float> RunLinearQ4(int64_t m, int64_t k, int64_t n, bool with_bias, 
   return y;
 }
 
-void CheckAgainstReference(int64_t m, int64_t k, int64_t n, bool with_bias, int threads) {
+void CheckAgainstReference(int64_t m, int64_t k, int64_t n, bool with_bias, int threads,
+                           bool exact_x = false, double tolerance = 2e-5) {
   std::mt19937 rng(static_cast<unsigned>(m * 131 + k * 7 + n));
   const std::vector<float> x = testing::RandomFloats(rng, m * k);
   const std::vector<float> w = testing::RandomFloats(rng, n * k);
   const std::vector<float> bias = testing::RandomFloats(rng, n);
   const Quantized quantized = Quantize(w, n, k);
+  const bool decode = m <= kDecodeRows;
   const std::vector<double> expected =
-      Reference(x, DequantisedMatrix(quantized, n, k), with_bias ? bias : std::vector<float>{}, m,
-                k, n, m > kDecodeRows);
+      Reference(decode && !exact_x ? testing::RoundRowsToInt16Steps(x, m, k) : x,
+                DequantisedMatrix(quantized, n, k), with_bias ? bias : std::vector<float>{}, m, k,
+                n, !decode);
   const std::string label = "LinearQ4 " + std::to_string(m) + "x" + std::to_string(k) + "x" +
                             std::to_string(n) + ", " + std::to_string(threads) + " threads";
-  testing::ExpectClose(RunLinearQ4(m, k, n, with_bias, threads, x, quantized, bias), expected, 2e-5,
-                       label);
+  testing::ExpectClose(RunLinearQ4(m, k, n, with_bias, threads, x, quantized, bias), expected,
+                       tolerance, label);
 }
 
 TEST(LinearQ4Test, DecodeRowsMatchDequantisedReference) {
@@ -153,6 +157,13 @@ TEST(LinearQ4Test, DecodeRowsMatchDequantisedReference) {
   CheckAgainstReference(4, 96, 17, true, 3);
   CheckAgainstReference(5, 1536, 70, false, 2);  // a block of 4 rows and one of 1
   CheckAgainstReference(8, 2048, 9, true, 2);
+}
+
+// Rounding x to int16 (steps of 1 / 32767 of the row's largest value) keeps decode products
+// within 1e-3 of those with the exact x, as for LinearInt8.
+TEST(LinearQ4Test, DecodeRowsStayCloseToExactActivations) {
+  CheckAgainstReference(1, 576, 64, true, 2, /*exact_x=*/true, 1e-3);
+  CheckAgainstReference(8, 1536, 16, false, 2, /*exact_x=*/true, 1e-3);
 }
 
 TEST(LinearQ4Test, PrefillRowsMatchTheBf16Reference) {

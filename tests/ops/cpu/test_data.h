@@ -32,4 +32,19 @@ inline void ExpectClose(std::span<const float> actual, std::span<const double> e
   }
 }
 
+// x as the decode kernels (LinearInt8, LinearQ4) see it: each row rounded to int16 steps of its
+// largest magnitude / 32767, halves away from zero.
+inline std::vector<float> RoundRowsToInt16Steps(const std::vector<float>& x, int64_t m, int64_t k) {
+  std::vector<float> rounded(x.size());
+  for (int64_t r = 0; r < m; ++r) {
+    float largest = 0;
+    for (int64_t i = 0; i < k; ++i) largest = std::max(largest, std::fabs(x[r * k + i]));
+    const float scale = largest > 0 ? largest / 32767.0f : 1.0f;
+    for (int64_t i = 0; i < k; ++i) {
+      rounded[r * k + i] = static_cast<float>(std::lround(x[r * k + i] / scale)) * scale;
+    }
+  }
+  return rounded;
+}
+
 }  // namespace lightvlm::ops::testing
