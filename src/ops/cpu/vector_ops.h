@@ -28,7 +28,9 @@ void GroupedAddScaledRows(const float* rows, int64_t stride, const float* weight
                           int64_t group, float* y);
 
 // GroupedDotRows and GroupedAddScaledRows over rows of bfloat16 (the bits of each value, as a KV
-// cache stores them), widened to float32 as they load; every sum stays float32.
+// cache stores them), widened to float32 as they load; every sum stays float32. The dot products
+// go in blocks of rows, one per SIMD lane, each block and head reduced by one transpose-and-add
+// tree into a vector of logits (no horizontal sum per row and head).
 void GroupedDotRowsBf16(const float* q, int64_t heads, int64_t group, const uint16_t* rows,
                         int64_t stride, int64_t count, int64_t n, float scale, float* out,
                         int64_t out_stride);

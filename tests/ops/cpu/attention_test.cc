@@ -255,6 +255,29 @@ TEST(AttentionTest, Bf16MatchesTheReferenceOnEverySimdTarget) {
   hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
 }
 
+// A decode step reads its cache in blocks of rows, one per SIMD lane (bf16): caches of 1 row,
+// of fewer and more rows than a block and than a part, grouped heads in sets of up to four
+// (9 over 3, 7 over 1, 8 over 8), head sizes with a tail (33) and of many chunks (130); float32
+// alike, on every SIMD target.
+TEST(AttentionTest, DecodeMatchesTheReferenceForEveryCacheLength) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    std::mt19937 rng(73);
+    for (const int64_t n_kv : {1, 15, 17, 100, 1100}) {
+      SCOPED_TRACE("n_kv=" + std::to_string(n_kv));
+      std::vector<int64_t> keys(n_kv);
+      for (int64_t j = 0; j < n_kv; ++j) keys[j] = j;
+      const auto grouped = MakeInputs(rng, 9, 3, 64, {n_kv - 1}, keys, true);
+      ExpectMatchesReference(RoundedToBf16(grouped), {0});
+      ExpectMatchesReference(grouped, {0});
+      ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 7, 1, 33, {n_kv}, keys, true)), {0});
+      ExpectMatchesReference(RoundedToBf16(MakeInputs(rng, 8, 8, 130, {0, 1}, keys, false)), {1});
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
+}
+
 // The bf16 path reads bfloat16: float32 keys would give other logits than their rounded values.
 TEST(AttentionTest, Bf16DiffersFromFloat32BeforeRounding) {
   std::mt19937 rng(69);

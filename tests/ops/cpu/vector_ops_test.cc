@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 
+#include "base/dtype.h"
 #include "hwy/targets.h"
 #include "ops/cpu/test_data.h"
 
@@ -103,6 +104,66 @@ TEST(VectorOpsTest, GroupedRowsMatchDoubleLoops) {
                            y.data());
       ExpectClose(std::span(y).first(kHeads * n), expected, 1e-5, "sums n=" + std::to_string(n));
       EXPECT_EQ(y[kHeads * n], guard) << "wrote past the end, n=" << n;
+    }
+  });
+}
+
+// The bfloat16 kernels read blocks of rows (one row per SIMD lane) and heads in sets of up to
+// four, a kv head in chunks of twice the lanes (up to four at a time): counts of rows below,
+// at and past a block, group sizes that leave a partial set (7) or several (8), and head sizes
+// that leave a tail or need more than four chunks, on every target.
+TEST(VectorOpsTest, GroupedBf16RowsMatchDoubleLoops) {
+  ForEachTarget([] {
+    std::mt19937 rng(6);
+    struct Grouping {
+      int64_t heads, group;
+    };
+    for (const Grouping grouping :
+         {Grouping{9, 3}, Grouping{7, 7}, Grouping{8, 8}, Grouping{2, 1}}) {
+      const int64_t heads = grouping.heads, group = grouping.group, kv_heads = heads / group;
+      for (int64_t n : {1, 7, 16, 33, 64, 130}) {
+        for (int64_t count : {1, 5, 16, 17, 40}) {
+          const std::string label = "heads=" + std::to_string(heads) +
+                                    " group=" + std::to_string(group) + " n=" + std::to_string(n) +
+                                    " count=" + std::to_string(count);
+          const int64_t stride = kv_heads * n + 3;
+          std::vector<uint16_t> rows(count * stride);
+          for (uint16_t& bits : rows) bits = F32ToBF16(RandomFloats(rng, 1, -2.0f, 2.0f)[0]);
+          const auto row = [&](int64_t j, int64_t h, int64_t i) {
+            return static_cast<double>(BF16ToF32(rows[j * stride + (h / group) * n + i]));
+          };
+          const auto q = RandomFloats(rng, heads * n);
+          std::vector<float> logits(heads * (count + 1), -5.0f);  // [heads, count + 1]
+          GroupedDotRowsBf16(q.data(), heads, group, rows.data(), stride, count, n, 0.5f,
+                             logits.data(), count + 1);
+          std::vector<double> expected_logits(heads * (count + 1), -5.0);
+          for (int64_t h = 0; h < heads; ++h) {
+            for (int64_t j = 0; j < count; ++j) {
+              double dot = 0;
+              for (int64_t i = 0; i < n; ++i) dot += q[h * n + i] * row(j, h, i);
+              expected_logits[h * (count + 1) + j] = 0.5 * dot;
+            }
+          }
+          ExpectClose(logits, expected_logits, 1e-5, "logits " + label);
+
+          auto weights = RandomFloats(rng, heads * count);
+          weights[count / 2] = 0.0f;
+          auto y = RandomFloats(rng, heads * n + 1);  // one guard element past the end
+          const float guard = y[heads * n];
+          std::vector<double> expected(y.begin(), y.begin() + heads * n);
+          for (int64_t h = 0; h < heads; ++h) {
+            for (int64_t j = 0; j < count; ++j) {
+              for (int64_t i = 0; i < n; ++i) {
+                expected[h * n + i] += weights[h * count + j] * row(j, h, i);
+              }
+            }
+          }
+          GroupedAddScaledRowsBf16(rows.data(), stride, weights.data(), count, count, n, heads,
+                                   group, y.data());
+          ExpectClose(std::span(y).first(heads * n), expected, 1e-5, "sums " + label);
+          EXPECT_EQ(y[heads * n], guard) << "wrote past the end, " << label;
+        }
+      }
     }
   });
 }
