@@ -232,25 +232,26 @@ def loadavg():
 
 def run(args):
     engines = Engines(args)
-    started, load_before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), loadavg()
-    results = []
+    record = {
+        "generator": "tools/peer_bench.sh", "shape": args.shape,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_before": loadavg(), "machine": cpu_model(), "threads": args.threads,
+        "repeats": args.repeats, "omp_wait_policy": args.omp_wait_policy,
+        "llama_cpp": args.llama_cpp_version, "lightvlm_commit": git_commit(),
+        "image": os.path.basename(args.image), "results": [],
+    }
     for test in args.tests:
         if test == "prefill":
-            results.append(measure_prefill(engines, args))
+            record["results"].append(measure_prefill(engines, args))
         elif test == "ttft":
-            results.extend(measure_ttft(engines, args))
+            record["results"].extend(measure_ttft(engines, args))
         else:  # decode-DTYPE-bBATCH
             _, dtype, batch = test.split("-")
-            results.append(measure_decode(engines, args, dtype, int(batch[1:])))
-        print(json.dumps(results[-1], indent=None)[:400], flush=True)
-    record = {
-        "generator": "tools/peer_bench.sh", "shape": args.shape, "started": started,
-        "load_average_before": load_before, "load_average_after": loadavg(),
-        "machine": cpu_model(), "threads": args.threads, "repeats": args.repeats,
-        "omp_wait_policy": args.omp_wait_policy, "llama_cpp": args.llama_cpp_version,
-        "lightvlm_commit": git_commit(), "image": os.path.basename(args.image), "results": results,
-    }
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+            record["results"].append(measure_decode(engines, args, dtype, int(batch[1:])))
+        print(json.dumps(record["results"][-1], indent=None)[:400], flush=True)
+        # Written after every test: a long run that fails late keeps what it measured.
+        record["load_average_after"] = loadavg()
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def cpu_model():

@@ -81,13 +81,14 @@ prepare_shape() { # $1 shape, $2 4-bit type: the checkpoint and its GGUF files, 
 image="$root/../shared/images/mmbench_21.jpg"
 for shape in $shapes; do
   # The image prompt is 230 tokens on the small shape and ~610 on LLaVA-1.5-7B's (576 image
-  # tokens): decode runs after a prompt just past it, for both engines. Q4_K needs rows of 256
+  # tokens): decode runs after a prompt just past it, for both engines, and the prefill test
+  # (lightvlm's is its image prompt lengthened with text) is 512 tokens, 640 on the 7B shape. Q4_K needs rows of 256
   # weights: on the small shape's 576-wide rows llama-quantize falls back to 5- and 6-bit types
   # for most matrices, so there the 4-bit peer is Q4_1 (groups of 32 with a scale and a min, the
   # grid of lightvlm's q4).
   case "$shape" in
-    llava-1.5-7b) decode_prompt=640 q4_type=Q4_K_M ;;
-    *) decode_prompt=256 q4_type=Q4_1 ;;
+    llava-1.5-7b) decode_prompt=640 prefill=640 q4_type=Q4_K_M ;;
+    *) decode_prompt=256 prefill=512 q4_type=Q4_1 ;;
   esac
   prepare_shape "$shape" "$q4_type"
   [ "$prepare_only" = 0 ] || continue
@@ -95,7 +96,7 @@ for shape in $shapes; do
   "$python" "$root/tools/peer_bench.py" run --shape "$shape" --checkpoint "$work/models/$shape/hf" \
     --gguf-dir "$work/models/$shape/gguf" --llama-bin "$bin" \
     --llama-cpp-version "llama-cpp-python $pin (llama.cpp $llama_cpp_commit)" --image "$image" \
-    --threads "$threads" --repeats "$repeats" --decode-prompt-tokens "$decode_prompt" --q4-type "$q4_type" \
+    --threads "$threads" --repeats "$repeats" --decode-prompt-tokens "$decode_prompt" --prefill-tokens "$prefill" --q4-type "$q4_type" \
     ${tests:+--tests $tests} --out "$root/docs/results/peers_$shape.json"
 done
 [ "$prepare_only" = 1 ] || "$python" "$root/tools/peer_bench.py" table "$root"/docs/results/peers_*.json

@@ -49,10 +49,12 @@ def main():
     parser.add_argument("--dtype", default="bf16")
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tests", nargs="+", default=["prefill", "decode"])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    configs = list(itertools.product(["prefill", "decode"], [1, 2], ["default", "PASSIVE"],
+    configs = list(itertools.product(args.tests, args.threads, ["default", "PASSIVE"],
                                      [False, True]))
     samples = {config: [] for config in configs}
     load_before = os.getloadavg()

@@ -1,14 +1,34 @@
 // lightvlm: the command line front end. Parses the subcommand, which runs as the parse's
 // callback, and reports failures: a clear message on stderr and a non-zero exit, never a crash.
 #include <malloc.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <new>
 
 #include "apps/commands.h"
 
+namespace {
+
+// oneDNN's threads are OpenMP's, and OpenMP reads OMP_WAIT_POLICY once, as its library loads,
+// before main. Its default keeps idle OpenMP threads spinning after every product, on the cores
+// our own pool needs for the next op: tools/threads_under_load.py measured a 2-thread prefill of
+// the SmolLM2-shaped LLaVA at 379 ms with the default against 273 ms passive (and 496 against 525
+// ms beside a busy process). So unless the user chose a policy, the process restarts once with
+// PASSIVE set.
+void RestartWithPassiveOpenMpThreads(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  // Only reached when the restart failed: go on with OpenMP's default.
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  RestartWithPassiveOpenMpThreads(argv);
   // Each layer's activations (megabytes in a prefill) are allocated and freed again layer after
   // layer. Left to glibc's defaults, every such buffer is a fresh mapping whose pages fault in
   // and are cleared anew: 14% of a 230-token prefill on a 1.5B model. Served from the heap and

@@ -253,7 +253,7 @@ nlohmann::json BenchReportJson(const BenchReport& report) {
                          {"vision_ms", report.vision_ms},
                          {"peak_rss_bytes", report.peak_rss_bytes},
                          {"rows", rows}};
-  AddCeilingsJson(report.ceilings, json);
+  AddMachineJson(report.ceilings, json);
   if (compared) {
     AddComparisonJson(report.compare, kPrefillRatio, report.compare_shares_model, json);
     json["compare_prompt_tokens"] = report.compare_prompt_tokens;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "base/error.h"
 #include "eval/synthetic_image.h"
@@ -56,9 +57,11 @@ Prompt BenchPrompt(const Model& model, const std::string& question,
   return prompt;
 }
 
-void AddCeilingsJson(const MachineCeilings& ceilings, nlohmann::json& json) {
+void AddMachineJson(const MachineCeilings& ceilings, nlohmann::json& json) {
   json["ceiling_gemm_gflops"] = ceilings.gemm_gflops;
   json["ceiling_copy_gbytes_s"] = ceilings.copy_gbytes_s;
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  json["omp_wait_policy"] = wait_policy != nullptr ? wait_policy : "";
 }
 
 void AddComparisonJson(const std::string& flags, std::string_view ratio, bool shares_model,

@@ -65,9 +65,10 @@ Image BenchImage(const std::string& path);
 Prompt BenchPrompt(const Model& model, const std::string& question,
                    std::span<const ImageEmbeddings> images, int64_t min_tokens);
 
-// The JSON fields both bench reports share: the machine's ceilings, and, with a comparison, its
+// The JSON fields both bench reports share: the machine's ceilings and the OpenMP wait policy the
+// run had (OMP_WAIT_POLICY, "" when unset), and, with a comparison, its
 // flags, how its ratio reads (`ratio`) and whether B shared A's model.
-void AddCeilingsJson(const MachineCeilings& ceilings, nlohmann::json& json);
+void AddMachineJson(const MachineCeilings& ceilings, nlohmann::json& json);
 void AddComparisonJson(const std::string& flags, std::string_view ratio, bool shares_model,
                        nlohmann::json& json);
 

@@ -370,7 +370,7 @@ nlohmann::json DecodeBenchReportJson(const DecodeBenchReport& report) {
                          {"weight_bytes", report.weight_bytes},
                          {"peak_rss_bytes", report.peak_rss_bytes},
                          {"rows", rows}};
-  AddCeilingsJson(report.ceilings, json);
+  AddMachineJson(report.ceilings, json);
   if (compared) {
     AddComparisonJson(report.compare, kDecodeRatio, report.compare_shares_model, json);
     json["compare_weight_bytes"] = report.compare_weight_bytes;

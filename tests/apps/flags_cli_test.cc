@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -72,6 +73,42 @@ std::string Joined(const std::vector<std::string>& names) {
   std::string joined;
   for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
   return joined;
+}
+
+// lightvlm runs with OpenMP's passive wait policy unless the user set one (src/apps/main.cc);
+// bench reports the policy its run had.
+TEST(FlagsCliTest, OpenMpWaitsPassivelyUnlessTheUserChoseAPolicy) {
+  const char* saved = std::getenv("OMP_WAIT_POLICY");
+  const std::string saved_value = saved != nullptr ? saved : "";
+  const std::vector<std::string> bench = {"bench",
+                                          "-m",
+                                          (kFixtures / "llava" / "model").string(),
+                                          "--decode-context",
+                                          "8",
+                                          "--steps",
+                                          "1",
+                                          "--kv",
+                                          "none",
+                                          "-t",
+                                          "1",
+                                          "--no-ceilings",
+                                          "--json"};
+  for (const std::string policy : {"", "ACTIVE"}) {
+    if (policy.empty()) {
+      unsetenv("OMP_WAIT_POLICY");
+    } else {
+      setenv("OMP_WAIT_POLICY", policy.c_str(), 1);
+    }
+    const CliResult result = RunCli(bench);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(nlohmann::json::parse(result.out).at("omp_wait_policy"),
+              policy.empty() ? "PASSIVE" : policy);
+  }
+  if (saved != nullptr) {
+    setenv("OMP_WAIT_POLICY", saved_value.c_str(), 1);
+  } else {
+    unsetenv("OMP_WAIT_POLICY");
+  }
 }
 
 TEST(FlagsCliTest, UnknownNamesFailBeforeTheModelLoadsListingTheKnownOnes) {
