@@ -1,6 +1,7 @@
 // Element types of weights and activations, and conversions between them.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -17,7 +18,16 @@ size_t DTypeSize(DType dtype);  // bytes of one element; fails for Q4, whose ele
 std::string_view DTypeName(DType dtype);
 
 float BF16ToF32(uint16_t bits);
-uint16_t F32ToBF16(float value);  // round to nearest even, NaN kept NaN
+
+// Round to nearest even, NaN kept NaN. Inline and without branches, so that loops over arrays
+// (every bf16 product's activations) vectorize: called out of line, it took 11% of a prefill.
+inline uint16_t F32ToBF16(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16;
+  const uint32_t quiet_nan = (bits >> 16) | 0x40;
+  return static_cast<uint16_t>(value != value ? quiet_nan : rounded);
+}
+
 float F16ToF32(uint16_t bits);
 uint16_t F32ToF16(float value);  // round to nearest even, overflow to infinity
 
