@@ -231,27 +231,36 @@ def loadavg():
 
 
 def run(args):
+    """Appends to --out: a row measured again (same test and types) replaces the old one, rows of
+    other tests stay, each with its own time, load and commit."""
     engines = Engines(args)
+    out = Path(args.out)
+    kept = json.loads(out.read_text())["results"] if out.exists() else []
     record = {
-        "generator": "tools/peer_bench.sh", "shape": args.shape,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load_average_before": loadavg(), "machine": cpu_model(), "threads": args.threads,
-        "repeats": args.repeats, "omp_wait_policy": args.omp_wait_policy,
-        "llama_cpp": args.llama_cpp_version, "lightvlm_commit": git_commit(),
-        "image": os.path.basename(args.image), "results": [],
+        "generator": "tools/peer_bench.sh", "shape": args.shape, "machine": cpu_model(),
+        "threads": args.threads, "omp_wait_policy": args.omp_wait_policy,
+        "llama_cpp": args.llama_cpp_version, "image": os.path.basename(args.image),
+        "results": kept,
     }
     for test in args.tests:
+        started, load_before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), loadavg()
         if test == "prefill":
-            record["results"].append(measure_prefill(engines, args))
+            rows = [measure_prefill(engines, args)]
         elif test == "ttft":
-            record["results"].extend(measure_ttft(engines, args))
+            rows = measure_ttft(engines, args)
         else:  # decode-DTYPE-bBATCH
             _, dtype, batch = test.split("-")
-            record["results"].append(measure_decode(engines, args, dtype, int(batch[1:])))
-        print(json.dumps(record["results"][-1], indent=None)[:400], flush=True)
+            rows = [measure_decode(engines, args, dtype, int(batch[1:]))]
+        for row in rows:
+            row.update(started=started, load_average_before=load_before,
+                       load_average_after=loadavg(), lightvlm_commit=git_commit(),
+                       repeats=args.repeats)
+            record["results"] = [r for r in record["results"]
+                                 if (r["test"], r["types"]) != (row["test"], row["types"])]
+            record["results"].append(row)
+            print(json.dumps(row, indent=None)[:400], flush=True)
         # Written after every test: a long run that fails late keeps what it measured.
-        record["load_average_after"] = loadavg()
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+        out.write_text(json.dumps(record, indent=1) + "\n")
 
 
 def cpu_model():
@@ -276,8 +285,8 @@ def table(args):
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for path in sorted(args.files):
         record = json.loads(Path(path).read_text())
-        load = f"{record['load_average_before'][0]:.1f} to {record['load_average_after'][0]:.1f}"
         for r in record["results"]:
+            load = f"{r['load_average_before'][0]:.1f} to {r['load_average_after'][0]:.1f}"
             lines.append(f"| {record['shape']} | {r['test']} | {r['types']} | "
                          f"{fmt(r['lightvlm'], r['metric'])} | {fmt(r['llama_cpp'], r['metric'])} | "
                          f"**{r['lightvlm_faster_by']:.2f}x** | {len(r['samples'])} each, {load} |")
