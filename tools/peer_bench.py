@@ -76,12 +76,12 @@ def gguf_source(args):
     (out / "tokenizer.json").write_text(json.dumps(tokenizer))
 
 
-def run_json(command, env):
-    started = time.monotonic()
+def run_command(command, env):
+    """The command's stdout and stderr; exits naming the command when it fails."""
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-3000:]}")
-    return result.stdout, result.stderr, time.monotonic() - started
+    return result.stdout, result.stderr
 
 
 class Engines:
@@ -98,13 +98,13 @@ class Engines:
     def lightvlm(self, *flags):
         command = [self.args.lightvlm, "bench", "-m", self.args.checkpoint, "--image",
                    self.args.image, "-t", self.threads, "--no-ceilings", "--json", *flags]
-        out, _, _ = run_json(command, self.env)
+        out, _ = run_command(command, self.env)
         return json.loads(out)
 
     def llama_bench(self, gguf_type, *flags):
         command = [str(self.llama / "llama-bench"), "-m", str(self.gguf / f"{gguf_type}.gguf"),
                    "-t", self.threads, "-r", "1", "-o", "json", *flags]
-        out, _, _ = run_json(command, self.env)
+        out, _ = run_command(command, self.env)
         return json.loads(out)[0]
 
     def batched_bench(self, gguf_type, prompt, generated, batch):
@@ -113,9 +113,16 @@ class Engines:
                    "-c", str((prompt + generated) * batch), "-b", "2048", "-ub", "512",
                    "-npp", str(prompt), "-ntg", str(generated), "-npl", str(batch),
                    "--output-format", "jsonl"]
-        out, _, _ = run_json(command, self.env)
+        out, _ = run_command(command, self.env)
         rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         return rows[-1]
+
+    def transformers(self, test, *flags):
+        command = [sys.executable, str(REPO / "tools" / "peer_transformers.py"), "--checkpoint",
+                   self.args.checkpoint, "--image", self.args.image, "--threads", self.threads,
+                   "--test", test, *flags]
+        out, _ = run_command(command, self.env)
+        return json.loads(out)
 
     def mtmd(self, gguf_type, question):
         """Time to first token from llama-mtmd-cli's own log (-v stamps every line): from the
@@ -126,7 +133,7 @@ class Engines:
                    "--mmproj", str(self.gguf / "mmproj.gguf"), "--image", self.args.image, "-p",
                    question, "-n", "1", "--temp", "0", "-t", self.threads, "-tb", self.threads,
                    "--chat-template", "vicuna", "-v"]
-        out, err, _ = run_json(command, self.env)
+        out, err = run_command(command, self.env)
         log = out + err
         stamp = r"(\d+)\.(\d+)\.(\d+)\.(\d+) \w "
         start = re.search(stamp + r"encoding mtmd batch", log)
@@ -146,11 +153,15 @@ class Engines:
                 "ttft_ms": (seconds(end) - seconds(start)) * 1e3}
 
 
-def alternate(repeats, first, second):
-    pairs = []
-    for _ in range(repeats):
-        pairs.append((first(), second()))
-    return pairs
+def alternate(repeats, engines):
+    """engines: name -> callable; each repeat runs each engine once, in turn."""
+    return [{name: measure() for name, measure in engines.items()} for _ in range(repeats)]
+
+
+def with_transformers(args, engines, measure):
+    if args.with_transformers:
+        engines["transformers"] = measure
+    return engines
 
 
 def median(values):
@@ -171,8 +182,12 @@ def measure_prefill(engines, args):
         test = engines.llama_bench("BF16", "-p", str(tokens), "-n", "0")
         return {"tokens": test["n_prompt"], "tokens_per_s": test["avg_ts"]}
 
-    pairs = alternate(args.repeats, ours, theirs)
-    return summarize("prefill", "bf16 / BF16", pairs, "tokens_per_s", higher_is_better=True)
+    def pytorch():
+        return engines.transformers("prefill", "--tokens", str(tokens))
+
+    samples = alternate(args.repeats, with_transformers(
+        args, {"lightvlm": ours, "llama_cpp": theirs}, pytorch))
+    return summarize("prefill", "bf16 / BF16", samples, "tokens_per_s", higher_is_better=True)
 
 
 def measure_decode(engines, args, dtype, batch):
@@ -190,8 +205,16 @@ def measure_decode(engines, args, dtype, batch):
         row = engines.batched_bench(engines.peer_type[dtype], prompt, generated, batch)
         return {"prompt_tokens": row["pp"], "tokens_per_s": row["speed_tg"]}
 
-    pairs = alternate(args.repeats, ours, theirs)
-    return summarize(f"decode batch {batch}", f"{dtype} / {engines.peer_type[dtype]}", pairs,
+    def pytorch():
+        return engines.transformers("decode", "--prompt-tokens", str(prompt), "--generated",
+                                    str(generated))
+
+    # transformers in bf16 at batch 1 only
+    runs = {"lightvlm": ours, "llama_cpp": theirs}
+    if dtype == "bf16" and batch == 1:
+        runs = with_transformers(args, runs, pytorch)
+    samples = alternate(args.repeats, runs)
+    return summarize(f"decode batch {batch}", f"{dtype} / {engines.peer_type[dtype]}", samples,
                      "tokens_per_s", higher_is_better=True)
 
 
@@ -209,21 +232,30 @@ def measure_ttft(engines, args):
     def theirs():
         return engines.mtmd("BF16", args.question)
 
-    pairs = alternate(args.repeats, ours, theirs)
+    def pytorch():
+        return engines.transformers("ttft", "--question", args.question)
+
+    samples = alternate(args.repeats, with_transformers(
+        args, {"lightvlm": ours, "llama_cpp": theirs}, pytorch))
     rows = []
-    for keep in pairs[0][0]:
-        keyed = [(ours_[keep], theirs_) for ours_, theirs_ in pairs]
+    for keep in samples[0]["lightvlm"]:
+        keyed = [dict(sample, lightvlm=sample["lightvlm"][keep]) for sample in samples]
         rows.append(summarize(f"time to first token, {keep}", "bf16 / BF16 (vision f16)", keyed,
                               "ttft_ms", higher_is_better=False))
     return rows
 
 
-def summarize(test, types, pairs, key, higher_is_better):
-    ours = median(p[0][key] for p in pairs)
-    theirs = median(p[1][key] for p in pairs)
-    ratio = ours / theirs if higher_is_better else theirs / ours
-    return {"test": test, "types": types, "metric": key, "lightvlm": ours, "llama_cpp": theirs,
-            "lightvlm_faster_by": ratio, "samples": [{"lightvlm": a, "llama_cpp": b} for a, b in pairs]}
+def summarize(test, types, samples, key, higher_is_better):
+    """Medians per engine, and how much faster lightvlm is than each other engine."""
+    row = {"test": test, "types": types, "metric": key}
+    for engine in samples[0]:
+        row[engine] = median(sample[engine][key] for sample in samples)
+    for engine in samples[0]:
+        if engine != "lightvlm":
+            ratio = row["lightvlm"] / row[engine]
+            row[f"lightvlm_faster_than_{engine}"] = ratio if higher_is_better else 1 / ratio
+    row["samples"] = samples
+    return row
 
 
 def loadavg():
@@ -281,15 +313,20 @@ def fmt(value, metric):
 
 
 def table(args):
-    lines = ["| shape | test | types | lightvlm | llama.cpp | lightvlm faster by | runs, load average |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| shape | test | types | lightvlm | llama.cpp | lightvlm faster by | transformers (PyTorch, bf16) | runs, load average |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for path in sorted(args.files):
         record = json.loads(Path(path).read_text())
         for r in record["results"]:
             load = f"{r['load_average_before'][0]:.1f} to {r['load_average_after'][0]:.1f}"
+            pytorch = "-"
+            if "transformers" in r:
+                pytorch = (f"{fmt(r['transformers'], r['metric'])} "
+                           f"(lightvlm {r['lightvlm_faster_than_transformers']:.2f}x)")
             lines.append(f"| {record['shape']} | {r['test']} | {r['types']} | "
                          f"{fmt(r['lightvlm'], r['metric'])} | {fmt(r['llama_cpp'], r['metric'])} | "
-                         f"**{r['lightvlm_faster_by']:.2f}x** | {len(r['samples'])} each, {load} |")
+                         f"**{r['lightvlm_faster_than_llama_cpp']:.2f}x** | {pytorch} | "
+                         f"{len(r['samples'])} each, {load} |")
     results = Path(args.results)
     text = results.read_text()
     begin, end = text.find(MARK_BEGIN), text.find(MARK_END)
@@ -321,6 +358,8 @@ def main():
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--q4-type", default="Q4_K_M", help="llama.cpp's type beside --dtype q4")
+    bench.add_argument("--with-transformers", action="store_true",
+                       help="a third column: transformers on PyTorch (ttft, prefill, bf16 decode at batch 1)")
     bench.add_argument("--omp-wait-policy", default="PASSIVE")
     bench.add_argument("--prefill-tokens", type=int, default=512)
     bench.add_argument("--decode-prompt-tokens", type=int, default=256)

@@ -2,7 +2,7 @@
 # lightvlm against llama.cpp, side by side on the same shaped checkpoints (issue 19).
 #   usage: tools/peer_bench.sh [--work DIR] [--shapes "llava-smollm2-135m llava-1.5-7b"]
 #                              [--repeats N] [--threads N] [--tests "ttft prefill decode-bf16-b1 ..."]
-#                              [--prepare-only]
+#                              [--prepare-only] [--with-transformers]
 # 1. llama.cpp from the llama-cpp-python SOURCE package on PyPI (it vendors llama.cpp; the pin and
 #    its commit are below), built CPU-only with cmake: llama-bench, llama-batched-bench,
 #    llama-mtmd-cli, llama-quantize (~25 minutes on 2 cores, reused on later runs).
@@ -10,7 +10,8 @@
 #    convert_hf_to_gguf.py (BF16), llama-quantize (Q8_0, Q4_K_M or Q4_1) and the LLaVA image encoder
 #    converter (tools/mtmd/legacy-models/convert_image_encoder_to_gguf.py, f16).
 # 3. tools/peer_bench.py run: both engines alternating process by process, same threads, same
-#    prompt lengths -> docs/results/peers_<shape>.json; then the table in docs/RESULTS.md.
+#    prompt lengths (and transformers on PyTorch as a third, with --with-transformers)
+#    -> docs/results/peers_<shape>.json; then the table in docs/RESULTS.md.
 # Needs: .venv from scripts/setup.sh plus tools/requirements.txt (torch, transformers,
 # sentencepiece: the converters import them), cmake, ninja, g++ with OpenMP, build/lightvlm.
 # The 7B shape needs ~45 GB of disk in the work directory and ~16 GB of memory.
@@ -25,6 +26,7 @@ repeats=3
 threads=2
 tests=""
 prepare_only=0
+transformers=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --tests) tests="$2"; shift 2 ;;
     --prepare-only) prepare_only=1; shift ;;
+    --with-transformers) transformers=--with-transformers; shift ;;
     *) echo "peer_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -97,6 +100,6 @@ for shape in $shapes; do
     --gguf-dir "$work/models/$shape/gguf" --llama-bin "$bin" \
     --llama-cpp-version "llama-cpp-python $pin (llama.cpp $llama_cpp_commit)" --image "$image" \
     --threads "$threads" --repeats "$repeats" --decode-prompt-tokens "$decode_prompt" --prefill-tokens "$prefill" --q4-type "$q4_type" \
-    ${tests:+--tests $tests} --out "$root/docs/results/peers_$shape.json"
+    ${tests:+--tests $tests} $transformers --out "$root/docs/results/peers_$shape.json"
 done
 [ "$prepare_only" = 1 ] || "$python" "$root/tools/peer_bench.py" table "$root"/docs/results/peers_*.json
