@@ -22,7 +22,9 @@ void RestartWithPassiveOpenMpThreads(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);
-  // Only reached when the restart failed: go on with OpenMP's default.
+  // Only reached when the restart failed: go on with OpenMP's default, and say so to anything
+  // that reads the variable (bench's report).
+  unsetenv("OMP_WAIT_POLICY");
 }
 
 }  // namespace
