@@ -30,18 +30,21 @@ def split_llava(args):
     """The CLIP tower as a CLIPVisionModel directory plus llava.projector (torch.save of the
     multi_modal_projector tensors), which is what llama.cpp's legacy LLaVA converter reads."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+    from safetensors.torch import save_file
 
     src, out = Path(args.checkpoint), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = json.loads((src / "config.json").read_text())
     vision, projector = {}, {}
+    # Only the tower's and projector's tensors are read: the 7B shape's LLM is 13 GB.
     for path in sorted(src.glob("*.safetensors")):
-        for name, tensor in load_file(path).items():
-            if name.startswith("vision_tower."):
-                vision[name[len("vision_tower."):]] = tensor.float().contiguous()
-            elif name.startswith("multi_modal_projector."):
-                projector[name] = tensor.float().contiguous()
+        with safe_open(path, framework="pt") as weights:
+            for name in weights.keys():
+                if name.startswith("vision_tower."):
+                    vision[name[len("vision_tower."):]] = weights.get_tensor(name).float()
+                elif name.startswith("multi_modal_projector."):
+                    projector[name] = weights.get_tensor(name).float()
     if not vision or not projector:
         sys.exit(f"{src}: no vision_tower.* or multi_modal_projector.* tensors (not a LLaVA)")
     save_file(vision, out / "model.safetensors", metadata={"format": "pt"})
