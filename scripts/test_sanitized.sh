@@ -18,4 +18,4 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # and evaluator tests; the plain suite (scripts/test.sh) runs it. Also ServeLoadTest (500 requests
 # from 32 clients): the server's code paths run under ASan in serve_tests and
 # ServeOpenAiClientTest; the load itself is for answers and memory, which the plain suite checks.
-ctest --test-dir build-sanitized --output-on-failure -j"$(nproc)" -E 'ShapesModelTest|ServeLoadTest'
+ctest --test-dir build-sanitized --output-on-failure -j"$(nproc)" -E 'ShapesModelTest|ShapesSmolModelTest|ServeLoadTest'

@@ -28,7 +28,7 @@ from shapes_model import PATCH  # noqa: E402
 F = torch.nn.functional
 GRID = sd.IMAGE_SIZE // PATCH
 COLOURS = list(sd.COLOURS)
-# shape, colour, shape centre (shape + 1 or 0), quadrant, row, column
+# shape, colour, shape centre (shape + 1 or 0), quadrant, row, column (of a PATCH-sized grid)
 PATCH_CLASSES = (1 + len(sd.SHAPES), 1 + len(COLOURS), 1 + len(sd.SHAPES), 4, GRID, GRID)
 # count, colour, x bin, quadrant (shape words); shape, colour (quadrant words); count (colour words)
 WORD_CLASSES = (4, len(COLOURS), 8, 4, len(sd.SHAPES), len(COLOURS), 4)
@@ -36,22 +36,23 @@ IGNORE = -100
 
 
 class VisionProbe(torch.nn.Module):
-    def __init__(self, hidden):
+    def __init__(self, hidden, patch=PATCH):
         super().__init__()
-        self.linear = torch.nn.Linear(hidden, sum(PATCH_CLASSES))
+        self.patch, self.grid = patch, sd.IMAGE_SIZE // patch
+        self.classes = PATCH_CLASSES[:4] + (self.grid, self.grid)
+        self.linear = torch.nn.Linear(hidden, sum(self.classes))
 
-    @staticmethod
-    def labels(shapes):
-        """[4, GRID * GRID] int64: shape, colour, centre and quadrant labels of one image."""
-        return np.stack(sd.patch_labels(shapes, PATCH)).reshape(4, -1)
+    def labels(self, shapes):
+        """[4, grid * grid] int64: shape, colour, centre and quadrant labels of one image."""
+        return np.stack(sd.patch_labels(shapes, self.patch)).reshape(4, -1)
 
     def loss(self, features, labels):
-        """features [b, GRID * GRID, hidden] (CLS dropped), labels [b, 4, GRID * GRID]."""
-        b = features.shape[0]
-        pos = torch.arange(GRID * GRID, device=features.device)
+        """features [b, grid * grid, hidden] (CLS dropped), labels [b, 4, grid * grid]."""
+        b, g = features.shape[0], self.grid
+        pos = torch.arange(g * g, device=features.device)
         targets = [labels[:, 0], labels[:, 1], labels[:, 2], labels[:, 3],
-                   (pos // GRID).expand(b, -1), (pos % GRID).expand(b, -1)]
-        outs = self.linear(features.float()).split(PATCH_CLASSES, dim=-1)
+                   (pos // g).expand(b, -1), (pos % g).expand(b, -1)]
+        outs = self.linear(features.float()).split(self.classes, dim=-1)
         losses = [F.cross_entropy(o.reshape(-1, o.shape[-1]), t.reshape(-1)) for o, t in zip(outs, targets)]
         # Most patches are background; the shape of the few object patches is what every question
         # needs, so it gets a term of its own.

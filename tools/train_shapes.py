@@ -89,12 +89,12 @@ def vision_features(model, pix):
     return model.vision_tower(pix, output_hidden_states=True).hidden_states[layer][:, 1:]
 
 
-def vision_batch(codec, step, batch):
+def vision_batch(codec, probe, step, batch):
     pix, labels = [], []
     for k in range(batch):
         ex = sd.example(sd.split_seed("train", VISION_SEED_BASE + step * batch + k))
         pix.append(codec.pixels(ex["image"]))
-        labels.append(VisionProbe.labels(ex["shapes"]))
+        labels.append(probe.labels(ex["shapes"]))
     return torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
 
 
@@ -184,7 +184,7 @@ class Trainer:
 
     def vision_step(self):
         a = self.args
-        pix, labels = vision_batch(self.codec, self.step, a.vision_batch)
+        pix, labels = vision_batch(self.codec, self.vision_probe, self.step, a.vision_batch)
         set_lr(self.vision_opt, lr_at(self.step, a.vision_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
         loss, shape_accuracy = self.vision_probe.loss(vision_features(self.model, pix.to(self.device)),
                                                       labels.to(self.device))

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <numeric>
 
 #include "base/progress.h"
 #include "engine/session.h"
@@ -9,64 +11,120 @@
 namespace lightvlm {
 namespace {
 
-std::vector<int32_t> GreedyAnswer(const Model& model, ThreadPool& pool,
-                                  const std::vector<int32_t>& prompt, KvPolicy& policy,
-                                  int64_t tokens, KvFidelityRow& row) {
-  Session session(model.decoder(), pool, static_cast<int64_t>(prompt.size()) + tokens + 1);
-  session.SetKvPolicy(&policy);
-  GenerationOptions generation;
-  generation.max_new_tokens = tokens;
-  const auto answer = session.Generate(prompt, generation, [](int32_t) { return true; }).tokens;
-  row.peak_kv_bytes = session.peak_kv_bytes();
-  row.budget = policy.Budget(session.length());
-  return answer;
+using Answers = std::vector<std::vector<int32_t>>;
+
+int32_t Argmax(const std::vector<float>& logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-// exp of the mean negative log-likelihood of `answer` after `prompt`, with the full cache.
-double Perplexity(const Model& model, ThreadPool& pool, const std::vector<int32_t>& prompt,
-                  const std::vector<int32_t>& answer) {
-  Session session(model.decoder(), pool, static_cast<int64_t>(prompt.size() + answer.size()) + 1);
-  std::vector<float> logits = session.Prefill(prompt);
-  double nll = 0;
-  for (int32_t token : answer) {
-    const float max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float logit : logits) sum += std::exp(static_cast<double>(logit - max));
-    nll -= static_cast<double>(logits[token] - max) - std::log(sum);
-    logits = session.Decode(token);
+// -log softmax(logits)[token], in double.
+double NegativeLogLikelihood(const std::vector<float>& logits, int32_t token) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float logit : logits) sum += std::exp(static_cast<double>(logit - max));
+  return std::log(sum) - static_cast<double>(logits[token] - max);
+}
+
+struct Sessions {
+  std::vector<std::unique_ptr<Session>> owned;
+  std::vector<Session*> pointers;
+  std::vector<std::vector<float>> logits;  // of each session's next token
+};
+
+// One session per prompt, prefilled; each with its own instance of `policy` when not empty.
+Sessions Prefilled(const Model& model, ThreadPool& pool,
+                   std::span<const std::vector<int32_t>> prompts, int64_t tokens,
+                   std::vector<std::unique_ptr<KvPolicy>>& policies) {
+  Sessions s;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    s.owned.push_back(std::make_unique<Session>(
+        model.decoder(), pool, static_cast<int64_t>(prompts[b].size()) + tokens + 1));
+    if (!policies.empty()) s.owned.back()->SetKvPolicy(policies[b].get());
+    s.logits.push_back(s.owned.back()->Prefill(prompts[b]));
+    s.pointers.push_back(s.owned.back().get());
   }
-  return std::exp(nll / static_cast<double>(answer.size()));
+  return s;
+}
+
+// Each prompt's `tokens` greedy tokens, decoded in batched steps under `name`'s policy.
+Answers GreedyAnswers(const Model& model, ThreadPool& pool,
+                      std::span<const std::vector<int32_t>> prompts, const std::string& name,
+                      const KvPolicyOptions& options, int64_t tokens, KvFidelityRow& row) {
+  std::vector<std::unique_ptr<KvPolicy>> policies;
+  for (size_t b = 0; b < prompts.size(); ++b) policies.push_back(MakeKvPolicy(name, options));
+  Sessions s = Prefilled(model, pool, prompts, tokens, policies);
+  Answers answers(prompts.size());
+  std::vector<int32_t> next(prompts.size());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      next[b] = Argmax(s.logits[b]);
+      answers[b].push_back(next[b]);
+    }
+    if (t + 1 < tokens) s.logits = Session::DecodeBatch(s.pointers, next);
+  }
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    row.peak_kv_bytes = std::max(row.peak_kv_bytes, s.owned[b]->peak_kv_bytes());
+    row.budget = std::max(row.budget, policies[b]->Budget(s.owned[b]->length()));
+  }
+  return answers;
+}
+
+// Per prompt, exp of the mean negative log-likelihood of its answer under the full cache.
+std::vector<double> Perplexities(const Model& model, ThreadPool& pool,
+                                 std::span<const std::vector<int32_t>> prompts,
+                                 const Answers& answers, int64_t tokens) {
+  std::vector<std::unique_ptr<KvPolicy>> none;
+  Sessions s = Prefilled(model, pool, prompts, tokens, none);
+  std::vector<double> nll(prompts.size(), 0.0);
+  std::vector<int32_t> forced(prompts.size());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      forced[b] = answers[b][static_cast<size_t>(t)];
+      nll[b] += NegativeLogLikelihood(s.logits[b], forced[b]);
+    }
+    if (t + 1 < tokens) s.logits = Session::DecodeBatch(s.pointers, forced);
+  }
+  std::vector<double> perplexities;
+  for (double sum : nll) perplexities.push_back(std::exp(sum / static_cast<double>(tokens)));
+  return perplexities;
+}
+
+double Mean(const std::vector<double>& values) {
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
 }
 
 }  // namespace
 
 std::vector<KvFidelityRow> MeasureKvFidelity(const Model& model, ThreadPool& pool,
-                                             const std::string& prompt,
+                                             std::span<const std::vector<int32_t>> prompts,
                                              const std::vector<std::string>& policies,
                                              const KvPolicyOptions& options, int64_t tokens) {
-  const std::vector<int32_t> ids = model.tokenizer->Encode(prompt, /*add_special=*/true);
+  Check(!prompts.empty(), "kvfidelity: no prompts");
   std::vector<std::string> names = {"none"};
   for (const std::string& name : policies) {
     if (name != "none") names.push_back(name);
   }
   std::vector<KvFidelityRow> rows;
-  std::vector<int32_t> full;
+  Answers full;
   Progress progress("kvfidelity", static_cast<int64_t>(names.size()));
   for (const std::string& name : names) {
-    const auto policy = MakeKvPolicy(name, options);
     KvFidelityRow row;
     row.policy = name;
-    const std::vector<int32_t> answer = GreedyAnswer(model, pool, ids, *policy, tokens, row);
+    const Answers answers = GreedyAnswers(model, pool, prompts, name, options, tokens, row);
     if (name == "none") {
-      full = answer;
+      full = answers;
       row.budget = 0;
     }
-    int64_t same = 0;
-    for (size_t i = 0; i < answer.size(); ++i) same += answer[i] == full[i];
-    row.agreement = static_cast<double>(same) / static_cast<double>(answer.size());
-    row.perplexity = Perplexity(model, pool, ids, answer);
-    row.text = model.tokenizer->Decode(answer, /*skip_special=*/true);
-    rows.push_back(row);
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      int64_t same = 0;
+      for (int64_t i = 0; i < tokens; ++i) same += answers[b][i] == full[b][i];
+      row.agreements.push_back(static_cast<double>(same) / static_cast<double>(tokens));
+      row.texts.push_back(model.tokenizer->Decode(answers[b], /*skip_special=*/true));
+    }
+    row.perplexities = Perplexities(model, pool, prompts, answers, tokens);
+    row.agreement = Mean(row.agreements);
+    row.perplexity = Mean(row.perplexities);
+    rows.push_back(std::move(row));
     progress.Advance();
   }
   return rows;

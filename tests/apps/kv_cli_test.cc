@@ -2,8 +2,12 @@
 // reports each layer's cache and the peak.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "support/cli.h"
@@ -54,6 +58,35 @@ TEST(KvCliTest, VerboseReportsEachLayersCacheAndThePeak) {
     EXPECT_NE(result.err.find(StrCat("peak ", peak_bytes, " bytes")), std::string::npos)
         << dtype << ": " << result.err;
   }
+}
+
+// kvfidelity --instructions answers every line of the file in one batch and reports each
+// instruction's agreement and perplexity; a file without instructions is an error naming it.
+TEST(KvCliTest, KvFidelityAnswersEachInstructionOfAFile) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "lightvlm_kv_cli";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path file = dir / "instructions.txt";
+  std::ofstream(file) << "Tell me a story about a cat.\n\nWhat is the sky like?\n";
+  const testing::CliResult result = testing::RunCli(
+      {"kvfidelity", "-m", testing::kStoriesDir.string(), "--instructions", file.string(), "-n",
+       "24", "--kv", "streaming", "--kv-budget", "12", "--kv-window", "8", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(result.out);
+  ASSERT_EQ(json["prompts"].size(), 2u);
+  ASSERT_EQ(json["rows"].size(), 2u);
+  EXPECT_EQ(json["rows"][0]["policy"], "none");
+  EXPECT_EQ(json["rows"][0]["agreements"], nlohmann::json::array({1.0, 1.0}));
+  EXPECT_EQ(json["rows"][1]["policy"], "streaming");
+  EXPECT_EQ(json["rows"][1]["budget"], 12);
+  ASSERT_EQ(json["rows"][1]["perplexities"].size(), 2u);
+  for (const auto& perplexity : json["rows"][1]["perplexities"]) EXPECT_GT(perplexity, 1.0);
+
+  std::ofstream(file) << "\n  \n";
+  const testing::CliResult empty = testing::RunCli(
+      {"kvfidelity", "-m", testing::kStoriesDir.string(), "--instructions", file.string()});
+  EXPECT_EQ(empty.exit_code, 1) << empty.err;
+  EXPECT_NE(empty.err.find(file.string() + ": no instructions"), std::string::npos) << empty.err;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

