@@ -14,10 +14,12 @@ Steps:
   1. tokenizer and processor from the GGUF (transformers' GGUF tokenizer reader) plus SmolVLM's
      added tokens and chat template; the dev and test sets (<out>/eval, <out>/test);
   2. stage 1: the vision tower alone on per-patch labels (tools/shapes_probes.py VisionProbe);
-  3. stage 2: vision tower, connector, LoRA, added rows on multi-turn conversations about each image
+  3. stage 2: vision tower and connector, each image token toward the sum of the embeddings of the
+     words naming what covers its patch (colour + shape, or " white"), without the language model;
+  4. stage 3: vision tower, connector, LoRA, added rows on multi-turn conversations about each image
      (loss on answers and <end_of_utterance>, plus the word probes on layer --probe-layer), in
      bfloat16 autocast;
-  4. <out>/parts: the committed part (tools/build_shapes_smol.py rebuilds the full checkpoint from it
+  5. <out>/parts: the committed part (tools/build_shapes_smol.py rebuilds the full checkpoint from it
      and the GGUF into <out>/model, which this script then evaluates with greedy generate on both
      sets and writes <out>/results.json, <out>/README.md).
 
@@ -55,7 +57,8 @@ from shapes_probes import VisionProbe  # noqa: E402
 from train_shapes import adamw, lr_at, set_lr  # noqa: E402
 
 F = torch.nn.functional
-VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjoint from stage 2's
+VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjoint from stage 3's
+ALIGN_SEED_BASE = 600_000_000  # stage 2's
 
 
 class Trainer:
@@ -128,6 +131,36 @@ class Trainer:
         return {"stage": 1, "step": self.step + 1, "patch_loss": round(float(loss), 4),
                 "object_shape_accuracy": round(shape_accuracy, 4)}
 
+    def word_targets(self):
+        """[5, hidden] shape words (row 0: none) and [7, hidden] colour words (row 0: " white"), from
+        the language model's own embedding table."""
+        embed = self.model.model.text_model.embed_tokens.weight.detach()
+        word = lambda w: embed[self.codec.tok(" " + w, add_special_tokens=False).input_ids[0]]  # noqa: E731
+        shapes = torch.stack([torch.zeros_like(embed[0])] + [word(s) for s in sd.SHAPES])
+        colours = torch.stack([word("white")] + [word(c) for c in sd.COLOURS])
+        return shapes, colours
+
+    def align_step(self, opt, targets):
+        """The connector's output for each patch toward the embeddings of the words that name what covers
+        it (its colour plus its shape; " white" for background): image tokens the frozen language model
+        can read as words from the start."""
+        a = self.args
+        pix, labels = [], []
+        for k in range(a.vision_batch):
+            ex = sd.example(sd.split_seed("train", ALIGN_SEED_BASE + self.step * a.vision_batch + k))
+            pix.append(self.codec.pixels(ex["image"]))
+            labels.append(self.vision_probe.labels(ex["shapes"]))
+        pix, labels = torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
+        shapes, colours = targets
+        target = shapes[labels[:, 0]] + colours[labels[:, 1]]
+        out = self.model.model.connector(smm.vision_features(self.model, pix))
+        loss = ((out - target) ** 2).mean() / (target ** 2).mean()
+        set_lr(opt, lr_at(self.step, a.align_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"stage": 2, "step": self.step + 1, "align_loss": round(float(loss), 4)}
+
     def language_step(self):
         a = self.args
         ids_list, ids, mask, rows, cols, pix, shapes = self.codec.conversation_batch(self.step, a.batch, a.turns)
@@ -148,7 +181,7 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.language_params(), a.clip)
         self.language_opt.step()
         self.added_opt.step()
-        return {"stage": 2, "step": self.step + 1, "samples": (self.step + 1) * a.batch,
+        return {"stage": 3, "step": self.step + 1, "samples": (self.step + 1) * a.batch,
                 "loss": round(float(loss), 4), "probe_loss": round(float(probe), 4)}
 
     def run(self, dev_items, dev_images):
@@ -167,6 +200,20 @@ class Trainer:
                 self.record(entry)
         if self.stage == 1:
             self.stage, self.step = 2, 0
+            self.save()
+        if self.stage == 2:
+            opt = adamw(list(self.model.model.vision_model.parameters()) +
+                        list(self.model.model.connector.parameters()), a.vision_lr, a.weight_decay)
+            targets = self.word_targets()
+            while self.step < a.align_steps:
+                entry = self.align_step(opt, targets)
+                self.step += 1
+                self.elapsed = time.time() - t0
+                if self.step % a.log_every == 0 or self.step == a.align_steps:
+                    self.record(entry)
+            self.stage, self.step = 3, 0
+            self.record({"stage": 2, "step": a.align_steps,
+                         "dev_quick": se.quick_eval(self.model, self.codec, dev_items, dev_images)})
             self.save()
         while self.step < a.steps:
             entry = self.language_step()
@@ -236,6 +283,7 @@ def parse_args(argv):
     ap.add_argument("--vision-steps", type=int, default=600)
     ap.add_argument("--vision-batch", type=int, default=32)
     ap.add_argument("--vision-lr", type=float, default=2e-3)
+    ap.add_argument("--align-steps", type=int, default=300, help="stage 2: image tokens toward word embeddings")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--turns", type=int, default=16, help="questions per training image")

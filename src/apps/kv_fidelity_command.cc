@@ -1,5 +1,6 @@
 // `lightvlm kvfidelity`: how closely each KV cache policy's greedy text follows the full cache's
 // on real weights (token agreement, and perplexity under the full-cache model).
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "eval/kv_fidelity.h"
 #include "io/mapped_file.h"
+#include "models/kv_cache_limit.h"
 
 namespace lightvlm {
 namespace {
@@ -28,6 +30,7 @@ struct KvFidelityOptions {
   int threads = 0;
   bool show_text = false;
   bool json = false;
+  int64_t max_kv_bytes = kDefaultMaxKvBytes;
 };
 
 // The instructions file's non-empty lines, each asked as a user turn in the model's chat format;
@@ -78,6 +81,13 @@ void Measure(const KvFidelityOptions& options) {
   ThreadPool pool(options.threads);
   std::vector<std::string> texts;
   const auto prompts = Prompts(model, options, texts);
+  // Every prompt's session lives through a policy's pass at once.
+  size_t longest = 0;
+  for (const auto& prompt : prompts) longest = std::max(longest, prompt.size());
+  CheckKvCacheBytes(model.config(), static_cast<int64_t>(longest) + options.tokens + 1,
+                    static_cast<int64_t>(prompts.size()), kDefaultKvDType, options.max_kv_bytes,
+                    "the longest prompt and --max-tokens, for each prompt",
+                    "--max-tokens or fewer --instructions");
   const auto rows =
       MeasureKvFidelity(model, pool, prompts, options.policies, options.kv, options.tokens);
   if (options.json) return PrintJson(options, texts, rows);
@@ -119,6 +129,7 @@ void AddKvFidelityCommand(CLI::App& app) {
   command->add_flag("--json", options->json, "Print JSON instead of a table");
   AddLoadFlags(*command, options->load);
   AddThreadsFlag(*command, options->threads);
+  AddMaxKvBytesFlag(*command, options->max_kv_bytes);
   command->callback([options] { Measure(*options); });
 }
 

@@ -81,6 +81,13 @@ TEST(KvCliTest, KvFidelityAnswersEachInstructionOfAFile) {
   ASSERT_EQ(json["rows"][1]["perplexities"].size(), 2u);
   for (const auto& perplexity : json["rows"][1]["perplexities"]) EXPECT_GT(perplexity, 1.0);
 
+  // Two 400-token answers' caches, full, would hold more than 100000 bytes.
+  const testing::CliResult too_big =
+      testing::RunCli({"kvfidelity", "-m", testing::kStoriesDir.string(), "--instructions",
+                       file.string(), "-n", "400", "--max-kv-bytes", "100000"});
+  EXPECT_EQ(too_big.exit_code, 1) << too_big.err;
+  EXPECT_NE(too_big.err.find("--max-kv-bytes"), std::string::npos) << too_big.err;
+
   std::ofstream(file) << "\n  \n";
   const testing::CliResult empty = testing::RunCli(
       {"kvfidelity", "-m", testing::kStoriesDir.string(), "--instructions", file.string()});
