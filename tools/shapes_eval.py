@@ -100,11 +100,12 @@ def evaluate_dir(model_dir, jsonl, device, limit=None):
     return summarize(correct), wrong
 
 
-def evaluate_all(results, model_dir, out, device):
-    """Accuracy of <model_dir> on <out>/eval and <out>/test, into `results`."""
+def evaluate_all(results, model_dir, out, device, evaluate=None):
+    """Accuracy of <model_dir> on <out>/eval and <out>/test, into `results`; `evaluate(model_dir,
+    jsonl, device)` is evaluate_dir unless given (tools/shapes_smol_eval.py's model)."""
     t = time.time()
     for name in ("eval", "test"):
-        acc, wrong = evaluate_dir(model_dir, out / name / "questions.jsonl", device)
+        acc, wrong = (evaluate or evaluate_dir)(model_dir, out / name / "questions.jsonl", device)
         results[name] = acc
         results[f"{name}_wrong"] = wrong
         print(name, json.dumps(acc), flush=True)

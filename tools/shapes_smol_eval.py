@@ -10,7 +10,6 @@ Usage (.venv5):
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -49,7 +48,8 @@ def quick_eval(model, codec, items, images, batch=25):
 
 
 @torch.no_grad()
-def evaluate_dir(model_dir, jsonl, limit=None, batch=16):
+def evaluate_dir(model_dir, jsonl, device=None, limit=None, batch=16):
+    """(accuracy by kind, wrong answers); on the CPU (`device` is evaluate_all's argument)."""
     processor = FixtureProcessor.from_pretrained(str(model_dir))
     processor.tokenizer.padding_side = "left"
     model = SmolVLMForConditionalGeneration.from_pretrained(str(model_dir), dtype=torch.float32).eval()
@@ -76,16 +76,6 @@ def evaluate_dir(model_dir, jsonl, limit=None, batch=16):
     return summarize(correct), wrong
 
 
-def evaluate_all(results, model_dir, out):
-    t = time.time()
-    for name in ("eval", "test"):
-        acc, wrong = evaluate_dir(model_dir, out / name / "questions.jsonl")
-        results[name] = acc
-        results[f"{name}_wrong"] = wrong
-        print(name, json.dumps(acc), flush=True)
-    results["eval_time_s"] = round(time.time() - t, 1)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir", type=Path)
@@ -94,7 +84,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    acc, _ = evaluate_dir(args.model_dir, args.questions, args.limit)
+    acc, _ = evaluate_dir(args.model_dir, args.questions, limit=args.limit)
     print(json.dumps(acc))
     return 0
 

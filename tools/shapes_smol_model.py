@@ -85,26 +85,6 @@ class Codec:
         x = np.asarray(image, dtype=np.uint8).astype(np.float32) * np.float32(1 / 255)
         return np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1))
 
-    def conversation_batch(self, step, batch, turns):
-        """Right-padded ids of `batch` conversations, their supervised positions and scenes."""
-        ids_list, rows, cols, pix, shapes = [], [], [], [], []
-        for k in range(batch):
-            ex = sd.example(sd.split_seed("train", step * batch + k), extra_questions=turns - 1)
-            ids, targets = self.conversation(ex["qa"])
-            ids_list.append(ids)
-            rows += [k] * len(targets)
-            cols += targets
-            pix.append(self.pixels(ex["image"]))
-            shapes.append(ex["shapes"])
-        T = max(len(x) for x in ids_list)
-        input_ids = torch.full((batch, T), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((batch, T), dtype=torch.long)
-        for b, ids in enumerate(ids_list):
-            input_ids[b, :len(ids)] = torch.tensor(ids)
-            mask[b, :len(ids)] = 1
-        return (ids_list, input_ids, mask, torch.tensor(rows), torch.tensor(cols), torch.from_numpy(np.stack(pix)),
-                shapes)
-
     def _check(self):
         tok, proc = self.tok, self.processor
         expanded = ("<fake_token_around_image><global-img>" + "<image>" * NUM_IMAGE_TOKENS +
@@ -222,7 +202,8 @@ def keep_only_added_rows(model, first_added):
 
 def check_forward(model, codec):
     """language_forward + lm_head equals SmolVLMForConditionalGeneration's own forward (float32)."""
-    _, ids, mask, _, _, pix, _ = codec.conversation_batch(0, 2, 2)
+    from train_shapes import conversation_batch
+    _, ids, mask, _, _, pix, _ = conversation_batch(codec, 0, 2, 2)
     with torch.no_grad():
         ref = model(input_ids=ids, attention_mask=mask, pixel_values=pix[:, None]).logits
         got = model.lm_head(language_forward(model, ids, mask, pix, codec.image_id)[0])

@@ -215,30 +215,53 @@ class Trainer:
 
     def run(self, dev_items, dev_images):
         a = self.args
-        if a.resume and self.state_path.exists():
-            self.load()
-        else:
-            self.log_path.unlink(missing_ok=True)
-        t0, last_save = time.time() - self.elapsed, time.time()
-        stop_reason = "steps"
+        t0 = self.start()
         while self.stage == 1 and self.step < a.vision_steps:
-            entry = self.vision_step()
-            self.step += 1
-            self.elapsed = time.time() - t0
-            if self.step % a.log_every == 0 or self.step == a.vision_steps:
-                self.record(entry)
+            self.timed_step(self.vision_step, t0, a.vision_steps)
         if self.stage == 1:
             self.stage, self.step = 2, 0
             self.save()
         self.model.vision_tower.requires_grad_(False)
         self.model.vision_tower.eval()
+
+        def quick():
+            accuracy = shapes_eval.quick_eval(self.model, self.codec, dev_items, dev_images, self.device)
+            self.model.vision_tower.eval()
+            return accuracy
+
+        stop_reason = self.language_loop(t0, quick)
+        return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
+                "steps_done": self.step, "samples_seen": self.step * a.batch, "stop_reason": stop_reason,
+                "train_time_s": round(self.elapsed, 1), "parameters": sm.count_params(self.model)}
+
+    # The loops below serve tools/train_shapes_smol.py's trainer too (it derives from this class).
+
+    def start(self):
+        """Loads the state under --resume, else starts a new log; returns the clock's origin."""
+        if self.args.resume and self.state_path.exists():
+            self.load()
+        else:
+            self.log_path.unlink(missing_ok=True)
+        return time.time() - self.elapsed
+
+    def timed_step(self, step_fn, t0, steps):
+        entry = step_fn()
+        self.step += 1
+        self.elapsed = time.time() - t0
+        if self.step % self.args.log_every == 0 or self.step == steps:
+            self.record(entry)
+
+    def language_loop(self, t0, quick_eval):
+        """language_step until --steps, --stop-acc or --time-limit-min; saves every few minutes."""
+        a = self.args
+        last_save = time.time()
+        stop_reason = "steps"
         while self.step < a.steps:
             entry = self.language_step()
             self.step += 1
             self.elapsed = time.time() - t0
             if self.step % a.eval_every == 0 or self.step == a.steps:
-                entry["dev_quick"] = shapes_eval.quick_eval(self.model, self.codec, dev_items, dev_images, self.device)
-                self.model.vision_tower.eval()
+                entry["dev_quick"] = quick_eval()
                 if a.stop_acc and entry["dev_quick"]["overall"] >= a.stop_acc:
                     stop_reason = f"dev_quick overall >= {a.stop_acc}"
             if a.time_limit_min and self.elapsed > 60 * a.time_limit_min:
@@ -251,9 +274,7 @@ class Trainer:
             if stop_reason != "steps":
                 break
         self.save()
-        return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
-                "steps_done": self.step, "samples_seen": self.step * a.batch, "stop_reason": stop_reason,
-                "train_time_s": round(self.elapsed, 1), "parameters": sm.count_params(self.model)}
+        return stop_reason
 
 
 def parse_args(argv):

@@ -39,7 +39,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -51,18 +50,22 @@ REPO_ROOT = TOOLS_DIR.parent
 sys.path.insert(0, str(TOOLS_DIR))
 import build_shapes_smol  # noqa: E402
 import shapes_data as sd  # noqa: E402
+import shapes_eval  # noqa: E402
 import shapes_smol_eval as se  # noqa: E402
 import shapes_smol_model as smm  # noqa: E402
 from shapes_probes import VisionProbe  # noqa: E402
-from train_shapes import adamw, lr_at, set_lr  # noqa: E402
+import train_shapes  # noqa: E402
+from train_shapes import adamw, conversation_batch, lr_at, set_lr  # noqa: E402
 
 F = torch.nn.functional
 VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjoint from stage 3's
 ALIGN_SEED_BASE = 600_000_000  # stage 2's
 
 
-class Trainer:
-    def __init__(self, args, codec):
+class Trainer(train_shapes.Trainer):
+    """train_shapes.Trainer's loops, logging and resuming, with this model's stages."""
+
+    def __init__(self, args, codec):  # noqa: super().__init__ builds the other model
         self.args, self.codec = args, codec
         self.model = smm.build_model(args, codec)
         smm.check_forward(self.model, codec)
@@ -107,21 +110,18 @@ class Trainer:
         self.stage, self.step, self.log, self.elapsed = st["stage"], st["step"], st["log"], st["elapsed"]
         print(f"resumed from {self.state_path}: stage {self.stage}, step {self.step}", flush=True)
 
-    def record(self, entry):
-        entry["time_s"] = round(self.elapsed, 1)
-        self.log.append(entry)
-        print(json.dumps(entry), flush=True)
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
+    def patch_batch(self, seed_base):
+        """--vision-batch images of this step from `seed_base` on, and their per-patch labels."""
+        pix, labels = [], []
+        for k in range(self.args.vision_batch):
+            ex = sd.example(sd.split_seed("train", seed_base + self.step * self.args.vision_batch + k))
+            pix.append(self.codec.pixels(ex["image"]))
+            labels.append(self.vision_probe.labels(ex["shapes"]))
+        return torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
 
     def vision_step(self):
         a = self.args
-        pix, labels = [], []
-        for k in range(a.vision_batch):
-            ex = sd.example(sd.split_seed("train", VISION_SEED_BASE + self.step * a.vision_batch + k))
-            pix.append(self.codec.pixels(ex["image"]))
-            labels.append(self.vision_probe.labels(ex["shapes"]))
-        pix, labels = torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
+        pix, labels = self.patch_batch(VISION_SEED_BASE)
         set_lr(self.vision_opt, lr_at(self.step, a.vision_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
         loss, shape_accuracy = self.vision_probe.loss(smm.vision_features(self.model, pix), labels)
         self.vision_opt.zero_grad(set_to_none=True)
@@ -145,12 +145,7 @@ class Trainer:
         it (its colour plus its shape; " white" for background): image tokens the frozen language model
         can read as words from the start."""
         a = self.args
-        pix, labels = [], []
-        for k in range(a.vision_batch):
-            ex = sd.example(sd.split_seed("train", ALIGN_SEED_BASE + self.step * a.vision_batch + k))
-            pix.append(self.codec.pixels(ex["image"]))
-            labels.append(self.vision_probe.labels(ex["shapes"]))
-        pix, labels = torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
+        pix, labels = self.patch_batch(ALIGN_SEED_BASE)
         shapes, colours = targets
         target = shapes[labels[:, 0]] + colours[labels[:, 1]]
         out = self.model.model.connector(smm.vision_features(self.model, pix))
@@ -163,7 +158,7 @@ class Trainer:
 
     def language_step(self):
         a = self.args
-        ids_list, ids, mask, rows, cols, pix, shapes = self.codec.conversation_batch(self.step, a.batch, a.turns)
+        ids_list, ids, mask, rows, cols, pix, shapes = conversation_batch(self.codec, self.step, a.batch, a.turns)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             hidden, layer_states = smm.language_forward(self.model, ids, mask, pix, self.codec.image_id,
                                                         a.probe_layer)
@@ -186,18 +181,9 @@ class Trainer:
 
     def run(self, dev_items, dev_images):
         a = self.args
-        if a.resume and self.state_path.exists():
-            self.load()
-        else:
-            self.log_path.unlink(missing_ok=True)
-        t0, last_save = time.time() - self.elapsed, time.time()
-        stop_reason = "steps"
+        t0 = self.start()
         while self.stage == 1 and self.step < a.vision_steps:
-            entry = self.vision_step()
-            self.step += 1
-            self.elapsed = time.time() - t0
-            if self.step % a.log_every == 0 or self.step == a.vision_steps:
-                self.record(entry)
+            self.timed_step(self.vision_step, t0, a.vision_steps)
         if self.stage == 1:
             self.stage, self.step = 2, 0
             self.save()
@@ -206,36 +192,16 @@ class Trainer:
                         list(self.model.model.connector.parameters()), a.vision_lr, a.weight_decay)
             targets = self.word_targets()
             while self.step < a.align_steps:
-                entry = self.align_step(opt, targets)
-                self.step += 1
-                self.elapsed = time.time() - t0
-                if self.step % a.log_every == 0 or self.step == a.align_steps:
-                    self.record(entry)
+                self.timed_step(lambda: self.align_step(opt, targets), t0, a.align_steps)
             self.stage, self.step = 3, 0
             self.record({"stage": 2, "step": a.align_steps,
                          "dev_quick": se.quick_eval(self.model, self.codec, dev_items, dev_images)})
             self.save()
-        while self.step < a.steps:
-            entry = self.language_step()
-            self.step += 1
-            self.elapsed = time.time() - t0
-            if self.step % a.eval_every == 0 or self.step == a.steps:
-                entry["dev_quick"] = se.quick_eval(self.model, self.codec, dev_items, dev_images)
-                if a.stop_acc and entry["dev_quick"]["overall"] >= a.stop_acc:
-                    stop_reason = f"dev_quick overall >= {a.stop_acc}"
-            if a.time_limit_min and self.elapsed > 60 * a.time_limit_min:
-                stop_reason = f"time limit {a.time_limit_min} min"
-            if self.step % a.log_every == 0 or "dev_quick" in entry or stop_reason != "steps":
-                self.record(entry)
-            if time.time() - last_save > 60 * a.save_every_min or stop_reason != "steps":
-                self.save()
-                last_save = time.time()
-            if stop_reason != "steps":
-                break
-        self.save()
+        stop_reason = self.language_loop(t0, lambda: se.quick_eval(self.model, self.codec, dev_items, dev_images))
         return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
-                "steps_done": self.step, "samples_seen": self.step * a.batch, "stop_reason": stop_reason,
-                "train_time_s": round(self.elapsed, 1), "parameters": smm.count_params(self.model)}
+                "align_steps": a.align_steps, "steps_done": self.step, "samples_seen": self.step * a.batch,
+                "stop_reason": stop_reason, "train_time_s": round(self.elapsed, 1),
+                "parameters": smm.count_params(self.model)}
 
 
 def write_parts(trainer, codec, parts):
@@ -325,7 +291,7 @@ def main(argv=None):
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     build_shapes_smol.build(args.gguf, parts, model_dir)
     results["parts_bytes"] = sum(p.stat().st_size for p in parts.rglob("*") if p.is_file())
-    se.evaluate_all(results, model_dir, out)
+    shapes_eval.evaluate_all(results, model_dir, out, None, se.evaluate_dir)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.state_dir.exists() and (args.state_dir / "log.jsonl").exists():
         shutil.copyfile(args.state_dir / "log.jsonl", out / "train_log.jsonl")
