@@ -90,14 +90,19 @@ def evaluate_dir(model_dir, jsonl, device, limit=None):
         inputs = processor(images=image, text=prompt, return_tensors="pt").to(device)
         out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=8)
         text = processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        ok = normalize_answer(text) == normalize_answer(it["answer"])
-        c = correct[it["kind"]]
-        c[0] += int(ok)
-        c[1] += 1
-        if not ok:
-            wrong.append({"image": it["image"], "question": it["question"], "answer": it["answer"],
-                          "prediction": text})
+        score(it, text, correct, wrong)
     return summarize(correct), wrong
+
+
+def score(item, text, correct, wrong):
+    """Counts the generated `text` for `item` into correct[kind] = [right, total] and `wrong`."""
+    ok = normalize_answer(text) == normalize_answer(item["answer"])
+    c = correct[item["kind"]]
+    c[0] += int(ok)
+    c[1] += 1
+    if not ok:
+        wrong.append({"image": item["image"], "question": item["question"], "answer": item["answer"],
+                      "prediction": text})
 
 
 def evaluate_all(results, model_dir, out, device, evaluate=None):

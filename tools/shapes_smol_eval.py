@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes_data as sd  # noqa: E402
 import shapes_smol_model as smm  # noqa: E402
 from make_smolvlm_fixture import FixtureProcessor  # noqa: E402
-from shapes_eval import normalize_answer, split_items, summarize  # noqa: E402, F401
+from shapes_eval import score, split_items, summarize  # noqa: E402, F401
 
 
 @torch.no_grad()
@@ -65,14 +65,7 @@ def evaluate_dir(model_dir, jsonl, device=None, limit=None, batch=16):
         inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True)
         out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=4)
         for it, row in zip(chunk, out[:, inputs["input_ids"].shape[1]:]):
-            text = processor.tokenizer.decode(row, skip_special_tokens=True)
-            ok = normalize_answer(text) == normalize_answer(it["answer"])
-            c = correct[it["kind"]]
-            c[0] += int(ok)
-            c[1] += 1
-            if not ok:
-                wrong.append({"image": it["image"], "question": it["question"], "answer": it["answer"],
-                              "prediction": text})
+            score(it, processor.tokenizer.decode(row, skip_special_tokens=True), correct, wrong)
     return summarize(correct), wrong
 
 

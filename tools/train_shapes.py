@@ -157,21 +157,22 @@ class Trainer:
         return (list(self.model.multi_modal_projector.parameters()) +
                 list(self.model.language_model.parameters()) + list(self.word_probe.parameters()))
 
+    def stateful(self):
+        """What the saved state holds besides stage, step, log and clock: objects with state_dict()
+        and load_state_dict(), by name."""
+        return {"model": self.model, "vision_probe": self.vision_probe, "word_probe": self.word_probe,
+                "vision_opt": self.vision_opt, "language_opt": self.language_opt}
+
     def save(self):
         tmp = self.state_path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "vision_probe": self.vision_probe.state_dict(),
-                    "word_probe": self.word_probe.state_dict(), "vision_opt": self.vision_opt.state_dict(),
-                    "language_opt": self.language_opt.state_dict(), "stage": self.stage, "step": self.step,
-                    "log": self.log, "elapsed": self.elapsed}, tmp)
+        state = {name: part.state_dict() for name, part in self.stateful().items()}
+        torch.save({**state, "stage": self.stage, "step": self.step, "log": self.log, "elapsed": self.elapsed}, tmp)
         os.replace(tmp, self.state_path)
 
     def load(self):
         st = torch.load(self.state_path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(st["model"])
-        self.vision_probe.load_state_dict(st["vision_probe"])
-        self.word_probe.load_state_dict(st["word_probe"])
-        self.vision_opt.load_state_dict(st["vision_opt"])
-        self.language_opt.load_state_dict(st["language_opt"])
+        for name, part in self.stateful().items():
+            part.load_state_dict(st[name])
         self.stage, self.step, self.log, self.elapsed = st["stage"], st["step"], st["log"], st["elapsed"]
         print(f"resumed from {self.state_path}: stage {self.stage}, step {self.step}", flush=True)
 

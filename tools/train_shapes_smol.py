@@ -62,6 +62,23 @@ VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjo
 ALIGN_SEED_BASE = 600_000_000  # stage 2's
 
 
+class TrainedPart:
+    """The model's state that training changes (tower, connector, LoRA, embedding table): the saved
+    state leaves out the frozen language model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def state_dict(self):
+        return {k: v for k, v in self.model.state_dict().items()
+                if "lora_" in k or k.startswith(("model.vision_model.", "model.connector.")) or
+                k.endswith("embed_tokens.weight")}
+
+    def load_state_dict(self, state):
+        missing = self.model.load_state_dict(state, strict=False)
+        assert not missing.unexpected_keys, missing.unexpected_keys
+
+
 class Trainer(train_shapes.Trainer):
     """train_shapes.Trainer's loops, logging and resuming, with this model's stages."""
 
@@ -77,6 +94,7 @@ class Trainer(train_shapes.Trainer):
         self.language_opt = adamw(self.language_params(), args.lr, args.weight_decay)
         self.added_opt = torch.optim.Adam([self.model.model.text_model.embed_tokens.weight], lr=args.lr)
         self.stage, self.step, self.log, self.elapsed = 1, 0, [], 0.0
+        self.device = torch.device("cpu")
         self.state_path = args.state_dir / "state.pt"
         self.log_path = args.state_dir / "log.jsonl"
 
@@ -85,30 +103,9 @@ class Trainer(train_shapes.Trainer):
         return (list(self.model.model.vision_model.parameters()) + list(self.model.model.connector.parameters()) +
                 lora + list(self.word_probe.parameters()))
 
-    def trained_state(self):
-        return {k: v for k, v in self.model.state_dict().items()
-                if "lora_" in k or k.startswith(("model.vision_model.", "model.connector.")) or
-                k.endswith("embed_tokens.weight")}
-
-    def save(self):
-        tmp = self.state_path.with_suffix(".tmp")
-        torch.save({"model": self.trained_state(), "vision_probe": self.vision_probe.state_dict(),
-                    "word_probe": self.word_probe.state_dict(), "vision_opt": self.vision_opt.state_dict(),
-                    "language_opt": self.language_opt.state_dict(), "added_opt": self.added_opt.state_dict(),
-                    "stage": self.stage, "step": self.step, "log": self.log, "elapsed": self.elapsed}, tmp)
-        os.replace(tmp, self.state_path)
-
-    def load(self):
-        st = torch.load(self.state_path, weights_only=False)
-        missing = self.model.load_state_dict(st["model"], strict=False)
-        assert not missing.unexpected_keys, missing.unexpected_keys
-        self.vision_probe.load_state_dict(st["vision_probe"])
-        self.word_probe.load_state_dict(st["word_probe"])
-        self.vision_opt.load_state_dict(st["vision_opt"])
-        self.language_opt.load_state_dict(st["language_opt"])
-        self.added_opt.load_state_dict(st["added_opt"])
-        self.stage, self.step, self.log, self.elapsed = st["stage"], st["step"], st["log"], st["elapsed"]
-        print(f"resumed from {self.state_path}: stage {self.stage}, step {self.step}", flush=True)
+    def stateful(self):
+        return {"model": TrainedPart(self.model), "vision_probe": self.vision_probe, "word_probe": self.word_probe,
+                "vision_opt": self.vision_opt, "language_opt": self.language_opt, "added_opt": self.added_opt}
 
     def patch_batch(self, seed_base):
         """--vision-batch images of this step from `seed_base` on, and their per-patch labels."""
