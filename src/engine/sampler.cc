@@ -7,14 +7,10 @@
 #include "base/error.h"
 
 namespace lightvlm {
-namespace {
-
-int32_t ArgMax(std::span<const float> logits) {
+int32_t GreedyToken(std::span<const float> logits) {
   // The first maximum wins, as torch.argmax does.
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
-
-}  // namespace
 
 void ValidateSamplingOptions(const SamplingOptions& options) {
   Check(std::isfinite(options.temperature) && options.temperature >= 0,
@@ -38,7 +34,7 @@ int32_t Sampler::Sample(std::span<const float> logits) {
          std::isnan(*bad) ? "NaN" : (*bad > 0 ? "+infinity" : "-infinity"),
          ": the model's weights or activations are not finite");
   }
-  if (options_.temperature == 0.0f) return ArgMax(logits);
+  if (options_.temperature == 0.0f) return GreedyToken(logits);
 
   const auto vocab = static_cast<int64_t>(logits.size());
   const int64_t keep = options_.top_k > 0 ? std::min(options_.top_k, vocab) : vocab;

@@ -19,6 +19,9 @@ struct SamplingOptions {
 // Fails naming the option when a value is out of range.
 void ValidateSamplingOptions(const SamplingOptions& options);
 
+// The token of the largest logit (the first, on ties, as torch.argmax): greedy decoding.
+int32_t GreedyToken(std::span<const float> logits);
+
 class Sampler {
  public:
   explicit Sampler(const SamplingOptions& options);

@@ -10,6 +10,7 @@
 #include "base/progress.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
+#include "engine/sampler.h"
 #include "engine/session.h"
 #include "eval/cost_model.h"
 #include "eval/median.h"
@@ -21,10 +22,6 @@ namespace {
 constexpr const char* kDecodeRatio =
     "A's tokens/s / B's (above 1: A has that many times B's throughput; at equal batch, B's "
     "step_ms / A's), decode steps alternating A, B in one run";
-
-int32_t Greedy(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
 
 // `batch` sessions of `context` tokens each, with a policy `name` of its own apiece.
 struct Sequences {
@@ -47,7 +44,7 @@ struct Sequences {
   std::vector<int32_t> Step(const std::vector<int32_t>& tokens) {
     std::vector<int32_t> next;
     for (const std::vector<float>& logits : Session::DecodeBatch(batch, tokens)) {
-      next.push_back(Greedy(logits));
+      next.push_back(GreedyToken(logits));
     }
     return next;
   }
@@ -116,7 +113,7 @@ class DecodeRun {
         session.PrefillSynthetic(config.options.synthetic_context, /*seed=*/7);
         tokens_.push_back(config.model.config().bos_token_id);
       } else {
-        tokens_.push_back(Greedy(session.Prefill(config.prompt)));
+        tokens_.push_back(GreedyToken(session.Prefill(config.prompt)));
       }
     }
   }

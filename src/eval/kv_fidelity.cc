@@ -6,16 +6,13 @@
 #include <numeric>
 
 #include "base/progress.h"
+#include "engine/sampler.h"
 #include "engine/session.h"
 
 namespace lightvlm {
 namespace {
 
 using Answers = std::vector<std::vector<int32_t>>;
-
-int32_t Argmax(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
 
 // -log softmax(logits)[token], in double.
 double NegativeLogLikelihood(const std::vector<float>& logits, int32_t token) {
@@ -46,19 +43,31 @@ Sessions Prefilled(const Model& model, ThreadPool& pool,
   return s;
 }
 
-// Each prompt's `tokens` greedy tokens, decoded in batched steps under `name`'s policy.
+// exp of the mean of each prompt's summed negative log-likelihoods over `tokens` tokens.
+std::vector<double> FromLogLikelihoods(const std::vector<double>& nll, int64_t tokens) {
+  std::vector<double> perplexities;
+  for (double sum : nll) perplexities.push_back(std::exp(sum / static_cast<double>(tokens)));
+  return perplexities;
+}
+
+// Each prompt's `tokens` greedy tokens, decoded in batched steps under `name`'s policy. The
+// policy's own perplexities of its answers go to row.perplexities when `own_perplexities` (the
+// full cache's, for `none`: no second pass needed).
 Answers GreedyAnswers(const Model& model, ThreadPool& pool,
                       std::span<const std::vector<int32_t>> prompts, const std::string& name,
-                      const KvPolicyOptions& options, int64_t tokens, KvFidelityRow& row) {
+                      const KvPolicyOptions& options, int64_t tokens, bool own_perplexities,
+                      KvFidelityRow& row) {
   std::vector<std::unique_ptr<KvPolicy>> policies;
   for (size_t b = 0; b < prompts.size(); ++b) policies.push_back(MakeKvPolicy(name, options));
   Sessions s = Prefilled(model, pool, prompts, tokens, policies);
   Answers answers(prompts.size());
   std::vector<int32_t> next(prompts.size());
+  std::vector<double> nll(prompts.size(), 0.0);
   for (int64_t t = 0; t < tokens; ++t) {
     for (size_t b = 0; b < prompts.size(); ++b) {
-      next[b] = Argmax(s.logits[b]);
+      next[b] = GreedyToken(s.logits[b]);
       answers[b].push_back(next[b]);
+      if (own_perplexities) nll[b] += NegativeLogLikelihood(s.logits[b], next[b]);
     }
     if (t + 1 < tokens) s.logits = Session::DecodeBatch(s.pointers, next);
   }
@@ -66,6 +75,7 @@ Answers GreedyAnswers(const Model& model, ThreadPool& pool,
     row.peak_kv_bytes = std::max(row.peak_kv_bytes, s.owned[b]->peak_kv_bytes());
     row.budget = std::max(row.budget, policies[b]->Budget(s.owned[b]->length()));
   }
+  if (own_perplexities) row.perplexities = FromLogLikelihoods(nll, tokens);
   return answers;
 }
 
@@ -84,9 +94,7 @@ std::vector<double> Perplexities(const Model& model, ThreadPool& pool,
     }
     if (t + 1 < tokens) s.logits = Session::DecodeBatch(s.pointers, forced);
   }
-  std::vector<double> perplexities;
-  for (double sum : nll) perplexities.push_back(std::exp(sum / static_cast<double>(tokens)));
-  return perplexities;
+  return FromLogLikelihoods(nll, tokens);
 }
 
 double Mean(const std::vector<double>& values) {
@@ -110,8 +118,10 @@ std::vector<KvFidelityRow> MeasureKvFidelity(const Model& model, ThreadPool& poo
   for (const std::string& name : names) {
     KvFidelityRow row;
     row.policy = name;
-    const Answers answers = GreedyAnswers(model, pool, prompts, name, options, tokens, row);
-    if (name == "none") {
+    const bool full_cache = name == "none";
+    const Answers answers =
+        GreedyAnswers(model, pool, prompts, name, options, tokens, full_cache, row);
+    if (full_cache) {
       full = answers;
       row.budget = 0;
     }
@@ -121,7 +131,7 @@ std::vector<KvFidelityRow> MeasureKvFidelity(const Model& model, ThreadPool& poo
       row.agreements.push_back(static_cast<double>(same) / static_cast<double>(tokens));
       row.texts.push_back(model.tokenizer->Decode(answers[b], /*skip_special=*/true));
     }
-    row.perplexities = Perplexities(model, pool, prompts, answers, tokens);
+    if (!full_cache) row.perplexities = Perplexities(model, pool, prompts, answers, tokens);
     row.agreement = Mean(row.agreements);
     row.perplexity = Mean(row.perplexities);
     rows.push_back(std::move(row));
