@@ -1,6 +1,7 @@
 // `lightvlm eval`: accuracy and prefill cost of a token reducer on a JSONL evaluation set, next
 // to no reduction; or, with --sweep, of every reducer at a ladder of budgets, with plots. Every
 // method decodes under the one KV cache policy of --kv.
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "eval/dataset.h"
 #include "eval/evaluator.h"
 #include "eval/report.h"
+#include "eval/significance.h"
 #include "eval/sweep.h"
 #include "reduce/token_reducer.h"
 
@@ -69,12 +71,17 @@ void Evaluate(const EvalOptions& options) {
       EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv);
 
   if (options.sweep) {
-    const std::vector<std::string> written = WriteSweep(results, options.out_prefix);
+    // The plots name the model as the user gave it (its folder alone is often just "model").
+    std::filesystem::path model_path = std::filesystem::path(options.model_dir).lexically_normal();
+    if (!model_path.has_filename()) model_path = model_path.parent_path();
+    const std::string label =
+        model_path.string() + ", " + std::to_string(data.items.size()) + " items";
+    const std::vector<std::string> written = WriteSweep(results, options.out_prefix, label);
     if (options.json) {
       std::cout << ResultsJson(results).dump(2) << '\n';
       return;
     }
-    std::cout << ResultsTable(results);
+    std::cout << ResultsTable(results) << ComparisonsTable(CompareWithOthers(results, "lightvlm"));
     for (const std::string& path : written) std::cout << "wrote " << path << '\n';
   } else if (options.json) {
     std::cout << ResultJson(results.back()).dump(2) << '\n';
@@ -109,8 +116,10 @@ void AddEvalCommand(CLI::App& app) {
   eval->add_flag("--json", options->json, "Print JSON instead of a table");
   CLI::Option* sweep =
       eval->add_flag("--sweep", options->sweep,
-                     "Every reducer at keep 1, 0.5, 0.35, 0.11, 0.03; writes --out PREFIX.csv, "
-                     ".json, _accuracy.svg, _prefill.svg")
+                     "Every reducer at keep 1, 0.5, 0.35, 0.11, 0.03 and final tokens 64, 16, 4; "
+                     "writes --out PREFIX.csv, .json, _significance.csv, _significance.json "
+                     "(exact McNemar tests of lightvlm against the others), _accuracy.svg, "
+                     "_prefill.svg")
           ->excludes(eval->get_option("--reduce"))
           ->excludes(eval->get_option("--keep"))
           ->excludes(eval->get_option("--final-tokens"))

@@ -16,11 +16,6 @@ std::string Fixed(double value, int decimals) {
   return out.str();
 }
 
-std::string BudgetText(const ReductionBudget& budget) {
-  return budget.final_tokens >= 0 ? std::to_string(budget.final_tokens) + " final"
-                                  : Fixed(budget.keep, 2);
-}
-
 // "a;b;c" from the parts, as CSV and the table show lists.
 std::string JoinParts(const std::vector<std::string>& parts) {
   std::string text;
@@ -64,16 +59,27 @@ std::string CsvNumber(const std::optional<double>& value) {
 
 }  // namespace
 
+std::string BudgetText(const ReductionBudget& budget) {
+  return budget.final_tokens >= 0 ? std::to_string(budget.final_tokens) + " final"
+                                  : Fixed(budget.keep, 2);
+}
+
+nlohmann::json KeepValue(const ReductionBudget& budget) {
+  return budget.final_tokens >= 0 ? nlohmann::json(nullptr) : nlohmann::json(budget.keep);
+}
+
+nlohmann::json FinalTokensValue(const ReductionBudget& budget) {
+  return budget.final_tokens >= 0 ? nlohmann::json(budget.final_tokens) : nlohmann::json(nullptr);
+}
+
 nlohmann::json ResultJson(const MethodResult& result) {
   nlohmann::json plan = nlohmann::json::array();
   for (const ReductionStage& stage : result.plan) {
     plan.push_back({{"layer", stage.layer}, {"image_tokens", stage.image_tokens}});
   }
-  const bool by_count = result.budget.final_tokens >= 0;
   return {{"method", result.method},
-          {"keep", by_count ? nlohmann::json(nullptr) : nlohmann::json(result.budget.keep)},
-          {"final_tokens",
-           by_count ? nlohmann::json(result.budget.final_tokens) : nlohmann::json(nullptr)},
+          {"keep", KeepValue(result.budget)},
+          {"final_tokens", FinalTokensValue(result.budget)},
           {"items", result.items},
           {"accuracy", result.accuracy},
           {"accuracy_by_kind", result.accuracy_by_kind},

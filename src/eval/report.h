@@ -30,6 +30,12 @@
 
 namespace lightvlm {
 
+// The budget for people ("0.35", "16 final") and as the JSON values of "keep" and
+// "final_tokens" (the unused one null).
+std::string BudgetText(const ReductionBudget& budget);
+nlohmann::json KeepValue(const ReductionBudget& budget);
+nlohmann::json FinalTokensValue(const ReductionBudget& budget);
+
 nlohmann::json ResultJson(const MethodResult& result);
 nlohmann::json ResultsJson(const std::vector<MethodResult>& results);  // an array
 

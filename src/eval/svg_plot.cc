@@ -118,7 +118,7 @@ std::vector<PlotPoint> DrawablePoints(const PlotSeries& series, bool log_x) {
 std::string RenderLinePlot(const LinePlot& plot) {
   std::vector<std::vector<PlotPoint>> drawn;
   double x_low = std::numeric_limits<double>::infinity(), x_high = -x_low;
-  double y_low = 0, y_high = 0;  // the y axis always shows 0
+  double y_low = std::numeric_limits<double>::infinity(), y_high = -y_low;
   for (const PlotSeries& series : plot.series) {
     drawn.push_back(DrawablePoints(series, plot.log_x));
     for (const PlotPoint& point : drawn.back()) {
@@ -129,6 +129,11 @@ std::string RenderLinePlot(const LinePlot& plot) {
     }
   }
   if (!std::isfinite(x_low)) x_low = x_high = 1;  // nothing to draw: empty axes
+  if (!std::isfinite(y_low)) y_low = y_high = 0;
+  if (plot.y_from_zero) {
+    y_low = std::min(y_low, 0.0);
+    y_high = std::max(y_high, 0.0);
+  }
   const Axis x_axis = plot.log_x ? LogAxis(x_low, x_high) : LinearAxis(x_low, x_high);
   const Axis y_axis = LinearAxis(y_low, y_high);
   const auto to_x = [&](double x) { return kLeft + x_axis.Fraction(x) * (kRight - kLeft); };
@@ -155,6 +160,15 @@ std::string RenderLinePlot(const LinePlot& plot) {
         << "\" y2=\"" << y << "\" stroke=\"#e0e0e0\"/>\n"
         << "<text class=\"y-tick\" x=\"" << kLeft - 8 << "\" y=\"" << y + 4
         << "\" text-anchor=\"end\">" << Number(tick) << "</text>\n";
+  }
+  for (double mark : plot.x_marks) {
+    if (mark < x_axis.low || mark > x_axis.high) continue;
+    const double x = to_x(mark);
+    svg << "<line class=\"x-mark\" x1=\"" << x << "\" y1=\"" << kTop << "\" x2=\"" << x
+        << "\" y2=\"" << kBottom << "\" stroke=\"#909090\" stroke-dasharray=\"4 3\"/>\n"
+        << "<text class=\"x-mark\" x=\"" << x << "\" y=\"" << kTop - 4
+        << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#606060\">" << Number(mark)
+        << "</text>\n";
   }
   svg << "<rect class=\"frame\" x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\""
       << kRight - kLeft << "\" height=\"" << kBottom - kTop

@@ -25,6 +25,12 @@ struct LinePlot {
   std::string y_label;
   bool log_x = false;  // a logarithmic x axis; then every x must be positive
   std::vector<PlotSeries> series;
+  // Whether the y axis reaches down (or up) to 0; off, it spans the data, so that differences of
+  // a few points between series near the top of the range stay visible.
+  bool y_from_zero = true;
+  // x values to mark with a dashed vertical line each (e.g. the budgets a sweep asked for), drawn
+  // when they fall inside the x axis.
+  std::vector<double> x_marks;
 };
 
 // The plot as an SVG document. Series are told apart by colour (and named in the legend);

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "eval/report.h"
+#include "eval/significance.h"
 #include "eval/svg_plot.h"
 
 namespace lightvlm {
@@ -21,12 +22,12 @@ void WriteText(const std::string& path, const std::string& text) {
 
 // One line per method through (achieved share, value of `measure`).
 LinePlot MethodPlot(const std::vector<MethodResult>& results, const std::string& title,
-                    const std::string& y_label, double (*measure)(const MethodResult&)) {
-  LinePlot plot{title,
-                "average share of image tokens over LLM layers (achieved)",
+                    const std::string& y_label, double (*measure)(const MethodResult&),
+                    bool y_from_zero) {
+  LinePlot plot{title,          "average share of image tokens over LLM layers (achieved)",
                 y_label,
-                /*log_x=*/true,
-                {}};
+                /*log_x=*/true, {},
+                y_from_zero,    {kSweepBudgets.begin(), kSweepBudgets.end()}};
   std::map<std::string, size_t> series_of_method;
   for (const MethodResult& result : results) {
     const auto [found, inserted] = series_of_method.try_emplace(result.method, plot.series.size());
@@ -66,23 +67,41 @@ std::vector<MethodSpec> SweepMethods(const ReducerOptions& base) {
       options.budget = {.keep = keep, .final_tokens = -1};
       methods.push_back({name, options});
     }
+    for (int64_t final_tokens : kSweepFinalTokens) {
+      ReducerOptions options = base;
+      options.budget = {.keep = 1.0, .final_tokens = final_tokens};
+      methods.push_back({name, options});
+    }
   }
   return methods;
 }
 
 std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
-                                    const std::string& prefix) {
+                                    const std::string& prefix, const std::string& label) {
   const std::filesystem::path directory = std::filesystem::path(prefix).parent_path();
   if (!directory.empty()) std::filesystem::create_directories(directory);
-  std::vector<std::string> written = {prefix + ".csv", prefix + ".json"};
-  WriteText(written[0], ResultsCsv(results));
-  WriteText(written[1], ResultsJson(results).dump(2) + "\n");
+  const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
+  const std::vector<std::pair<std::string, std::string>> tables = {
+      {prefix + ".csv", ResultsCsv(results)},
+      {prefix + ".json", ResultsJson(results).dump(2) + "\n"},
+      {prefix + "_significance.csv", ComparisonsCsv(comparisons)},
+      {prefix + "_significance.json", ComparisonsJson(comparisons).dump(2) + "\n"}};
+  std::vector<std::string> written;
+  for (const auto& [path, text] : tables) {
+    WriteText(path, text);
+    written.push_back(path);
+  }
+  const std::string suffix = label.empty() ? "" : ": " + label;
   const std::vector<std::pair<std::string, LinePlot>> plots = {
-      {prefix + "_accuracy", MethodPlot(results, "Accuracy under image-token reduction", "accuracy",
-                                        [](const MethodResult& r) { return r.accuracy; })},
-      {prefix + "_prefill", MethodPlot(results, "LLM prefill time under image-token reduction",
-                                       "prefill time per item, median (ms)",
-                                       [](const MethodResult& r) { return r.prefill_ms_median; })}};
+      {prefix + "_accuracy",
+       MethodPlot(
+           results, "Accuracy under image-token reduction" + suffix, "accuracy",
+           [](const MethodResult& r) { return r.accuracy; }, /*y_from_zero=*/false)},
+      {prefix + "_prefill", MethodPlot(
+                                results, "LLM prefill time under image-token reduction" + suffix,
+                                "prefill time per item, median (ms)",
+                                [](const MethodResult& r) { return r.prefill_ms_median; },
+                                /*y_from_zero=*/true)}};
   for (const auto& [stem, plot] : plots) {
     WriteLinePlot(plot, stem + ".svg");
     written.push_back(stem + ".svg");

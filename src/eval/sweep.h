@@ -13,17 +13,23 @@ namespace lightvlm {
 // Average shares of image tokens over the LLM layers (--keep) that a sweep runs each reducer at;
 // 0.35 and 0.03 are the paper's headline points.
 inline constexpr std::array<double, 5> kSweepBudgets = {1.0, 0.5, 0.35, 0.11, 0.03};
+// Image tokens left after the last stage (--final-tokens) that a sweep runs each reducer at too.
+inline constexpr std::array<int64_t, 3> kSweepFinalTokens = {64, 16, 4};
 
 // `none` once at keep 1 (first, so it is the baseline), then every other reducer of
-// TokenReducerNames() at each of kSweepBudgets; the rest of the options from `base`.
+// TokenReducerNames() at each of kSweepBudgets, then at each of kSweepFinalTokens; the rest of the
+// options from `base`.
 std::vector<MethodSpec> SweepMethods(const ReducerOptions& base);
 
-// Writes PREFIX.csv, PREFIX.json (an array, one object per result), PREFIX_accuracy.svg and
-// PREFIX_prefill.svg, and their PNGs when rsvg-convert is on the PATH. The plots draw each method
+// Writes PREFIX.csv, PREFIX.json (an array, one object per result), PREFIX_significance.csv and
+// .json (lightvlm against every other method at each budget, eval/significance.h),
+// PREFIX_accuracy.svg and PREFIX_prefill.svg, and their PNGs when rsvg-convert is on the PATH.
+// The plots are titled with `label` (say, the model and the item count) and draw each method
 // against the share of image tokens it achieved (not the one requested), so a budget a method
-// cannot reach shows where it landed. Returns the paths written; fails naming a path it cannot
-// write.
+// cannot reach shows where it landed; dashed lines mark the kSweepBudgets, and the accuracy axis
+// spans the results rather than starting at 0. Returns the paths written; fails naming a path it
+// cannot write.
 std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
-                                    const std::string& prefix);
+                                    const std::string& prefix, const std::string& label);
 
 }  // namespace lightvlm

@@ -113,7 +113,8 @@ TEST(EvalCliTest, SweepWritesItsFiles) {
   const CliResult result =
       RunEval({"--data", kData, "--sweep", "--out", prefix.string(), "--limit", "2", "-n", "1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  for (const char* suffix : {".csv", ".json", "_accuracy.svg", "_prefill.svg"}) {
+  for (const char* suffix : {".csv", ".json", "_significance.csv", "_significance.json",
+                             "_accuracy.svg", "_prefill.svg"}) {
     EXPECT_TRUE(fs::exists(prefix.string() + suffix)) << suffix;
     EXPECT_NE(result.out.find("wrote " + prefix.string() + suffix), std::string::npos)
         << result.out;
@@ -122,6 +123,10 @@ TEST(EvalCliTest, SweepWritesItsFiles) {
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows[0]["method"], "none");
   EXPECT_EQ(rows[0]["items"], 2);
+  // The significance table follows the results; the plots name the model and the item count.
+  EXPECT_NE(result.out.find("lightvlm  fastv"), std::string::npos) << result.out;
+  const std::string plot = testing::ReadFile(prefix.string() + "_accuracy.svg");
+  EXPECT_NE(plot.find(": " + kModel + ", 2 items</text>"), std::string::npos) << kModel;
 }
 
 TEST(EvalCliTest, UsageErrors) {

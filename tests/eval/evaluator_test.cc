@@ -165,13 +165,15 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
   const std::vector<MethodSpec> methods = SweepMethods({});
   const std::vector<std::string> names = TokenReducerNames();
   const int64_t reducers = static_cast<int64_t>(names.size()) - 1;  // all but none
-  ASSERT_EQ(static_cast<int64_t>(methods.size()), 1 + reducers * 5);
+  const int64_t budgets = kSweepBudgets.size() + kSweepFinalTokens.size();
+  ASSERT_EQ(static_cast<int64_t>(methods.size()), 1 + reducers * budgets);
   EXPECT_EQ(methods[0].method, "none");
 
   const std::vector<MethodResult> results = EvaluateMethods(*model_, *pool_, *data_, methods, 2);
   const fs::path prefix = testing::FreshTempDir() / "out" / "sweep";
-  const std::vector<std::string> written = WriteSweep(results, prefix.string());
-  for (const char* suffix : {".csv", ".json", "_accuracy.svg", "_prefill.svg"}) {
+  const std::vector<std::string> written = WriteSweep(results, prefix.string(), "tiny, 4 items");
+  for (const char* suffix : {".csv", ".json", "_significance.csv", "_significance.json",
+                             "_accuracy.svg", "_prefill.svg"}) {
     const fs::path path = prefix.string() + suffix;
     EXPECT_TRUE(fs::exists(path)) << path;
     EXPECT_NE(std::find(written.begin(), written.end(), path.string()), written.end()) << path;
@@ -183,9 +185,17 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
   ASSERT_EQ(json.size(), methods.size());
   for (size_t i = 0; i < methods.size(); ++i) {
     EXPECT_EQ(json[i]["method"], methods[i].method);
-    EXPECT_EQ(json[i]["keep"], methods[i].options.budget.keep);
     EXPECT_EQ(json[i]["items"], 4);
     EXPECT_EQ(json[i]["baseline_accuracy"], results[0].accuracy);
+    const int64_t final_tokens = methods[i].options.budget.final_tokens;
+    if (final_tokens >= 0) {
+      // 576 image tokens a prompt: the last stage leaves exactly the count asked for.
+      EXPECT_EQ(json[i]["final_tokens"], final_tokens);
+      EXPECT_TRUE(json[i]["keep"].is_null());
+      EXPECT_EQ(json[i]["plan"].back()["image_tokens"], final_tokens) << methods[i].method;
+      continue;
+    }
+    EXPECT_EQ(json[i]["keep"], methods[i].options.budget.keep);
     // The achieved share is reported: at most the budget, and (576 image tokens, 2 layers) short
     // of it by less than one token a layer. `none` keeps everything.
     const double asked = methods[i].method == "none" ? 1.0 : methods[i].options.budget.keep;
@@ -193,7 +203,20 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
     EXPECT_GT(json[i]["average_keep"].get<double>(), asked - 2.0 / (2 * 576));
   }
 
+  // lightvlm at every budget against `none` and each other reducer at the same budget.
+  const nlohmann::json significance =
+      nlohmann::json::parse(testing::ReadFile(prefix.string() + "_significance.json"));
+  ASSERT_EQ(static_cast<int64_t>(significance.size()), budgets * reducers);
+  for (const nlohmann::json& row : significance) {
+    EXPECT_EQ(row["method"], "lightvlm");
+    EXPECT_EQ(row["items"], 4);
+    EXPECT_GE(row["p_value"].get<double>(), 0.0);
+    EXPECT_LE(row["p_value"].get<double>(), 1.0);
+  }
+
   const std::string accuracy_plot = testing::ReadFile(prefix.string() + "_accuracy.svg");
+  EXPECT_NE(accuracy_plot.find("Accuracy under image-token reduction: tiny, 4 items</text>"),
+            std::string::npos);
   for (const std::string& name : names) {
     EXPECT_NE(accuracy_plot.find(">" + name + "</text>"), std::string::npos) << name;
   }

@@ -48,7 +48,9 @@ LinePlot AccuracyPlot() {
           "image-token share",
           "accuracy",
           /*log_x=*/true,
-          {{"lightvlm", {{1.0, 0.9}, {0.03, 0.5}, {0.35, 0.85}}}, {"none", {{1.0, 0.9}}}}};
+          {{"lightvlm", {{1.0, 0.9}, {0.03, 0.5}, {0.35, 0.85}}}, {"none", {{1.0, 0.9}}}},
+          /*y_from_zero=*/true,
+          /*x_marks=*/{}};
 }
 
 TEST(SvgPlotTest, HasAxesTicksLabelsAndLegend) {
@@ -90,11 +92,24 @@ TEST(SvgPlotTest, LinearAxisAndSkippedPoints) {
                       "keep",
                       "ms",
                       /*log_x=*/false,
-                      {{"a", {{0.0, 12.0}, {0.5, std::nan("")}, {1.0, 37.0}}}}};
+                      {{"a", {{0.0, 12.0}, {0.5, std::nan("")}, {1.0, 37.0}}}},
+                      /*y_from_zero=*/true,
+                      /*x_marks=*/{}};
   const std::string svg = RenderLinePlot(plot);
   EXPECT_EQ(Texts(svg, "x-tick"), (std::vector<std::string>{"0", "0.2", "0.4", "0.6", "0.8", "1"}));
   EXPECT_EQ(Texts(svg, "y-tick"), (std::vector<std::string>{"0", "10", "20", "30", "40"}));
   EXPECT_EQ(Count(svg, "<circle"), 2);  // the NaN point is left out
+}
+
+TEST(SvgPlotTest, AxisSpansTheDataAndMarksBudgets) {
+  LinePlot plot = AccuracyPlot();
+  plot.y_from_zero = false;
+  plot.x_marks = {1.0, 0.35, 0.03, 5.0};  // 5 lies outside the x axis: not drawn
+  const std::string svg = RenderLinePlot(plot);
+  // Accuracies 0.5 to 0.9: the axis starts at 0.5, not 0, so gaps of a few points stay visible.
+  EXPECT_EQ(Texts(svg, "y-tick"), (std::vector<std::string>{"0.5", "0.6", "0.7", "0.8", "0.9"}));
+  EXPECT_EQ(Texts(svg, "x-mark"), (std::vector<std::string>{"1", "0.35", "0.03"}));
+  EXPECT_EQ(Count(svg, "<line class=\"x-mark\""), 3);
 }
 
 TEST(SvgPlotTest, LogAxisRefusesNonPositiveX) {
