@@ -77,6 +77,24 @@ class Codec:
             ids += [self.eos_id] + self.newline
         return ids, targets
 
+    def isolated_questions(self, qa):
+        """The image prompt once, then every question with its answer as if it were the only one:
+        each segment reads the image prompt and itself, never another question's answer (a multi-turn
+        conversation lets later answers follow from earlier ones without looking at the image).
+        Returns (ids, position ids, segment of each token: -1 for the image prompt, targets)."""
+        ids, segments, targets = list(self.head), [-1] * len(self.head), []
+        positions = list(range(len(self.head)))
+        for i, (_, q, a) in enumerate(qa):
+            start = len(ids)
+            ids += self.first_q[q]
+            targets.append(len(ids))
+            ids += self.answer[a]
+            targets.append(len(ids))
+            ids.append(self.eos_id)
+            positions += range(len(self.head), len(self.head) + len(ids) - start)
+            segments += [i] * (len(ids) - start)
+        return ids, positions, segments, targets
+
     def prompt(self, question):
         return self.head + self.first_q[question]
 
@@ -214,12 +232,58 @@ def vision_features(model, pix):
     return model.model.vision_model(pixel_values=pix).last_hidden_state
 
 
-def language_forward(model, ids, mask, pix, image_id, probe_layer=None):
-    """(final hidden states, hidden states after layer probe_layer) of SmolVLM's forward."""
+def isolated_batch(codec, step, batch, turns):
+    """Codec.isolated_questions of `batch` training images: (ids lists, ids, [batch, 1, T, T] boolean
+    attention mask, position ids, target rows, target columns, pixels, scenes)."""
+    ids_list, seg_list, pos_list, rows, cols, pix, shapes = [], [], [], [], [], [], []
+    for k in range(batch):
+        ex = sd.example(sd.split_seed("train", step * batch + k), extra_questions=turns - 1)
+        ids, positions, segments, targets = codec.isolated_questions(ex["qa"])
+        ids_list.append(ids)
+        pos_list.append(positions)
+        seg_list.append(segments)
+        rows += [k] * len(targets)
+        cols += targets
+        pix.append(codec.pixels(ex["image"]))
+        shapes.append(ex["shapes"])
+    T = max(len(x) for x in ids_list)
+    input_ids = torch.full((batch, T), codec.pad_id, dtype=torch.long)
+    position_ids = torch.zeros((batch, T), dtype=torch.long)
+    segment = torch.full((batch, T), -2, dtype=torch.long)  # padding: reads the prompt and padding
+    for b, ids in enumerate(ids_list):
+        input_ids[b, :len(ids)] = torch.tensor(ids)
+        position_ids[b, :len(ids)] = torch.tensor(pos_list[b])
+        segment[b, :len(ids)] = torch.tensor(seg_list[b])
+    causal = torch.ones((T, T), dtype=torch.bool).tril()
+    reads = (segment[:, None, :] == -1) | (segment[:, :, None] == segment[:, None, :])
+    mask = (reads & causal)[:, None]
+    return (ids_list, input_ids, mask, position_ids, torch.tensor(rows), torch.tensor(cols),
+            torch.from_numpy(np.stack(pix)), shapes)
+
+
+def check_isolation(model, codec):
+    """Each question of an isolated batch gets the logits it gets alone after the image prompt."""
+    _, ids, mask, pos, rows, cols, pix, _ = isolated_batch(codec, 0, 1, 4)
+    ex = sd.example(sd.split_seed("train", 0), extra_questions=3)
+    with torch.no_grad():
+        packed = model.lm_head(language_forward(model, ids, mask, pix, codec.image_id, position_ids=pos)[0])
+        for i, (_, q, a) in enumerate(ex["qa"]):
+            alone_ids = torch.tensor([codec.prompt(q) + codec.answer[a]])
+            alone = model.lm_head(language_forward(model, alone_ids, torch.ones_like(alone_ids), pix,
+                                                   codec.image_id)[0])
+            for j in (2 * i, 2 * i + 1):
+                got, want = packed[0, cols[j] - 1], alone[0, len(codec.prompt(q)) - 1 + (j - 2 * i)]
+                assert torch.allclose(got, want, atol=1e-4, rtol=0), float((got - want).abs().max())
+
+
+def language_forward(model, ids, mask, pix, image_id, probe_layer=None, position_ids=None):
+    """(final hidden states, hidden states after layer probe_layer) of SmolVLM's forward; `mask` is a
+    [batch, T] padding mask or a [batch, 1, T, T] boolean one (isolated_batch)."""
     emb = model.model.text_model.embed_tokens(ids)
     image = model.model.connector(vision_features(model, pix))
     emb = emb.masked_scatter((ids == image_id).unsqueeze(-1).expand_as(emb), image.to(emb.dtype))
-    out = model.model.text_model(inputs_embeds=emb, attention_mask=mask, output_hidden_states=probe_layer is not None)
+    out = model.model.text_model(inputs_embeds=emb, attention_mask=mask, position_ids=position_ids,
+                                 output_hidden_states=probe_layer is not None)
     return out.last_hidden_state, (out.hidden_states[probe_layer] if probe_layer is not None else None)
 
 

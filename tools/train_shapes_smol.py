@@ -16,9 +16,11 @@ Steps:
   2. stage 1: the vision tower alone on per-patch labels (tools/shapes_probes.py VisionProbe);
   3. stage 2: vision tower and connector, each image token toward the sum of the embeddings of the
      words naming what covers its patch (colour + shape, or " white"), without the language model;
-  4. stage 3: vision tower, connector, LoRA, added rows on multi-turn conversations about each image
-     (loss on answers and <end_of_utterance>, plus the word probes on layer --probe-layer), in
-     bfloat16 autocast;
+  4. stage 3: vision tower, connector, LoRA, added rows on --turns questions about each image, each
+     answered as if alone (shapes_smol_model.isolated_batch: every question reads the image prompt
+     and itself only; in a multi-turn conversation later answers follow from earlier ones, and the
+     frozen instruct model learned that shortcut instead of reading the image), loss on answers and
+     <end_of_utterance>, plus the word probes on layer --probe-layer, in bfloat16 autocast;
   5. <out>/parts: the committed part (tools/build_shapes_smol.py rebuilds the full checkpoint from it
      and the GGUF into <out>/model, which this script then evaluates with greedy generate on both
      sets and writes <out>/results.json, <out>/README.md).
@@ -55,7 +57,7 @@ import shapes_smol_eval as se  # noqa: E402
 import shapes_smol_model as smm  # noqa: E402
 from shapes_probes import VisionProbe  # noqa: E402
 import train_shapes  # noqa: E402
-from train_shapes import adamw, conversation_batch, lr_at, set_lr  # noqa: E402
+from train_shapes import adamw, lr_at, set_lr  # noqa: E402
 
 F = torch.nn.functional
 VISION_SEED_BASE = 500_000_000  # as tools/train_shapes.py: stage 1 images disjoint from stage 3's
@@ -86,6 +88,7 @@ class Trainer(train_shapes.Trainer):
         self.args, self.codec = args, codec
         self.model = smm.build_model(args, codec)
         smm.check_forward(self.model, codec)
+        smm.check_isolation(self.model, codec)
         self.loras = smm.add_lora(self.model, args.lora_rank, args.lora_alpha, args.seed)
         self.vision_probe = VisionProbe(args.vision_hidden, smm.PATCH)
         self.word_probe = smm.WordProbeBPE(self.model.config.text_config.hidden_size, codec.tok)
@@ -155,10 +158,11 @@ class Trainer(train_shapes.Trainer):
 
     def language_step(self):
         a = self.args
-        ids_list, ids, mask, rows, cols, pix, shapes = conversation_batch(self.codec, self.step, a.batch, a.turns)
+        ids_list, ids, mask, pos, rows, cols, pix, shapes = smm.isolated_batch(self.codec, self.step, a.batch,
+                                                                              a.turns)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             hidden, layer_states = smm.language_forward(self.model, ids, mask, pix, self.codec.image_id,
-                                                        a.probe_layer)
+                                                        a.probe_layer, pos)
             logits = self.model.lm_head(hidden[rows, cols - 1])
         loss = F.cross_entropy(logits.float(), ids[rows, cols])
         prow, pcol, ptgt = self.word_probe.batch_targets(ids_list, shapes)
