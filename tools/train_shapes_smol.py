@@ -23,7 +23,7 @@ Steps:
      <end_of_utterance>, plus the word probes on layer --probe-layer, in bfloat16 autocast;
   5. <out>/parts: the committed part (tools/build_shapes_smol.py rebuilds the full checkpoint from it
      and the GGUF into <out>/model, which this script then evaluates with greedy generate on both
-     sets and writes <out>/results.json, <out>/README.md).
+     sets and writes <out>/results.json, <out>/README.md by tools/shapes_smol_readme.py).
 
 Usage (the transformers 5.x venv with gguf, tools/requirements-tf5.txt):
     .venv5/bin/python tools/train_shapes_smol.py --out models/shapes_smol --threads 2
@@ -53,6 +53,8 @@ sys.path.insert(0, str(TOOLS_DIR))
 import build_shapes_smol  # noqa: E402
 import shapes_data as sd  # noqa: E402
 import shapes_eval  # noqa: E402
+import shapes_readme  # noqa: E402
+import shapes_smol_readme  # noqa: E402
 import shapes_smol_eval as se  # noqa: E402
 import shapes_smol_model as smm  # noqa: E402
 from shapes_probes import VisionProbe  # noqa: E402
@@ -287,6 +289,9 @@ def main(argv=None):
         train_info = trainer.run(*se.split_items("dev", args.quick_eval_n))
         write_parts(trainer, codec, parts)
         results = {"train": train_info, "command": " ".join(["python", *sys.argv]), "threads": args.threads,
+                   "cpu": shapes_readme.cpu_name(), "versions": shapes_readme.versions(),
+                   "config": {"image_size": sd.IMAGE_SIZE, "patch_size": smm.PATCH,
+                              "image_tokens": smm.NUM_IMAGE_TOKENS},
                    "args": {k: str(v) for k, v in vars(args).items()}}
     else:
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -296,6 +301,7 @@ def main(argv=None):
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.state_dir.exists() and (args.state_dir / "log.jsonl").exists():
         shutil.copyfile(args.state_dir / "log.jsonl", out / "train_log.jsonl")
+    shapes_smol_readme.write(out, results)
     print(f"wrote {parts}, {model_dir}, {out / 'results.json'}", flush=True)
     return 0
 
