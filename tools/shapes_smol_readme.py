@@ -76,8 +76,9 @@ the image expanded to `<fake_token_around_image><global-img>` + {c['image_tokens
 1. Vision tower alone: {tr['vision_steps']} steps, {tr['vision_images']:,} images, a linear probe per patch
    (shape, colour, centre, quadrant, row, column; `tools/shapes_probes.py`).
 2. Tower and connector, {tr['align_steps']} steps: each image token toward the sum of the language model's
-   embeddings of the words naming what covers its patch (colour and shape, or " white").
-3. Tower, connector, LoRA and the added rows: {tr['steps_done']} steps of {a['batch']} images
+   embeddings of the words naming what covers its patch (colour and shape, or " white") and its
+   quadrant (" top" or " bottom" plus "left" or "right", as the questions spell them).
+3. Connector, LoRA and the added rows (the tower frozen): {tr['steps_done']} steps of {a['batch']} images
    ({tr['samples_seen']:,} images), up to {a['turns']} questions each, every question reading only the image
    prompt and itself (a multi-turn conversation let the instruct model answer from earlier answers
    instead of the image), loss on the answer and `<end_of_utterance>`, plus word probes (weight

@@ -15,8 +15,9 @@ Steps:
      added tokens and chat template; the dev and test sets (<out>/eval, <out>/test);
   2. stage 1: the vision tower alone on per-patch labels (tools/shapes_probes.py VisionProbe);
   3. stage 2: vision tower and connector, each image token toward the sum of the embeddings of the
-     words naming what covers its patch (colour + shape, or " white"), without the language model;
-  4. stage 3: vision tower, connector, LoRA, added rows on --turns questions about each image, each
+     words naming what covers its patch (colour + shape, or " white") and its quadrant (" top" +
+     "left" and the like), without the language model;
+  4. stage 3: connector, LoRA, added rows (the tower frozen) on --turns questions about each image, each
      answered as if alone (shapes_smol_model.isolated_batch: every question reads the image prompt
      and itself only; in a multi-turn conversation later answers follow from earlier ones, and the
      frozen instruct model learned that shortcut instead of reading the image), loss on answers and
@@ -104,9 +105,10 @@ class Trainer(train_shapes.Trainer):
         self.log_path = args.state_dir / "log.jsonl"
 
     def language_params(self):
+        """Stage 3's parameters: the vision tower stays as stages 1 and 2 left it (trained on with the
+        language loss at this learning rate, its features degraded and dev accuracy stayed at chance)."""
         lora = [p for m in self.loras for p in (m.lora_A, m.lora_B)]
-        return (list(self.model.model.vision_model.parameters()) + list(self.model.model.connector.parameters()) +
-                lora + list(self.word_probe.parameters()))
+        return list(self.model.model.connector.parameters()) + lora + list(self.word_probe.parameters())
 
     def stateful(self):
         return {"model": TrainedPart(self.model), "vision_probe": self.vision_probe, "word_probe": self.word_probe,
@@ -134,22 +136,26 @@ class Trainer(train_shapes.Trainer):
                 "object_shape_accuracy": round(shape_accuracy, 4)}
 
     def word_targets(self):
-        """[5, hidden] shape words (row 0: none) and [7, hidden] colour words (row 0: " white"), from
-        the language model's own embedding table."""
+        """From the language model's own embedding table: [5, hidden] shape words (row 0: none),
+        [7, hidden] colour words (row 0: " white") and [4, hidden] quadrant words (" top" or " bottom"
+        plus "left" or "right", the tokens of the questions' "top-left" and the like)."""
         embed = self.model.model.text_model.embed_tokens.weight.detach()
-        word = lambda w: embed[self.codec.tok(" " + w, add_special_tokens=False).input_ids[0]]  # noqa: E731
-        shapes = torch.stack([torch.zeros_like(embed[0])] + [word(s) for s in sd.SHAPES])
-        colours = torch.stack([word("white")] + [word(c) for c in sd.COLOURS])
-        return shapes, colours
+        ids = lambda w: self.codec.tok(" " + w, add_special_tokens=False).input_ids  # noqa: E731
+        shapes = torch.stack([torch.zeros_like(embed[0])] + [embed[ids(s)[0]] for s in sd.SHAPES])
+        colours = torch.stack([embed[ids("white")[0]]] + [embed[ids(c)[0]] for c in sd.COLOURS])
+        quadrants = torch.stack([embed[ids(q)[0]] + embed[ids(q)[2]] for q in sd.QUADRANTS])
+        return shapes, colours, quadrants
 
     def align_step(self, opt, targets):
         """The connector's output for each patch toward the embeddings of the words that name what covers
-        it (its colour plus its shape; " white" for background): image tokens the frozen language model
-        can read as words from the start."""
+        it (its colour plus its shape; " white" for background) and where it is (its quadrant): image
+        tokens the frozen language model can read as words from the start. Without the quadrant words
+        the alignment projected position away, and stage 3 learned what is in an image but not where
+        (quadrant questions fell below chance)."""
         a = self.args
         pix, labels = self.patch_batch(ALIGN_SEED_BASE)
-        shapes, colours = targets
-        target = shapes[labels[:, 0]] + colours[labels[:, 1]]
+        shapes, colours, quadrants = targets
+        target = shapes[labels[:, 0]] + colours[labels[:, 1]] + quadrants[labels[:, 3]]
         out = self.model.model.connector(smm.vision_features(self.model, pix))
         loss = ((out - target) ** 2).mean() / (target ** 2).mean()
         set_lr(opt, lr_at(self.step, a.align_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
@@ -200,6 +206,7 @@ class Trainer(train_shapes.Trainer):
             self.record({"stage": 2, "step": a.align_steps,
                          "dev_quick": se.quick_eval(self.model, self.codec, dev_items, dev_images)})
             self.save()
+        self.model.model.vision_model.requires_grad_(False)
         stop_reason = self.language_loop(t0, lambda: se.quick_eval(self.model, self.codec, dev_items, dev_images))
         return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
                 "align_steps": a.align_steps, "steps_done": self.step, "samples_seen": self.step * a.batch,
