@@ -24,10 +24,13 @@ void WriteText(const std::string& path, const std::string& text) {
 LinePlot MethodPlot(const std::vector<MethodResult>& results, const std::string& title,
                     const std::string& y_label, double (*measure)(const MethodResult&),
                     bool y_from_zero) {
-  LinePlot plot{title,          "average share of image tokens over LLM layers (achieved)",
-                y_label,
-                /*log_x=*/true, {},
-                y_from_zero,    {kSweepBudgets.begin(), kSweepBudgets.end()}};
+  LinePlot plot{.title = title,
+                .x_label = "average share of image tokens over LLM layers (achieved)",
+                .y_label = y_label,
+                .log_x = true,
+                .series = {},
+                .y_from_zero = y_from_zero,
+                .x_marks = {kSweepBudgets.begin(), kSweepBudgets.end()}};
   std::map<std::string, size_t> series_of_method;
   for (const MethodResult& result : results) {
     const auto [found, inserted] = series_of_method.try_emplace(result.method, plot.series.size());
@@ -92,16 +95,14 @@ std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
     written.push_back(path);
   }
   const std::string suffix = label.empty() ? "" : ": " + label;
+  const auto accuracy = [](const MethodResult& r) { return r.accuracy; };
+  const auto prefill_ms = [](const MethodResult& r) { return r.prefill_ms_median; };
   const std::vector<std::pair<std::string, LinePlot>> plots = {
-      {prefix + "_accuracy",
-       MethodPlot(
-           results, "Accuracy under image-token reduction" + suffix, "accuracy",
-           [](const MethodResult& r) { return r.accuracy; }, /*y_from_zero=*/false)},
-      {prefix + "_prefill", MethodPlot(
-                                results, "LLM prefill time under image-token reduction" + suffix,
-                                "prefill time per item, median (ms)",
-                                [](const MethodResult& r) { return r.prefill_ms_median; },
-                                /*y_from_zero=*/true)}};
+      {prefix + "_accuracy", MethodPlot(results, "Accuracy under image-token reduction" + suffix,
+                                        "accuracy", accuracy, /*y_from_zero=*/false)},
+      {prefix + "_prefill",
+       MethodPlot(results, "LLM prefill time under image-token reduction" + suffix,
+                  "prefill time per item, median (ms)", prefill_ms, /*y_from_zero=*/true)}};
   for (const auto& [stem, plot] : plots) {
     WriteLinePlot(plot, stem + ".svg");
     written.push_back(stem + ".svg");
