@@ -235,30 +235,16 @@ def vision_features(model, pix):
 def isolated_batch(codec, step, batch, turns):
     """Codec.isolated_questions of `batch` training images: (ids lists, ids, [batch, 1, T, T] boolean
     attention mask, position ids, target rows, target columns, pixels, scenes)."""
-    ids_list, seg_list, pos_list, rows, cols, pix, shapes = [], [], [], [], [], [], []
-    for k in range(batch):
-        ex = sd.example(sd.split_seed("train", step * batch + k), extra_questions=turns - 1)
-        ids, positions, segments, targets = codec.isolated_questions(ex["qa"])
-        ids_list.append(ids)
-        pos_list.append(positions)
-        seg_list.append(segments)
-        rows += [k] * len(targets)
-        cols += targets
-        pix.append(codec.pixels(ex["image"]))
-        shapes.append(ex["shapes"])
+    from train_shapes import encoded_batch, padded
+    encoded, rows, cols, pix, shapes = encoded_batch(codec, step, batch, turns, codec.isolated_questions)
+    ids_list = [ids for ids, _, _, _ in encoded]
     T = max(len(x) for x in ids_list)
-    input_ids = torch.full((batch, T), codec.pad_id, dtype=torch.long)
-    position_ids = torch.zeros((batch, T), dtype=torch.long)
-    segment = torch.full((batch, T), -2, dtype=torch.long)  # padding: reads the prompt and padding
-    for b, ids in enumerate(ids_list):
-        input_ids[b, :len(ids)] = torch.tensor(ids)
-        position_ids[b, :len(ids)] = torch.tensor(pos_list[b])
-        segment[b, :len(ids)] = torch.tensor(seg_list[b])
+    position_ids = padded([positions for _, positions, _, _ in encoded], 0, T)
+    segment = padded([segments for _, _, segments, _ in encoded], -2, T)  # padding: reads the prompt and padding
     causal = torch.ones((T, T), dtype=torch.bool).tril()
     reads = (segment[:, None, :] == -1) | (segment[:, :, None] == segment[:, None, :])
     mask = (reads & causal)[:, None]
-    return (ids_list, input_ids, mask, position_ids, torch.tensor(rows), torch.tensor(cols),
-            torch.from_numpy(np.stack(pix)), shapes)
+    return ids_list, padded(ids_list, codec.pad_id, T), mask, position_ids, rows, cols, pix, shapes
 
 
 def check_isolation(model, codec):

@@ -98,25 +98,36 @@ def vision_batch(codec, probe, step, batch):
     return torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
 
 
-def conversation_batch(codec, step, batch, turns):
-    """Padded ids of `batch` multi-turn conversations, their answer positions and scenes."""
-    ids_list, rows, cols, pix, shapes = [], [], [], [], []
+def encoded_batch(codec, step, batch, turns, encode):
+    """The `batch` training images of `step`, each with up to `turns` questions: (encode(qa) of each,
+    target rows, target columns, pixels, scenes); encode returns a tuple whose last item is the
+    positions of the tokens to predict."""
+    encoded, rows, cols, pix, shapes = [], [], [], [], []
     for k in range(batch):
         ex = sd.example(sd.split_seed("train", step * batch + k), extra_questions=turns - 1)
-        ids, targets = codec.conversation(ex["qa"])
-        ids_list.append(ids)
-        rows += [k] * len(targets)
-        cols += targets
+        encoded.append(encode(ex["qa"]))
+        rows += [k] * len(encoded[-1][-1])
+        cols += encoded[-1][-1]
         pix.append(codec.pixels(ex["image"]))
         shapes.append(ex["shapes"])
+    return encoded, torch.tensor(rows), torch.tensor(cols), torch.from_numpy(np.stack(pix)), shapes
+
+
+def padded(lists, fill, length):
+    """[len(lists), length] int64: each list, then `fill`."""
+    out = torch.full((len(lists), length), fill, dtype=torch.long)
+    for b, values in enumerate(lists):
+        out[b, :len(values)] = torch.tensor(values)
+    return out
+
+
+def conversation_batch(codec, step, batch, turns):
+    """Padded ids of `batch` multi-turn conversations, their answer positions and scenes."""
+    encoded, rows, cols, pix, shapes = encoded_batch(codec, step, batch, turns, codec.conversation)
+    ids_list = [ids for ids, _ in encoded]
     T = max(len(x) for x in ids_list)
-    input_ids = torch.full((batch, T), codec.pad_id, dtype=torch.long)
-    mask = torch.zeros((batch, T), dtype=torch.long)
-    for b, ids in enumerate(ids_list):
-        input_ids[b, :len(ids)] = torch.tensor(ids)
-        mask[b, :len(ids)] = 1
-    return (ids_list, input_ids, mask, torch.tensor(rows), torch.tensor(cols), torch.from_numpy(np.stack(pix)),
-            shapes)
+    mask = padded([[1] * len(ids) for ids in ids_list], 0, T)
+    return ids_list, padded(ids_list, codec.pad_id, T), mask, rows, cols, pix, shapes
 
 
 def language_forward(model, ids, mask, features, image_id):
