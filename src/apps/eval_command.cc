@@ -76,12 +76,14 @@ void Evaluate(const EvalOptions& options) {
     if (!model_path.has_filename()) model_path = model_path.parent_path();
     const std::string label =
         model_path.string() + ", " + std::to_string(data.items.size()) + " items";
-    const std::vector<std::string> written = WriteSweep(results, options.out_prefix, label);
+    const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
+    const std::vector<std::string> written =
+        WriteSweep(results, comparisons, options.out_prefix, label);
     if (options.json) {
       std::cout << ResultsJson(results).dump(2) << '\n';
       return;
     }
-    std::cout << ResultsTable(results) << ComparisonsTable(CompareWithOthers(results, "lightvlm"));
+    std::cout << ResultsTable(results) << ComparisonsTable(comparisons);
     for (const std::string& path : written) std::cout << "wrote " << path << '\n';
   } else if (options.json) {
     std::cout << ResultJson(results.back()).dump(2) << '\n';

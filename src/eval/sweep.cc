@@ -8,7 +8,6 @@
 
 #include "base/error.h"
 #include "eval/report.h"
-#include "eval/significance.h"
 #include "eval/svg_plot.h"
 
 namespace lightvlm {
@@ -80,10 +79,10 @@ std::vector<MethodSpec> SweepMethods(const ReducerOptions& base) {
 }
 
 std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
+                                    const std::vector<PairedComparison>& comparisons,
                                     const std::string& prefix, const std::string& label) {
   const std::filesystem::path directory = std::filesystem::path(prefix).parent_path();
   if (!directory.empty()) std::filesystem::create_directories(directory);
-  const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
   const std::vector<std::pair<std::string, std::string>> tables = {
       {prefix + ".csv", ResultsCsv(results)},
       {prefix + ".json", ResultsJson(results).dump(2) + "\n"},

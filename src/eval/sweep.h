@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "eval/evaluator.h"
+#include "eval/significance.h"
 
 namespace lightvlm {
 
@@ -22,7 +23,8 @@ inline constexpr std::array<int64_t, 3> kSweepFinalTokens = {64, 16, 4};
 std::vector<MethodSpec> SweepMethods(const ReducerOptions& base);
 
 // Writes PREFIX.csv, PREFIX.json (an array, one object per result), PREFIX_significance.csv and
-// .json (lightvlm against every other method at each budget, eval/significance.h),
+// .json (`comparisons`: say, lightvlm against every other method at each budget,
+// eval/significance.h),
 // PREFIX_accuracy.svg and PREFIX_prefill.svg, and their PNGs when rsvg-convert is on the PATH.
 // The plots are titled with `label` (say, the model and the item count) and draw each method
 // against the share of image tokens it achieved (not the one requested), so a budget a method
@@ -30,6 +32,7 @@ std::vector<MethodSpec> SweepMethods(const ReducerOptions& base);
 // spans the results rather than starting at 0. Returns the paths written; fails naming a path it
 // cannot write.
 std::vector<std::string> WriteSweep(const std::vector<MethodResult>& results,
+                                    const std::vector<PairedComparison>& comparisons,
                                     const std::string& prefix, const std::string& label);
 
 }  // namespace lightvlm

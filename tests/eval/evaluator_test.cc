@@ -171,7 +171,8 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
 
   const std::vector<MethodResult> results = EvaluateMethods(*model_, *pool_, *data_, methods, 2);
   const fs::path prefix = testing::FreshTempDir() / "out" / "sweep";
-  const std::vector<std::string> written = WriteSweep(results, prefix.string(), "tiny, 4 items");
+  const std::vector<std::string> written =
+      WriteSweep(results, CompareWithOthers(results, "lightvlm"), prefix.string(), "tiny, 4 items");
   for (const char* suffix : {".csv", ".json", "_significance.csv", "_significance.json",
                              "_accuracy.svg", "_prefill.svg"}) {
     const fs::path path = prefix.string() + suffix;
