@@ -125,6 +125,41 @@ class Codec:
             assert tok(text, add_special_tokens=False).input_ids == ids, "conversation ids differ"
 
 
+class SceneWords:
+    """What stage 2 teaches the image tokens to say: each of the 196 tokens becomes the embedding of
+    one word, at the place of what it names. Background patches read " white"; a shape whose bounding
+    box's centre lies in cell (r, c) of the 14 x 14 grid writes its colour at (r, c), its shape at
+    (r, c + 1), " top" or " bottom" at (r + 1, c) and the digit of its centre's tenth of the width
+    (floor(cx / 22.4): 0-4 left half, 5-9 right half) at (r + 1, c + 1). Boxes of 30 px or more at
+    least 4 px apart put two centres at least two cells apart along one axis, so two shapes' cells
+    never collide. With the image tokens aligned to single words the frozen model reads them as text:
+    aligned to sums of words (colour + shape + quadrant on every covered patch), six runs of stage 3
+    stayed under 43% dev accuracy; with this layout as the image, 25 steps reached 65%."""
+
+    GRID = sd.IMAGE_SIZE // PATCH
+
+    def __init__(self, tokenizer):
+        def one(text):
+            ids = tokenizer(text, add_special_tokens=False).input_ids
+            assert len(ids) == 1, f"{text!r} is {len(ids)} tokens"
+            return ids[0]
+
+        self.words = ["white", *sd.COLOURS, *sd.SHAPES, "top", "bottom"]
+        self.ids = {w: one(" " + w) for w in self.words} | {str(d): one(str(d)) for d in range(10)}
+        self.vocabulary = list(self.ids.values())  # every id layout() can write
+        self.background = self.ids["white"]
+
+    def layout(self, shapes):
+        """[196] int64 token ids (numpy), row-major like the image tokens."""
+        g = np.full((self.GRID, self.GRID), self.background, dtype=np.int64)
+        for s in shapes:
+            r, c = int(s.cy) // PATCH, int(s.cx) // PATCH
+            g[r, c], g[r, c + 1] = self.ids[s.colour], self.ids[s.kind]
+            g[r + 1, c] = self.ids["top" if s.cy < sd.HALF else "bottom"]
+            g[r + 1, c + 1] = self.ids[str(int(s.cx * 10 / sd.IMAGE_SIZE))]
+        return g.reshape(-1)
+
+
 class LoRALinear(torch.nn.Module):
     """base(x) + scale * x A^T B^T, base frozen; `name` is the base weight's name without ".weight"."""
 

@@ -75,10 +75,13 @@ the image expanded to `<fake_token_around_image><global-img>` + {c['image_tokens
 
 1. Vision tower alone: {tr['vision_steps']} steps, {tr['vision_images']:,} images, a linear probe per patch
    (shape, colour, centre, quadrant, row, column; `tools/shapes_probes.py`).
-2. Tower and connector, {tr['align_steps']} steps: each image token toward the sum of the language model's
-   embeddings of the words naming what covers its patch (colour and shape, or " white") and its
-   quadrant (" top" or " bottom" plus "left" or "right", as the questions spell them).
-3. Connector, LoRA and the added rows (the tower frozen): {tr['steps_done']} steps of {a['batch']} images
+2. Tower and connector, {tr['align_steps']} steps of {a['vision_batch']} images: each image token toward the
+   embedding of one word of the language model, the one `shapes_smol_model.SceneWords` puts at its
+   place: " white" for background; for each shape, in the 2 x 2 cells from the one holding its centre,
+   its colour, its shape, " top" or " bottom", and the digit of its x position in tenths of the width
+   (0-4: left half). The frozen model reads such tokens as text; stage 2's word accuracy on the
+   shape cells at the end: {r.get('align_word_accuracy', 'see train_log.jsonl')}.
+3. LoRA and the added rows (tower and connector frozen): {tr['steps_done']} steps of {a['batch']} images
    ({tr['samples_seen']:,} images), up to {a['turns']} questions each, every question reading only the image
    prompt and itself (a multi-turn conversation let the instruct model answer from earlier answers
    instead of the image), loss on the answer and `<end_of_utterance>`, plus word probes (weight

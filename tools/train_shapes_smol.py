@@ -14,10 +14,11 @@ Steps:
   1. tokenizer and processor from the GGUF (transformers' GGUF tokenizer reader) plus SmolVLM's
      added tokens and chat template; the dev and test sets (<out>/eval, <out>/test);
   2. stage 1: the vision tower alone on per-patch labels (tools/shapes_probes.py VisionProbe);
-  3. stage 2: vision tower and connector, each image token toward the sum of the embeddings of the
-     words naming what covers its patch (colour + shape, or " white") and its quadrant (" top" +
-     "left" and the like), without the language model;
-  4. stage 3: connector, LoRA, added rows (the tower frozen) on --turns questions about each image, each
+  3. stage 2: vision tower and connector, each image token toward the embedding of one word, the one
+     shapes_smol_model.SceneWords puts at its place (" white" for background; each shape's colour,
+     shape, " top" or " bottom" and the digit of its x position in a 2 x 2 block at its centre),
+     without the language model;
+  4. stage 3: LoRA and the added rows (tower and connector frozen) on --turns questions about each image, each
      answered as if alone (shapes_smol_model.isolated_batch: every question reads the image prompt
      and itself only; in a multi-turn conversation later answers follow from earlier ones, and the
      frozen instruct model learned that shortcut instead of reading the image), loss on answers and
@@ -95,6 +96,7 @@ class Trainer(train_shapes.Trainer):
         self.loras = smm.add_lora(self.model, args.lora_rank, args.lora_alpha, args.seed)
         self.vision_probe = VisionProbe(args.vision_hidden, smm.PATCH)
         self.word_probe = smm.WordProbeBPE(self.model.config.text_config.hidden_size, codec.tok)
+        self.scene_words = smm.SceneWords(codec.tok)
         self.vision_opt = adamw(list(self.model.model.vision_model.parameters()) +
                                 list(self.vision_probe.parameters()), args.vision_lr, args.weight_decay)
         self.language_opt = adamw(self.language_params(), args.lr, args.weight_decay)
@@ -105,27 +107,29 @@ class Trainer(train_shapes.Trainer):
         self.log_path = args.state_dir / "log.jsonl"
 
     def language_params(self):
-        """Stage 3's parameters: the vision tower stays as stages 1 and 2 left it (trained on with the
-        language loss at this learning rate, its features degraded and dev accuracy stayed at chance)."""
+        """Stage 3's parameters: the tower and the connector stay as stage 2 left them, saying words the
+        language model already reads (trained on with the language loss, the tower's features
+        degraded and dev accuracy stayed at chance; LoRA's B starts at zero, so the first steps'
+        gradient would all go to the connector)."""
         lora = [p for m in self.loras for p in (m.lora_A, m.lora_B)]
-        return list(self.model.model.connector.parameters()) + lora + list(self.word_probe.parameters())
+        return lora + list(self.word_probe.parameters())
 
     def stateful(self):
         return {"model": TrainedPart(self.model), "vision_probe": self.vision_probe, "word_probe": self.word_probe,
                 "vision_opt": self.vision_opt, "language_opt": self.language_opt, "added_opt": self.added_opt}
 
-    def patch_batch(self, seed_base):
-        """--vision-batch images of this step from `seed_base` on, and their per-patch labels."""
-        pix, labels = [], []
+    def image_batch(self, seed_base, labels):
+        """--vision-batch training images of this step from `seed_base` on, and labels(shapes) of each."""
+        pix, out = [], []
         for k in range(self.args.vision_batch):
             ex = sd.example(sd.split_seed("train", seed_base + self.step * self.args.vision_batch + k))
             pix.append(self.codec.pixels(ex["image"]))
-            labels.append(self.vision_probe.labels(ex["shapes"]))
-        return torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(labels))
+            out.append(labels(ex["shapes"]))
+        return torch.from_numpy(np.stack(pix)), torch.from_numpy(np.stack(out))
 
     def vision_step(self):
         a = self.args
-        pix, labels = self.patch_batch(VISION_SEED_BASE)
+        pix, labels = self.image_batch(VISION_SEED_BASE, self.vision_probe.labels)
         set_lr(self.vision_opt, lr_at(self.step, a.vision_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
         loss, shape_accuracy = self.vision_probe.loss(smm.vision_features(self.model, pix), labels)
         self.vision_opt.zero_grad(set_to_none=True)
@@ -135,34 +139,35 @@ class Trainer(train_shapes.Trainer):
         return {"stage": 1, "step": self.step + 1, "patch_loss": round(float(loss), 4),
                 "object_shape_accuracy": round(shape_accuracy, 4)}
 
-    def word_targets(self):
-        """From the language model's own embedding table: [5, hidden] shape words (row 0: none),
-        [7, hidden] colour words (row 0: " white") and [4, hidden] quadrant words (" top" or " bottom"
-        plus "left" or "right", the tokens of the questions' "top-left" and the like)."""
-        embed = self.model.model.text_model.embed_tokens.weight.detach()
-        ids = lambda w: self.codec.tok(" " + w, add_special_tokens=False).input_ids  # noqa: E731
-        shapes = torch.stack([torch.zeros_like(embed[0])] + [embed[ids(s)[0]] for s in sd.SHAPES])
-        colours = torch.stack([embed[ids("white")[0]]] + [embed[ids(c)[0]] for c in sd.COLOURS])
-        quadrants = torch.stack([embed[ids(q)[0]] + embed[ids(q)[2]] for q in sd.QUADRANTS])
-        return shapes, colours, quadrants
-
-    def align_step(self, opt, targets):
-        """The connector's output for each patch toward the embeddings of the words that name what covers
-        it (its colour plus its shape; " white" for background) and where it is (its quadrant): image
-        tokens the frozen language model can read as words from the start. Without the quadrant words
-        the alignment projected position away, and stage 3 learned what is in an image but not where
-        (quadrant questions fell below chance)."""
+    def align_step(self, opt):
+        """Each image token toward the embedding of the word SceneWords puts at its place: image tokens
+        the frozen language model reads as words from the start. The squared error is relative to the
+        word's norm, the few cells that name a shape apart from the many background ones."""
         a = self.args
-        pix, labels = self.patch_batch(ALIGN_SEED_BASE)
-        shapes, colours, quadrants = targets
-        target = shapes[labels[:, 0]] + colours[labels[:, 1]] + quadrants[labels[:, 3]]
+        pix, layouts = self.image_batch(ALIGN_SEED_BASE, self.scene_words.layout)
+        vocabulary, classes = self.scene_word_classes(layouts)
+        embed = self.model.model.text_model.embed_tokens.weight.detach()
+        target = embed[layouts]
         out = self.model.model.connector(smm.vision_features(self.model, pix))
-        loss = ((out - target) ** 2).mean() / (target ** 2).mean()
+        error = ((out - target) ** 2).sum(-1) / (target ** 2).sum(-1)
+        on_shape = layouts != self.scene_words.background
+        loss = error[~on_shape].mean() + error[on_shape].mean()
         set_lr(opt, lr_at(self.step, a.align_steps, a.vision_lr, a.warmup // 5, a.min_lr_ratio))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"stage": 2, "step": self.step + 1, "align_loss": round(float(loss), 4)}
+        nearest = torch.cdist(out.detach(), embed[vocabulary]).argmin(-1)
+        return {"stage": 2, "step": self.step + 1, "align_loss": round(float(loss), 4),
+                "shape_cell_error": round(float(error[on_shape].mean()), 4),
+                "shape_cell_word_accuracy": round(float((nearest == classes)[on_shape].float().mean()), 4),
+                "background_word_accuracy": round(float((nearest == classes)[~on_shape].float().mean()), 4)}
+
+    def scene_word_classes(self, layouts):
+        """(the ids SceneWords writes, each layout cell's index among them)."""
+        vocabulary = torch.tensor(self.scene_words.vocabulary)
+        lookup = torch.full((int(vocabulary.max()) + 1,), -1, dtype=torch.long)
+        lookup[vocabulary] = torch.arange(len(vocabulary))
+        return vocabulary, lookup[layouts]
 
     def language_step(self):
         a = self.args
@@ -199,14 +204,14 @@ class Trainer(train_shapes.Trainer):
         if self.stage == 2:
             opt = adamw(list(self.model.model.vision_model.parameters()) +
                         list(self.model.model.connector.parameters()), a.vision_lr, a.weight_decay)
-            targets = self.word_targets()
             while self.step < a.align_steps:
-                self.timed_step(lambda: self.align_step(opt, targets), t0, a.align_steps)
+                self.timed_step(lambda: self.align_step(opt), t0, a.align_steps)
             self.stage, self.step = 3, 0
             self.record({"stage": 2, "step": a.align_steps,
                          "dev_quick": se.quick_eval(self.model, self.codec, dev_items, dev_images)})
             self.save()
         self.model.model.vision_model.requires_grad_(False)
+        self.model.model.connector.requires_grad_(False)
         stop_reason = self.language_loop(t0, lambda: se.quick_eval(self.model, self.codec, dev_items, dev_images))
         return {"vision_steps": a.vision_steps, "vision_images": a.vision_steps * a.vision_batch,
                 "align_steps": a.align_steps, "steps_done": self.step, "samples_seen": self.step * a.batch,
@@ -239,6 +244,28 @@ def write_parts(trainer, codec, parts):
     codec.processor.save_pretrained(str(parts))
 
 
+def read_parts(trainer, codec, parts):
+    """The inverse of write_parts: tower, connector, added rows and LoRA factors from a parts directory,
+    so that stage 3 can go on from a committed model on a machine without the training state (the
+    optimizer's moments start again)."""
+    from safetensors.torch import load_file
+    model = trainer.model
+    lora_meta = json.loads((parts / "lora.json").read_text(encoding="utf-8"))
+    if lora_meta["rank"] != trainer.args.lora_rank or lora_meta["alpha"] != trainer.args.lora_alpha:
+        sys.exit(f"{parts / 'lora.json'}: rank {lora_meta['rank']}, alpha {lora_meta['alpha']}; "
+                 f"pass --lora-rank and --lora-alpha to match")
+    missing = model.load_state_dict(load_file(str(parts / "parts.safetensors")), strict=False)
+    assert not missing.unexpected_keys, missing.unexpected_keys
+    added = load_file(str(parts / "added_embeddings.safetensors"))["added_rows"]
+    lora = load_file(str(parts / "lora.safetensors"))
+    with torch.no_grad():
+        model.model.text_model.embed_tokens.weight[codec.first_added_id:] = added
+        for m in trainer.loras:
+            m.lora_A.copy_(lora[m.name + ".lora_A"])
+            m.lora_B.copy_(lora[m.name + ".lora_B"])
+    trainer.stage, trainer.step = 3, 0
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "shapes_smol")
@@ -247,6 +274,8 @@ def parse_args(argv):
     ap.add_argument("--state-dir", type=Path, default=REPO_ROOT / "build-shapes-smol")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--eval-only", action="store_true", help="rebuild <out>/model from <out>/parts and evaluate it")
+    ap.add_argument("--init-parts", type=Path,
+                    help="start stage 3 from this parts directory (a committed model) instead of stages 1 and 2")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dev-n", type=int, default=800)
@@ -259,7 +288,7 @@ def parse_args(argv):
     ap.add_argument("--vision-steps", type=int, default=600)
     ap.add_argument("--vision-batch", type=int, default=32)
     ap.add_argument("--vision-lr", type=float, default=2e-3)
-    ap.add_argument("--align-steps", type=int, default=300, help="stage 2: image tokens toward word embeddings")
+    ap.add_argument("--align-steps", type=int, default=1500, help="stage 2: image tokens toward word embeddings")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--turns", type=int, default=16, help="questions per training image")
@@ -268,7 +297,7 @@ def parse_args(argv):
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--probe-layer", type=int, default=4, help="word probes read the output of this layer")
+    ap.add_argument("--probe-layer", type=int, default=8, help="word probes read the output of this layer")
     ap.add_argument("--probe-weight", type=float, default=0.5)
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=100)
@@ -293,6 +322,8 @@ def main(argv=None):
                 shutil.rmtree(out / name)
             sd.write_split(out / name, split, n)
         trainer = Trainer(args, codec)
+        if args.init_parts:
+            read_parts(trainer, codec, args.init_parts)
         train_info = trainer.run(*se.split_items("dev", args.quick_eval_n))
         write_parts(trainer, codec, parts)
         results = {"train": train_info, "command": " ".join(["python", *sys.argv]), "threads": args.threads,
@@ -300,6 +331,9 @@ def main(argv=None):
                    "config": {"image_size": sd.IMAGE_SIZE, "patch_size": smm.PATCH,
                               "image_tokens": smm.NUM_IMAGE_TOKENS},
                    "args": {k: str(v) for k, v in vars(args).items()}}
+        if args.init_parts:
+            results["train_note"] = (f"Stage 3 went on from {args.init_parts} (the optimizer's moments started "
+                                     "again); train_log.jsonl holds that run's log, then this one's.")
     else:
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     build_shapes_smol.build(args.gguf, parts, model_dir)
@@ -307,7 +341,10 @@ def main(argv=None):
     shapes_eval.evaluate_all(results, model_dir, out, None, se.evaluate_dir)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.state_dir.exists() and (args.state_dir / "log.jsonl").exists():
-        shutil.copyfile(args.state_dir / "log.jsonl", out / "train_log.jsonl")
+        log = (args.state_dir / "log.jsonl").read_text(encoding="utf-8")
+        if args.init_parts and (out / "train_log.jsonl").exists():  # the run this one went on from, first
+            log = (out / "train_log.jsonl").read_text(encoding="utf-8") + log
+        (out / "train_log.jsonl").write_text(log, encoding="utf-8")
     shapes_smol_readme.write(out, results)
     print(f"wrote {parts}, {model_dir}, {out / 'results.json'}", flush=True)
     return 0
