@@ -145,7 +145,7 @@ class Trainer(train_shapes.Trainer):
         word's norm, the few cells that name a shape apart from the many background ones."""
         a = self.args
         pix, layouts = self.image_batch(ALIGN_SEED_BASE, self.scene_words.layout)
-        vocabulary, classes = self.scene_word_classes(layouts)
+        vocabulary, classes = self.scene_words.vocabulary, self.scene_words.classes(layouts)
         embed = self.model.model.text_model.embed_tokens.weight.detach()
         target = embed[layouts]
         out = self.model.model.connector(smm.vision_features(self.model, pix))
@@ -161,13 +161,6 @@ class Trainer(train_shapes.Trainer):
                 "shape_cell_error": round(float(error[on_shape].mean()), 4),
                 "shape_cell_word_accuracy": round(float((nearest == classes)[on_shape].float().mean()), 4),
                 "background_word_accuracy": round(float((nearest == classes)[~on_shape].float().mean()), 4)}
-
-    def scene_word_classes(self, layouts):
-        """(the ids SceneWords writes, each layout cell's index among them)."""
-        vocabulary = torch.tensor(self.scene_words.vocabulary)
-        lookup = torch.full((int(vocabulary.max()) + 1,), -1, dtype=torch.long)
-        lookup[vocabulary] = torch.arange(len(vocabulary))
-        return vocabulary, lookup[layouts]
 
     def language_step(self):
         a = self.args
