@@ -17,6 +17,7 @@
 #include "eval/report.h"
 #include "eval/significance.h"
 #include "eval/sweep.h"
+#include "eval/sweep_journal.h"
 #include "reduce/token_reducer.h"
 
 namespace lightvlm {
@@ -35,6 +36,7 @@ struct EvalOptions {
   int threads = 0;
   bool json = false;
   bool sweep = false;
+  bool resume = false;
   std::string out_prefix;
   bool verbose = false;
 };
@@ -52,6 +54,36 @@ std::vector<MethodSpec> SingleMethods(const EvalOptions& options) {
   return methods;
 }
 
+// What a sweep's runs depend on besides the items, as its journal records it: a journal written
+// with other values is not resumed.
+nlohmann::json SweepSetup(const EvalOptions& options) {
+  const ReducerOptions& reducer = options.reducer.options;
+  return {{"model", options.model_dir},
+          {"data", options.data_path},
+          {"dtype", options.load.weight_dtype},
+          {"max_tiles", options.load.max_tiles},
+          {"min_pixels", options.load.min_pixels},
+          {"max_pixels", options.load.max_pixels},
+          {"max_new_tokens", options.max_new_tokens},
+          {"kv", options.kv.name},
+          {"kv_budget", options.kv.options.budget},
+          {"kv_sinks", options.kv.options.sinks},
+          {"kv_window", options.kv.options.window},
+          {"kv_interval", options.kv.options.interval},
+          {"kv_pool", options.kv.options.pool},
+          {"query_span", static_cast<int>(reducer.query_span)},
+          {"query_tokens", reducer.query_tokens},
+          {"max_question_tokens", reducer.max_question_tokens},
+          {"query_weights", QueryWeightsName(reducer)},
+          {"seed", reducer.seed},
+          {"stages", reducer.stages},
+          {"fastv_layer", reducer.fastv_layer},
+          {"dart_image_pivots", reducer.dart_image_pivots},
+          {"dart_text_pivots", reducer.dart_text_pivots},
+          {"cdpruner_theta", reducer.cdpruner_theta},
+          {"visionzip_contextual_share", reducer.visionzip_contextual_share}};
+}
+
 void Evaluate(const EvalOptions& options) {
   SetVerbose(options.verbose);
   Check(!options.sweep || !options.out_prefix.empty(), "--sweep needs --out PREFIX");
@@ -67,8 +99,14 @@ void Evaluate(const EvalOptions& options) {
   const EncodedDataset data = EncodeDataset(model, pool, std::move(items));
   const std::vector<MethodSpec> methods =
       options.sweep ? SweepMethods(options.reducer.options) : SingleMethods(options);
+  std::optional<SweepJournal> journal;
+  if (options.sweep) {
+    journal.emplace(options.out_prefix + "_runs.jsonl", SweepSetup(options), data.items,
+                    options.resume);
+  }
   const std::vector<MethodResult> results =
-      EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv);
+      EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv,
+                      journal ? &*journal : nullptr);
 
   if (options.sweep) {
     // The plots name the model as the user gave it (its folder alone is often just "model").
@@ -77,8 +115,8 @@ void Evaluate(const EvalOptions& options) {
     const std::string label =
         model_path.string() + ", " + std::to_string(data.items.size()) + " items";
     const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
-    const std::vector<std::string> written =
-        WriteSweep(results, comparisons, options.out_prefix, label);
+    std::vector<std::string> written = WriteSweep(results, comparisons, options.out_prefix, label);
+    written.push_back(options.out_prefix + "_runs.jsonl");
     if (options.json) {
       std::cout << ResultsJson(results).dump(2) << '\n';
       return;
@@ -121,12 +159,17 @@ void AddEvalCommand(CLI::App& app) {
                      "Every reducer at keep 1, 0.5, 0.35, 0.11, 0.03 and final tokens 64, 16, 4; "
                      "writes --out PREFIX.csv, .json, _significance.csv, _significance.json "
                      "(exact McNemar tests of lightvlm against the others), _accuracy.svg, "
-                     "_prefill.svg")
+                     "_prefill.svg and _runs.jsonl (the journal --resume reads)")
           ->excludes(eval->get_option("--reduce"))
           ->excludes(eval->get_option("--keep"))
           ->excludes(eval->get_option("--final-tokens"))
           ->excludes(no_baseline);
   eval->add_option("--out", options->out_prefix, "Path prefix of the --sweep files")->needs(sweep);
+  eval->add_flag("--resume", options->resume,
+                 "Keep the runs that PREFIX_runs.jsonl (every sweep writes it as each run "
+                 "finishes) holds from a sweep with the same model, items and options, and run "
+                 "only the rest")
+      ->needs(sweep);
   eval->add_flag("-v,--verbose", options->verbose, "Each item's answer on stderr");
   eval->callback([options] {
     options->reducer.Parse();

@@ -13,6 +13,7 @@
 #include "engine/session.h"
 #include "eval/answer_match.h"
 #include "eval/median.h"
+#include "eval/sweep_journal.h"
 #include "models/kv_cache_limit.h"
 
 namespace lightvlm {
@@ -155,7 +156,8 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,
                                           int64_t max_new_tokens,
-                                          const std::optional<KvPolicySpec>& kv) {
+                                          const std::optional<KvPolicySpec>& kv,
+                                          SweepJournal* journal) {
   Check(!data.items.empty(), "eval: no items to evaluate");
   // The first prefills of a process run slower (fresh activation and cache memory is faulted in,
   // caches are cold); untimed ones first keep that out of whichever method runs first.
@@ -166,7 +168,14 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
   std::vector<MethodResult> results;
   Progress progress("eval", static_cast<int64_t>(methods.size() * data.items.size()));
   for (const MethodSpec& spec : methods) {
+    std::optional<MethodResult> recorded = journal ? journal->Find(spec) : std::nullopt;
+    if (recorded) {
+      results.push_back(std::move(*recorded));
+      progress.Advance(static_cast<int64_t>(data.items.size()));
+      continue;
+    }
     results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens, kv, progress));
+    if (journal) journal->Record(results.back());
   }
   const auto baseline = std::find_if(results.begin(), results.end(),
                                      [](const MethodResult& r) { return r.method == "none"; });

@@ -18,6 +18,8 @@
 
 namespace lightvlm {
 
+class SweepJournal;
+
 // The items with their prompts tokenised and their images encoded, ready for any number of runs.
 struct EncodedDataset {
   std::vector<EvalItem> items;
@@ -75,12 +77,14 @@ struct MethodResult {
 // answer greedily, each answer under a fresh policy of `kv` (scores must not carry over between
 // items). Without `kv` the sessions have no policy at all. A few untimed prefills first warm the
 // machine up, so that no method pays for coming first. When a `none` method is among them, its
-// accuracy is every result's baseline.
+// accuracy is every result's baseline. With a `journal`, a method it holds is taken from it
+// instead of run, and every method run is recorded in it as soon as it finishes.
 std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,
                                           int64_t max_new_tokens,
-                                          const std::optional<KvPolicySpec>& kv = std::nullopt);
+                                          const std::optional<KvPolicySpec>& kv = std::nullopt,
+                                          SweepJournal* journal = nullptr);
 
 // Fails when the KV cache every answer is given (max_position_embeddings tokens, which it fills
 // only as far as its prompt and answer go) could, full, hold more than `max_kv_bytes`.

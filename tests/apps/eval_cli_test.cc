@@ -127,6 +127,53 @@ TEST(EvalCliTest, SweepWritesItsFiles) {
   EXPECT_NE(result.out.find("lightvlm  fastv"), std::string::npos) << result.out;
   const std::string plot = testing::ReadFile(prefix.string() + "_accuracy.svg");
   EXPECT_NE(plot.find(": " + kModel + ", 2 items</text>"), std::string::npos) << kModel;
+
+  // The journal: the setup, then every run as it finished.
+  const std::string journal_path = prefix.string() + "_runs.jsonl";
+  EXPECT_NE(result.out.find("wrote " + journal_path), std::string::npos) << result.out;
+  std::vector<std::string> lines = testing::SplitLines(testing::ReadFile(journal_path));
+  ASSERT_EQ(lines.size(), 1 + rows.size());
+  EXPECT_TRUE(nlohmann::json::parse(lines[0]).contains("setup"));
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["predictions"].size(), 2u);
+}
+
+TEST(EvalCliTest, SweepResumesFromItsJournal) {
+  const fs::path prefix = testing::FreshTempDir() / "sweep";
+  const std::vector<std::string> args = {"--data",  kData, "--sweep", "--out", prefix.string(),
+                                         "--limit", "2",   "-n",      "1"};
+  ASSERT_EQ(RunEval(args).exit_code, 0);
+  const std::string journal_path = prefix.string() + "_runs.jsonl";
+  std::vector<std::string> lines = testing::SplitLines(testing::ReadFile(journal_path));
+  const size_t runs = lines.size() - 1;
+  // A sweep stopped after its third run, the last one cut off mid-write; the second run marked so
+  // that a resumed sweep shows whether it was taken from the journal or run again.
+  nlohmann::json marked = nlohmann::json::parse(lines[2]);
+  marked["accuracy"] = 0.125;
+  std::string stopped = lines[0] + "\n" + lines[1] + "\n" + marked.dump() + "\n" + lines[3] + "\n" +
+                        lines[4].substr(0, 40);
+  testing::WriteFile(journal_path, stopped);
+
+  std::vector<std::string> resume = args;
+  resume.push_back("--resume");
+  const CliResult resumed = RunEval(resume);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const nlohmann::json rows = nlohmann::json::parse(testing::ReadFile(prefix.string() + ".json"));
+  ASSERT_EQ(rows.size(), runs);
+  EXPECT_EQ(rows[1]["accuracy"], 0.125);
+  EXPECT_EQ(testing::SplitLines(testing::ReadFile(journal_path)).size(), 1 + runs);
+
+  // Other options are another sweep: --resume refuses its journal, naming the file and field.
+  std::vector<std::string> other = resume;
+  other[other.size() - 2] = "2";  // -n 2
+  const CliResult refused = RunEval(other);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find(journal_path + ": line 1: was written for another sweep: its "
+                                            "setup's \"max_new_tokens\" differs"),
+            std::string::npos)
+      << refused.err;
+  const CliResult no_sweep = RunEval({"--data", kData, "--resume"});
+  EXPECT_NE(no_sweep.exit_code, 0);
+  EXPECT_NE(no_sweep.err.find("--resume requires --sweep"), std::string::npos) << no_sweep.err;
 }
 
 TEST(EvalCliTest, UsageErrors) {

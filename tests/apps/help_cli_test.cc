@@ -19,6 +19,7 @@
 #include "reduce/kv_policy.h"
 #include "reduce/token_reducer.h"
 #include "support/cli.h"
+#include "support/test_files.h"
 
 namespace lightvlm {
 namespace {
@@ -50,9 +51,7 @@ struct HelpFlag {
 std::map<std::string, HelpFlag> ParseHelp(const std::string& command) {
   const testing::CliResult result = testing::RunCli({command, "--help"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  std::vector<std::string> lines;
-  std::istringstream text(result.out);
-  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  const std::vector<std::string> lines = testing::SplitLines(result.out);
   constexpr size_t kColumn = 30;
   const std::string indent(kColumn, ' ');
   std::map<std::string, HelpFlag> flags;
