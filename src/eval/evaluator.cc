@@ -36,9 +36,10 @@ struct AnsweredItem {
 // A fresh session generating greedily the answer to item `index`, under `kv_policy` when given.
 AnsweredItem Answer(const Model& model, ThreadPool& pool, const EncodedDataset& data, size_t index,
                     TokenReducer* reducer, KvPolicy* kv_policy, int64_t max_new_tokens) {
-  const Prompt prompt =
-      AssemblePrompt(data.prompt_ids[index], std::span(&data.images[data.image_of_item[index]], 1),
-                     model.language_model->image_token_id());
+  // MakePrompt, as every command builds its prompts: the family's image markers (SmolVLM's and
+  // InternVL's wrappers) and positions (Qwen2-VL's M-RoPE) are part of the question's prompt.
+  const Prompt prompt = MakePrompt(model, QuestionText(data.items[index]),
+                                   std::span(&data.images[data.image_of_item[index]], 1));
   Session session(model.decoder(), pool, AnswerContext(model));
   session.SetTokenReducer(reducer);
   session.SetKvPolicy(kv_policy);
@@ -143,8 +144,6 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
       vision_ms.push_back(MillisecondsSince(start));
     }
     data.image_of_item.push_back(found->second);
-    const std::string text = model.language_model->FormatPrompt(QuestionText(item), 1);
-    data.prompt_ids.push_back(model.tokenizer->Encode(text, /*add_special=*/true));
     progress.Advance();
   }
   data.items = std::move(items);

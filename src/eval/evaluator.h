@@ -20,17 +20,15 @@ namespace lightvlm {
 
 class SweepJournal;
 
-// The items with their prompts tokenised and their images encoded, ready for any number of runs.
+// The items with their images encoded, ready for any number of runs.
 struct EncodedDataset {
   std::vector<EvalItem> items;
-  std::vector<ImageEmbeddings> images;           // one per distinct image file
-  std::vector<size_t> image_of_item;             // [items] index into `images`
-  std::vector<std::vector<int32_t>> prompt_ids;  // [items] the chat-formatted question
-  double vision_ms = 0;  // median time of the vision encoder and projector per image
+  std::vector<ImageEmbeddings> images;  // one per distinct image file
+  std::vector<size_t> image_of_item;    // [items] index into `images`
+  double vision_ms = 0;                 // median time of the vision encoder and projector per image
 };
 
-// Loads and encodes the image of every item (once per file) and tokenises its question in the
-// model's chat format. Image errors name the file.
+// Loads and encodes the image of every item (once per file). Image errors name the file.
 EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<EvalItem> items,
                              const ImageLimits& image_limits = {});
 
