@@ -11,12 +11,36 @@ import shapes_data as sd  # noqa: E402
 
 
 def curve_table(log):
-    curve = [e for e in log if "dev_quick" in e and e.get("stage") == 3]
-    pick = curve if len(curve) <= 14 else [curve[round(i * (len(curve) - 1) / 13)] for i in range(14)]
-    rows = [f"| {e['step']} | {e['samples']} | {e['time_s'] / 60:.0f} | {e['loss']:.3f} | "
-            f"{100 * e['dev_quick']['overall']:.1f}% |" for e in pick]
-    n = curve[-1]["dev_quick"]["n"] if curve else 0
+    """(dev items, table rows) of the first-token dev accuracy during stage 3; `run` counts the
+    invocations (each that went on from another's parts starts its steps again)."""
+    curve, run, last_step = [], 0, None
+    for e in log:
+        if "dev_quick" in e and e.get("stage") == 3:
+            run += last_step is None or e["step"] <= last_step
+            last_step = e["step"]
+            curve.append((run, e))
+    pick = curve if len(curve) <= 16 else [curve[round(i * (len(curve) - 1) / 15)] for i in range(16)]
+    rows = [f"| {k} | {e['step']} | {e['samples']} | {e['time_s'] / 60:.0f} | {e['loss']:.3f} | "
+            f"{100 * e['dev_quick']['overall']:.1f}% |" for k, e in pick]
+    n = curve[-1][1]["dev_quick"]["n"] if curve else 0
     return n, "\n".join(rows)
+
+
+def history_text(r):
+    """The earlier invocations whose parts this run went on from, as a numbered list ("" if none)."""
+    runs = r.get("history", [])
+    if not runs:
+        return ""
+    lines = [f"Trained in {len(runs) + 1} invocations, each going on from the parts the one before wrote "
+             "(`--init-parts`; the optimizer's moments start again); `train_log.jsonl` holds their logs "
+             "in order:", ""]
+    for i, h in enumerate(runs, 1):
+        done = (f": {h['steps']} stage-3 steps, {h['minutes']} min, dev {100 * h['dev']:.1f}%, "
+                f"test {100 * h['test']:.1f}%" if "test" in h else "")
+        note = f" {h['note']}" if "note" in h else ""
+        lines.append(f"{i}. `{h['command']}`{done}.{note}")
+    lines.append(f"{len(runs) + 1}. This run, below.")
+    return "\n".join(lines) + "\n\n"
 
 
 def write(out, r):
@@ -30,6 +54,7 @@ def write(out, r):
 
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if x.strip()]
     n_quick, curve = curve_table(log)
+    history = history_text(r)
     p = tr["parameters"]
     text = f"""# shapes_smol: a SmolVLM over the real SmolLM2-135M-Instruct, trained on shape questions
 
@@ -69,7 +94,7 @@ the image expanded to `<fake_token_around_image><global-img>` + {c['image_tokens
 
 ## Training
 
-```sh
+{history}```sh
 {r['command']}
 ```
 
@@ -88,12 +113,13 @@ the image expanded to `<fake_token_around_image><global-img>` + {c['image_tokens
    {a['probe_weight']}) on layer {a['probe_layer']}; AdamW, peak LR {a['lr']}, cosine to {a['min_lr_ratio']} of it, bfloat16 autocast.
 
 Hardware: {r['threads']} thread(s), {r['cpu']}; training time {tr['train_time_s'] / 60:.0f} min; stop
-reason: {tr['stop_reason']}. {r.get('train_note', '')}
+reason: {tr['stop_reason']}.
 
-Dev accuracy during stage 3 (first generated token, {n_quick} dev items):
+Dev accuracy during stage 3 (first generated token, {n_quick} dev items; steps, images and minutes
+count from the start of each run):
 
-| step | images | minutes | train loss | dev accuracy |
-|---|---|---|---|---|
+| run | step | images | minutes | train loss | dev accuracy |
+|---|---|---|---|---|---|
 {curve}
 
 ## Accuracy

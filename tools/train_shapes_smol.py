@@ -301,6 +301,20 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+def earlier_runs(init_parts):
+    """The runs that trained the parts stage 3 goes on from, oldest first, from the results.json
+    beside them (the directory the trainer wrote them to): each run's command, stage-3 steps,
+    minutes and held-out accuracy."""
+    results_path = init_parts.parent / "results.json"
+    if not results_path.exists():
+        return [{"command": f"(parts from {init_parts}, no results.json beside them)"}]
+    prev = json.loads(results_path.read_text(encoding="utf-8"))
+    return prev.get("history", []) + [{
+        "command": prev["command"], "steps": prev["train"]["steps_done"],
+        "minutes": round(prev["train"]["train_time_s"] / 60), "dev": prev["eval"]["overall"],
+        "test": prev["test"]["overall"]}]
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -325,8 +339,7 @@ def main(argv=None):
                               "image_tokens": smm.NUM_IMAGE_TOKENS},
                    "args": {k: str(v) for k, v in vars(args).items()}}
         if args.init_parts:
-            results["train_note"] = (f"Stage 3 went on from {args.init_parts} (the optimizer's moments started "
-                                     "again); train_log.jsonl holds that run's log, then this one's.")
+            results["history"] = earlier_runs(args.init_parts)
     else:
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     build_shapes_smol.build(args.gguf, parts, model_dir)
@@ -335,8 +348,9 @@ def main(argv=None):
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.state_dir.exists() and (args.state_dir / "log.jsonl").exists():
         log = (args.state_dir / "log.jsonl").read_text(encoding="utf-8")
-        if args.init_parts and (out / "train_log.jsonl").exists():  # the run this one went on from, first
-            log = (out / "train_log.jsonl").read_text(encoding="utf-8") + log
+        earlier_log = args.init_parts.parent / "train_log.jsonl" if args.init_parts else None
+        if earlier_log and earlier_log.exists():  # the runs this one went on from, first
+            log = earlier_log.read_text(encoding="utf-8") + log
         (out / "train_log.jsonl").write_text(log, encoding="utf-8")
     shapes_smol_readme.write(out, results)
     print(f"wrote {parts}, {model_dir}, {out / 'results.json'}", flush=True)
