@@ -116,7 +116,7 @@ void Evaluate(const EvalOptions& options) {
         model_path.string() + ", " + std::to_string(data.items.size()) + " items";
     const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
     std::vector<std::string> written = WriteSweep(results, comparisons, options.out_prefix, label);
-    written.push_back(options.out_prefix + "_runs.jsonl");
+    written.push_back(journal->path());
     if (options.json) {
       std::cout << ResultsJson(results).dump(2) << '\n';
       return;

@@ -69,7 +69,14 @@ bool SameSpec(const MethodResult& run, const MethodSpec& spec) {
 
 }  // namespace
 
-MethodResult ResultFromJson(const json& object) {
+json RunJson(const MethodResult& result) {
+  json object = ResultJson(result);
+  object["predictions"] = result.predictions;
+  object["correct"] = result.correct;
+  return object;
+}
+
+MethodResult RunFromJson(const json& object) {
   Check(object.is_object(), "a run is not a JSON object");
   MethodResult result;
   result.method = Field<std::string>(object, "method");
@@ -111,8 +118,9 @@ SweepJournal::SweepJournal(std::string path, json setup, const std::vector<EvalI
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // A line without its line break is a run cut off while it was written (the sweep was
     // killed): it is dropped, and the file cut back to the last whole line.
-    const size_t whole = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (whole > 0) {
+    const size_t last_break = text.rfind('\n');
+    if (last_break != std::string::npos) {
+      const size_t whole = last_break + 1;
       if (whole < text.size()) std::filesystem::resize_file(path_, whole);
       ReadRuns(std::string_view(text).substr(0, whole), setup, items.size());
       return;
@@ -141,7 +149,7 @@ void SweepJournal::ReadRuns(std::string_view text, const json& setup, size_t ite
               "\" differs (run without --resume to start again)");
         continue;
       }
-      runs_.push_back(ResultFromJson(object));
+      runs_.push_back(RunFromJson(object));
       Check(runs_.back().items == static_cast<int64_t>(items), "a run of ", runs_.back().items,
             " items where the setup has ", items);
     } catch (const json::exception& error) {
@@ -160,11 +168,8 @@ std::optional<MethodResult> SweepJournal::Find(const MethodSpec& spec) const {
 }
 
 void SweepJournal::Record(const MethodResult& result) {
-  json object = ResultJson(result);
-  object["predictions"] = result.predictions;
-  object["correct"] = result.correct;
   std::ofstream out(path_, std::ios::binary | std::ios::app);
-  out << object.dump() << '\n';
+  out << RunJson(result).dump() << '\n';
   out.flush();
   Check(out.good(), path_, ": cannot write");
   runs_.push_back(result);

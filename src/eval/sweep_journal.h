@@ -33,6 +33,7 @@ class SweepJournal {
   // Appends the finished run and flushes it to the file.
   void Record(const MethodResult& result);
 
+  const std::string& path() const { return path_; }
   size_t runs() const { return runs_.size(); }
 
  private:
@@ -43,8 +44,9 @@ class SweepJournal {
   std::vector<MethodResult> runs_;
 };
 
-// The run of ResultJson's object plus "predictions" and "correct"; fails naming the field that is
-// missing or of the wrong type.
-MethodResult ResultFromJson(const nlohmann::json& object);
+// A run as the journal holds it: ResultJson's object plus "predictions" and "correct".
+nlohmann::json RunJson(const MethodResult& result);
+// The inverse of RunJson; fails naming the field that is missing or of the wrong type.
+MethodResult RunFromJson(const nlohmann::json& object);
 
 }  // namespace lightvlm

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,8 +28,8 @@ fs::path WriteRequests(const std::string& lines) {
 
 std::vector<nlohmann::json> JsonLines(const std::string& text) {
   std::vector<nlohmann::json> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  for (const std::string& line : testing::SplitLines(text))
+    lines.push_back(nlohmann::json::parse(line));
   return lines;
 }
 

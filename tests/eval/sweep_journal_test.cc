@@ -6,7 +6,6 @@
 #include <fstream>
 #include <string>
 
-#include "eval/report.h"
 #include "support/test_files.h"
 
 namespace lightvlm {
@@ -81,23 +80,18 @@ void ExpectSameRun(const MethodResult& got, const MethodResult& want) {
 
 TEST(SweepJournalTest, ResultRoundTripsThroughItsJson) {
   const MethodResult run = Finished("lightvlm", 0.35, -1);
-  json object = ResultJson(run);
-  object["predictions"] = run.predictions;
-  object["correct"] = run.correct;
-  ExpectSameRun(ResultFromJson(object), run);
+  ExpectSameRun(RunFromJson(RunJson(run)), run);
 
   MethodResult by_count = Finished("fastv", 1.0, 16);
   by_count.kv_budget.reset();
-  json count_object = ResultJson(by_count);
-  count_object["predictions"] = by_count.predictions;
-  count_object["correct"] = by_count.correct;
-  ExpectSameRun(ResultFromJson(count_object), by_count);
+  json count_object = RunJson(by_count);
+  ExpectSameRun(RunFromJson(count_object), by_count);
 
   count_object.erase("correct");
-  EXPECT_NE(testing::ErrorOf([&] { ResultFromJson(count_object); }).find("\"correct\" is missing"),
+  EXPECT_NE(testing::ErrorOf([&] { RunFromJson(count_object); }).find("\"correct\" is missing"),
             std::string::npos);
   count_object["correct"] = {true};
-  EXPECT_NE(testing::ErrorOf([&] { ResultFromJson(count_object); }).find("one entry per item"),
+  EXPECT_NE(testing::ErrorOf([&] { RunFromJson(count_object); }).find("one entry per item"),
             std::string::npos);
 }
 
