@@ -59,22 +59,22 @@ bool ConvertToPng(const std::string& svg, const std::string& png) {
 
 std::vector<MethodSpec> SweepMethods(const ReducerOptions& base) {
   std::vector<MethodSpec> methods;
-  ReducerOptions full = base;
-  full.budget = {.keep = 1.0, .final_tokens = -1};
-  methods.push_back({"none", full});
-  for (const std::string& name : TokenReducerNames()) {
-    if (name == "none") continue;
+  const auto add = [&](const std::string& name, ReductionBudget budget) {
+    ReducerOptions options = base;
+    options.budget = budget;
+    methods.push_back({name, options});
+  };
+  add("none", {.keep = 1.0, .final_tokens = -1});
+  std::vector<std::string> reducers = TokenReducerNames();
+  std::erase(reducers, "none");
+  for (const std::string& name : reducers) {
     for (double keep : kSweepBudgets) {
-      ReducerOptions options = base;
-      options.budget = {.keep = keep, .final_tokens = -1};
-      methods.push_back({name, options});
+      if (keep < 1.0) add(name, {.keep = keep, .final_tokens = -1});
     }
-    for (int64_t final_tokens : kSweepFinalTokens) {
-      ReducerOptions options = base;
-      options.budget = {.keep = 1.0, .final_tokens = final_tokens};
-      methods.push_back({name, options});
-    }
+    for (int64_t final_tokens : kSweepFinalTokens)
+      add(name, {.keep = 1.0, .final_tokens = final_tokens});
   }
+  for (const std::string& name : reducers) add(name, {.keep = 1.0, .final_tokens = -1});
   return methods;
 }
 

@@ -168,6 +168,12 @@ TEST_F(EvaluatorTest, SweepWritesEveryMethodAtEveryBudget) {
   const int64_t budgets = kSweepBudgets.size() + kSweepFinalTokens.size();
   ASSERT_EQ(static_cast<int64_t>(methods.size()), 1 + reducers * budgets);
   EXPECT_EQ(methods[0].method, "none");
+  // The keep-1 runs (each a full prefill) come last, so a sweep cut short holds the real budgets.
+  for (size_t i = 1; i < methods.size(); ++i) {
+    const bool full =
+        methods[i].options.budget.keep == 1.0 && methods[i].options.budget.final_tokens < 0;
+    EXPECT_EQ(full, i + reducers >= methods.size()) << i << " " << methods[i].method;
+  }
 
   const std::vector<MethodResult> results = EvaluateMethods(*model_, *pool_, *data_, methods, 2);
   const fs::path prefix = testing::FreshTempDir() / "out" / "sweep";
