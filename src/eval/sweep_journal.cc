@@ -114,12 +114,18 @@ SweepJournal::SweepJournal(std::string path, json setup, const std::vector<EvalI
   setup["items"] = items.size();
   setup["items_digest"] = ItemsDigest(items);
   std::ifstream in(path_, std::ios::binary);
-  if (resume && in) {
+  if (in) {
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Hours of finished runs are not thrown away for a forgotten flag: starting again is removing
+    // the file.
+    const size_t first_break = text.find('\n');
+    Check(resume || first_break == std::string::npos || first_break + 1 == text.size(), path_,
+          ": holds finished runs of a sweep; pass --resume to go on from them, or remove the file "
+          "to start again");
     // A line without its line break is a run cut off while it was written (the sweep was
     // killed): it is dropped, and the file cut back to the last whole line.
     const size_t last_break = text.rfind('\n');
-    if (last_break != std::string::npos) {
+    if (resume && last_break != std::string::npos) {
       const size_t whole = last_break + 1;
       if (whole < text.size()) std::filesystem::resize_file(path_, whole);
       ReadRuns(std::string_view(text).substr(0, whole), setup, items.size());
@@ -146,7 +152,7 @@ void SweepJournal::ReadRuns(std::string_view text, const json& setup, size_t ite
       if (number == 1) {
         const std::string differs = FirstDifference(Field<json>(object, "setup"), setup);
         Check(differs.empty(), "was written for another sweep: its setup's \"", differs,
-              "\" differs (run without --resume to start again)");
+              "\" differs (remove the file to start again)");
         continue;
       }
       runs_.push_back(RunFromJson(object));

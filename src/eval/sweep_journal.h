@@ -22,8 +22,9 @@ class SweepJournal {
  public:
   // Opens the journal at `path` for runs that depend on `setup` and on the items `data` holds.
   // With `resume`, the runs an existing journal holds are kept when its setup equals this one,
-  // and a different setup fails naming the file and the first field that differs; without it, or
-  // when there is no file yet, the journal starts empty. A last line cut off mid-write (the sweep
+  // and a different setup fails naming the file and the first field that differs; without it, a
+  // journal holding runs fails (so a forgotten flag does not discard them); with no file, or one
+  // holding no run, the journal starts empty. A last line cut off mid-write (the sweep
   // was killed) is dropped; any other line it cannot read fails naming the file and the line.
   SweepJournal(std::string path, nlohmann::json setup, const std::vector<EvalItem>& items,
                bool resume);

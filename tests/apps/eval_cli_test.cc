@@ -145,6 +145,14 @@ TEST(EvalCliTest, SweepResumesFromItsJournal) {
   const std::string journal_path = prefix.string() + "_runs.jsonl";
   std::vector<std::string> lines = testing::SplitLines(testing::ReadFile(journal_path));
   const size_t runs = lines.size() - 1;
+  // The same sweep again without --resume would throw the finished runs away: refused.
+  const std::string finished = testing::ReadFile(journal_path);
+  const CliResult again = RunEval(args);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find(journal_path + ": holds finished runs of a sweep; pass --resume"),
+            std::string::npos)
+      << again.err;
+  EXPECT_EQ(testing::ReadFile(journal_path), finished);
   // A sweep stopped after its third run, the last one cut off mid-write; the second run marked so
   // that a resumed sweep shows whether it was taken from the journal or run again.
   nlohmann::json marked = nlohmann::json::parse(lines[2]);

@@ -116,10 +116,18 @@ TEST(SweepJournalTest, ResumeKeepsTheRecordedRunsOfTheSameSetup) {
   EXPECT_FALSE(resumed.Find(Spec("fastv", 0.35, -1)));
   EXPECT_FALSE(resumed.Find(Spec("lightvlm", 1.0, 64)));
 
-  // Without --resume the journal starts again, and the file with it.
+  // Without --resume a journal holding runs is refused, not overwritten; removing it starts again.
+  const std::string refused =
+      testing::ErrorOf([&] { SweepJournal(path, setup, Items(), /*resume=*/false); });
+  EXPECT_NE(refused.find(path + ": holds finished runs of a sweep; pass --resume"),
+            std::string::npos)
+      << refused;
+  EXPECT_EQ(SweepJournal(path, setup, Items(), /*resume=*/true).runs(), 3u);
+  fs::remove(path);
   SweepJournal fresh(path, setup, Items(), /*resume=*/false);
   EXPECT_EQ(fresh.runs(), 0u);
-  EXPECT_EQ(SweepJournal(path, setup, Items(), /*resume=*/true).runs(), 0u);
+  // A journal with its setup line alone holds nothing to lose: a sweep without --resume reuses it.
+  EXPECT_EQ(SweepJournal(path, setup, Items(), /*resume=*/false).runs(), 0u);
 }
 
 TEST(SweepJournalTest, AnotherSetupOrOtherItemsAreNotResumed) {
