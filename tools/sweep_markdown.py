@@ -75,9 +75,13 @@ def main():
             row.append(f"**{text}**" if (method, key) in ahead else text)
         print(f"| {method} | " + " | ".join(row) + " |")
     print()
-    row = [f"{cells[(args.method, k)]['prefill_ms']:.0f}" for k in budgets]
-    print(f"LLM prefill of `{args.method}` (median ms): " + ", ".join(row) + "; achieved share: " +
-          ", ".join(f"{cells[(args.method, k)]['average_keep']:.3f}" for k in budgets) + "\n")
+    mine = [k for k in budgets if (args.method, k) in cells]
+    if mine:
+        print(f"LLM prefill of `{args.method}` (median ms) at " +
+              ", ".join(budget_label(k) for k in mine) + ": " +
+              ", ".join(f"{cells[(args.method, k)]['prefill_ms']:.0f}" for k in mine) +
+              "; achieved share: " +
+              ", ".join(f"{cells[(args.method, k)]['average_keep']:.3f}" for k in mine) + "\n")
 
     print(f"| {args.method} against | budget | points | only {args.method} right | "
           "only the other right | p (exact McNemar) |")

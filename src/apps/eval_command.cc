@@ -37,6 +37,7 @@ struct EvalOptions {
   bool json = false;
   bool sweep = false;
   bool resume = false;
+  bool from_journal = false;
   std::string out_prefix;
   bool verbose = false;
 };
@@ -84,6 +85,12 @@ nlohmann::json SweepSetup(const EvalOptions& options) {
           {"visionzip_contextual_share", reducer.visionzip_contextual_share}};
 }
 
+// The journal's mode for these options.
+JournalMode JournalModeOf(const EvalOptions& options) {
+  if (options.from_journal) return JournalMode::kRead;
+  return options.resume ? JournalMode::kResume : JournalMode::kStart;
+}
+
 void Evaluate(const EvalOptions& options) {
   SetVerbose(options.verbose);
   Check(!options.sweep || !options.out_prefix.empty(), "--sweep needs --out PREFIX");
@@ -93,27 +100,32 @@ void Evaluate(const EvalOptions& options) {
   if (options.limit > 0 && options.limit < static_cast<int64_t>(items.size())) {
     items.resize(options.limit);
   }
-  const Model model = LoadModel(options.model_dir, options.load.Options());
-  CheckAnswerKvCache(model, options.max_kv_bytes);
-  ThreadPool pool(options.threads);
-  const EncodedDataset data = EncodeDataset(model, pool, std::move(items));
   const std::vector<MethodSpec> methods =
       options.sweep ? SweepMethods(options.reducer.options) : SingleMethods(options);
   std::optional<SweepJournal> journal;
   if (options.sweep) {
-    journal.emplace(options.out_prefix + "_runs.jsonl", SweepSetup(options), data.items,
-                    options.resume);
+    journal.emplace(options.out_prefix + "_runs.jsonl", SweepSetup(options), items,
+                    JournalModeOf(options));
   }
-  const std::vector<MethodResult> results =
-      EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv,
-                      journal ? &*journal : nullptr);
+  std::vector<MethodResult> results;
+  const size_t item_count = items.size();
+  if (options.from_journal) {
+    // The files of a sweep in progress or cut short: no model is loaded, nothing runs.
+    results = RecordedMethods(methods, *journal);
+  } else {
+    const Model model = LoadModel(options.model_dir, options.load.Options());
+    CheckAnswerKvCache(model, options.max_kv_bytes);
+    ThreadPool pool(options.threads);
+    const EncodedDataset data = EncodeDataset(model, pool, std::move(items));
+    results = EvaluateMethods(model, pool, data, methods, options.max_new_tokens, options.kv,
+                              journal ? &*journal : nullptr);
+  }
 
   if (options.sweep) {
     // The plots name the model as the user gave it (its folder alone is often just "model").
     std::filesystem::path model_path = std::filesystem::path(options.model_dir).lexically_normal();
     if (!model_path.has_filename()) model_path = model_path.parent_path();
-    const std::string label =
-        model_path.string() + ", " + std::to_string(data.items.size()) + " items";
+    const std::string label = model_path.string() + ", " + std::to_string(item_count) + " items";
     const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
     std::vector<std::string> written = WriteSweep(results, comparisons, options.out_prefix, label);
     written.push_back(journal->path());
@@ -170,6 +182,11 @@ void AddEvalCommand(CLI::App& app) {
                  "finishes) holds from a sweep with the same model, items and options, and run "
                  "only the rest")
       ->needs(sweep);
+  eval->add_flag("--from-journal", options->from_journal,
+                 "Write the --sweep files from the runs PREFIX_runs.jsonl holds, loading no model "
+                 "and running nothing: the results so far of a sweep in progress or cut short")
+      ->needs(sweep)
+      ->excludes(eval->get_option("--resume"));
   eval->add_flag("-v,--verbose", options->verbose, "Each item's answer on stderr");
   eval->callback([options] {
     options->reducer.Parse();

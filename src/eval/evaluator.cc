@@ -151,6 +151,22 @@ EncodedDataset EncodeDataset(const Model& model, ThreadPool& pool, std::vector<E
   return data;
 }
 
+namespace {
+
+// When a `none` run is among `results`, its accuracy is every result's baseline.
+void SetBaseline(std::vector<MethodResult>& results) {
+  const auto baseline = std::find_if(results.begin(), results.end(),
+                                     [](const MethodResult& r) { return r.method == "none"; });
+  if (baseline == results.end()) return;
+  const double baseline_accuracy = baseline->accuracy;
+  for (MethodResult& result : results) {
+    result.baseline_accuracy = baseline_accuracy;
+    if (baseline_accuracy > 0) result.retention = result.accuracy / baseline_accuracy;
+  }
+}
+
+}  // namespace
+
 std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,
@@ -176,14 +192,20 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
     results.push_back(EvaluateMethod(model, pool, data, spec, max_new_tokens, kv, progress));
     if (journal) journal->Record(results.back());
   }
-  const auto baseline = std::find_if(results.begin(), results.end(),
-                                     [](const MethodResult& r) { return r.method == "none"; });
-  if (baseline == results.end()) return results;
-  const double baseline_accuracy = baseline->accuracy;
-  for (MethodResult& result : results) {
-    result.baseline_accuracy = baseline_accuracy;
-    if (baseline_accuracy > 0) result.retention = result.accuracy / baseline_accuracy;
+  SetBaseline(results);
+  return results;
+}
+
+std::vector<MethodResult> RecordedMethods(const std::vector<MethodSpec>& methods,
+                                          const SweepJournal& journal) {
+  std::vector<MethodResult> results;
+  for (const MethodSpec& spec : methods) {
+    std::optional<MethodResult> recorded = journal.Find(spec);
+    if (recorded) results.push_back(std::move(*recorded));
   }
+  Check(!results.empty() && results.front().method == "none", journal.path(),
+        ": holds no finished run of `none`, the baseline");
+  SetBaseline(results);
   return results;
 }
 

@@ -84,6 +84,12 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const std::optional<KvPolicySpec>& kv = std::nullopt,
                                           SweepJournal* journal = nullptr);
 
+// The runs of `methods` that `journal` holds, in the order of `methods`, with `none`'s accuracy
+// as their baseline: a sweep's results without running anything (eval --from-journal). Fails
+// when the journal holds no `none` run.
+std::vector<MethodResult> RecordedMethods(const std::vector<MethodSpec>& methods,
+                                          const SweepJournal& journal);
+
 // Fails when the KV cache every answer is given (max_position_embeddings tokens, which it fills
 // only as far as its prompt and answer go) could, full, hold more than `max_kv_bytes`.
 void CheckAnswerKvCache(const Model& model, int64_t max_kv_bytes);

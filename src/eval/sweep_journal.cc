@@ -109,28 +109,35 @@ MethodResult RunFromJson(const json& object) {
 }
 
 SweepJournal::SweepJournal(std::string path, json setup, const std::vector<EvalItem>& items,
-                           bool resume)
-    : path_(std::move(path)) {
+                           JournalMode mode)
+    : path_(std::move(path)), mode_(mode) {
   setup["items"] = items.size();
   setup["items_digest"] = ItemsDigest(items);
   std::ifstream in(path_, std::ios::binary);
+  Check(in || mode_ != JournalMode::kRead, path_, ": cannot read the sweep's journal");
   if (in) {
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Hours of finished runs are not thrown away for a forgotten flag: starting again is removing
     // the file.
     const size_t first_break = text.find('\n');
-    Check(resume || first_break == std::string::npos || first_break + 1 == text.size(), path_,
+    Check(mode_ != JournalMode::kStart || first_break == std::string::npos ||
+              first_break + 1 == text.size(),
+          path_,
           ": holds finished runs of a sweep; pass --resume to go on from them, or remove the file "
           "to start again");
     // A line without its line break is a run cut off while it was written (the sweep was
-    // killed): it is dropped, and the file cut back to the last whole line.
+    // killed, or is writing it now): it is dropped, and on resuming the file is cut back to the
+    // last whole line.
     const size_t last_break = text.rfind('\n');
-    if (resume && last_break != std::string::npos) {
+    if (mode_ != JournalMode::kStart && last_break != std::string::npos) {
       const size_t whole = last_break + 1;
-      if (whole < text.size()) std::filesystem::resize_file(path_, whole);
+      if (mode_ == JournalMode::kResume && whole < text.size()) {
+        std::filesystem::resize_file(path_, whole);
+      }
       ReadRuns(std::string_view(text).substr(0, whole), setup, items.size());
       return;
     }
+    Check(mode_ != JournalMode::kRead, path_, ": holds no whole line (the sweep's setup)");
   }
   const std::filesystem::path directory = std::filesystem::path(path_).parent_path();
   if (!directory.empty()) std::filesystem::create_directories(directory);
@@ -174,6 +181,7 @@ std::optional<MethodResult> SweepJournal::Find(const MethodSpec& spec) const {
 }
 
 void SweepJournal::Record(const MethodResult& result) {
+  Check(mode_ != JournalMode::kRead, path_, ": opened to read, not to record");
   std::ofstream out(path_, std::ios::binary | std::ios::app);
   out << RunJson(result).dump() << '\n';
   out.flush();

@@ -179,6 +179,24 @@ TEST(EvalCliTest, SweepResumesFromItsJournal) {
                                             "setup's \"max_new_tokens\" differs"),
             std::string::npos)
       << refused.err;
+  // --from-journal writes the files of the runs so far, running nothing and changing nothing: a
+  // journal cut to its first two runs and part of a third gives two rows, the marked one as marked.
+  testing::WriteFile(journal_path,
+                     stopped.substr(0, stopped.find(lines[3])) + lines[3].substr(0, 30));
+  const std::string partial = testing::ReadFile(journal_path);
+  std::vector<std::string> report = args;
+  report.push_back("--from-journal");
+  const CliResult reported = RunEval(report);
+  ASSERT_EQ(reported.exit_code, 0) << reported.err;
+  const nlohmann::json so_far = nlohmann::json::parse(testing::ReadFile(prefix.string() + ".json"));
+  ASSERT_EQ(so_far.size(), 2u);
+  EXPECT_EQ(so_far[0]["method"], "none");
+  EXPECT_EQ(so_far[1]["accuracy"], 0.125);
+  EXPECT_EQ(testing::ReadFile(journal_path), partial);
+  EXPECT_NE(reported.out.find("wrote " + prefix.string() + "_significance.csv"), std::string::npos);
+  report.push_back("--resume");
+  EXPECT_NE(RunEval(report).exit_code, 0);  // the two exclude each other
+
   const CliResult no_sweep = RunEval({"--data", kData, "--resume"});
   EXPECT_NE(no_sweep.exit_code, 0);
   EXPECT_NE(no_sweep.err.find("--resume requires --sweep"), std::string::npos) << no_sweep.err;
