@@ -175,6 +175,7 @@ void AddEvalCommand(CLI::App& app) {
           ->excludes(eval->get_option("--reduce"))
           ->excludes(eval->get_option("--keep"))
           ->excludes(eval->get_option("--final-tokens"))
+          ->excludes(eval->get_option("--plan"))
           ->excludes(no_baseline);
   eval->add_option("--out", options->out_prefix, "Path prefix of the --sweep files")->needs(sweep);
   eval->add_flag("--resume", options->resume,

@@ -39,7 +39,10 @@ void AddReducerKnobs(CLI::App& command, ReducerOptions& options, QueryFlags& que
       ->capture_default_str();
 }
 
-void ReducerFlags::Parse() { ParseQueryFlags(query, options); }
+void ReducerFlags::Parse() {
+  ParseQueryFlags(query, options);
+  if (!plan.empty()) options.plan = ParsePlan(plan);
+}
 
 void AddReducerFlags(CLI::App& command, ReducerFlags& flags) {
   CLI::Option* reduce = AddReducerNameFlag(command, flags.name);
@@ -56,10 +59,20 @@ void AddReducerFlags(CLI::App& command, ReducerFlags& flags) {
           ->capture_default_str()
           ->needs(reduce)
           ->excludes(keep);
+  CLI::Option* plan =
+      command
+          .add_option("--plan", flags.plan,
+                      "The stages as given, LAYER:TOKENS,... (e.g. 4:98,16:24), instead of the "
+                      "plan the reducer makes from a budget: to study plan shapes")
+          ->needs(reduce)
+          ->excludes(keep)
+          ->excludes(final_tokens);
   reduce->check(CLI::Validator(
-      [keep, final_tokens](std::string& name) -> std::string {
-        if (name != "none" || keep->count() + final_tokens->count() == 0) return "";
-        return "--keep and --final-tokens set a budget, and --reduce none reduces nothing: name "
+      [keep, final_tokens, plan](std::string& name) -> std::string {
+        if (name != "none" || keep->count() + final_tokens->count() + plan->count() == 0) {
+          return "";
+        }
+        return "--keep, --final-tokens and --plan reduce, and --reduce none reduces nothing: name "
                "a reducer";
       },
       "", "budget needs a reducer"));

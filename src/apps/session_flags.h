@@ -26,12 +26,13 @@ struct ReducerFlags {
   std::string name = "none";
   ReducerOptions options;  // complete once Parse ran
   QueryFlags query;
+  std::string plan;  // --plan, as given
 
-  // Reads the query flags into `options`; fails naming a bad value.
+  // Reads the query flags and the plan into `options`; fails naming a bad value.
   void Parse();
 };
-// --reduce, --keep and --final-tokens (either, each needing --reduce other than none) and the
-// knobs.
+// --reduce, --keep, --final-tokens and --plan (one of them, each needing --reduce other than
+// none) and the knobs.
 void AddReducerFlags(CLI::App& command, ReducerFlags& flags);
 
 }  // namespace lightvlm

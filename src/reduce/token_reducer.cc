@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string_view>
 
 #include "base/error.h"
 
@@ -28,8 +29,21 @@ void TokenReducer::Begin(const std::vector<ImageRun>& images, int64_t num_layers
   for (const ImageRun& run : images) total_image_tokens_ += run.size();
   Check(budget.final_tokens <= total_image_tokens_, "--final-tokens ", budget.final_tokens,
         " exceeds the ", total_image_tokens_, " image tokens of the prompt");
-  plan_ = total_image_tokens_ > 0 ? Plan(total_image_tokens_, num_layers)
-                                  : std::vector<ReductionStage>{};
+  if (total_image_tokens_ == 0) {
+    plan_.clear();
+  } else if (options_.plan.empty()) {
+    plan_ = Plan(total_image_tokens_, num_layers);
+  } else {
+    for (const ReductionStage& stage : options_.plan) {
+      Check(stage.layer < num_layers, "--plan: a stage at layer ", stage.layer,
+            ", but the model has ", num_layers, " layers");
+      Check(stage.image_tokens <= total_image_tokens_, "--plan: a stage keeps ", stage.image_tokens,
+            " image tokens, but the prompt has ", total_image_tokens_);
+      Check(!ReducesBeforeTheLlmOnly() || stage.layer == 0,
+            "--plan: this reducer works before the LLM only: one stage, at layer 0");
+    }
+    plan_ = options_.plan;
+  }
 }
 
 std::vector<int64_t> TokenReducer::ImageTokensPerLayer() const {
@@ -100,6 +114,33 @@ void TokenReducer::BeforeLayer(int64_t layer, DecoderTokens& tokens,
           layer);
     Reduce(tokens, image_rows, stage.image_tokens, previous);
   }
+}
+
+std::vector<ReductionStage> ParsePlan(const std::string& value) {
+  std::vector<ReductionStage> plan;
+  for (size_t start = 0; start <= value.size();) {
+    size_t end = value.find(',', start);
+    if (end == std::string::npos) end = value.size();
+    const std::string_view part(value.data() + start, end - start);
+    start = end + 1;
+    ReductionStage stage;
+    const size_t colon = part.find(':');
+    const auto read = [](std::string_view text, int64_t& number) {
+      const auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      return error == std::errc() && stop == text.data() + text.size() && number >= 0;
+    };
+    Check(colon != std::string_view::npos && read(part.substr(0, colon), stage.layer) &&
+              read(part.substr(colon + 1), stage.image_tokens),
+          "--plan must be LAYER:TOKENS stages separated by commas, e.g. 4:98,16:24; cannot read \"",
+          part, "\"");
+    Check(plan.empty() ||
+              (stage.layer > plan.back().layer && stage.image_tokens <= plan.back().image_tokens),
+          "--plan: stages must go deeper and keep no more tokens than the one before, got \"", part,
+          "\" after ", plan.empty() ? 0 : plan.back().layer, ":",
+          plan.empty() ? 0 : plan.back().image_tokens);
+    plan.push_back(stage);
+  }
+  return plan;
 }
 
 void ParseQueryTokens(const std::string& value, ReducerOptions& options) {

@@ -37,6 +37,12 @@ enum class QueryWeights {
            // then averaged: every row and head has an equal vote
 };
 
+// One reduction: before `layer`, keep `image_tokens` image tokens in all.
+struct ReductionStage {
+  int64_t layer = 0;
+  int64_t image_tokens = 0;
+};
+
 struct ReducerOptions {
   ReductionBudget budget;
   QuerySpan query_span = QuerySpan::kQuestion;
@@ -51,6 +57,9 @@ struct ReducerOptions {
   double cdpruner_theta = 0.5;    // cdpruner: relevance's weight against diversity, in [0, 1]
   // visionzip: the share of the kept tokens that are contextual (merged) ones, VisionZip's 10/64
   double visionzip_contextual_share = 10.0 / 64;
+  // The stages as given (--plan), instead of the plan the reducer makes from the budget: for
+  // studying plan shapes at a known share (the report gives the achieved one).
+  std::vector<ReductionStage> plan;
 };
 
 // A run of image tokens in the prompt: token indices [start, start + height * width).
@@ -62,12 +71,6 @@ struct ImageRun {
   // vision_saliency); empty when the model gives none.
   std::vector<float> vision_saliency = {};
   int64_t size() const { return grid_height * grid_width; }
-};
-
-// One reduction: before `layer`, keep `image_tokens` image tokens in all.
-struct ReductionStage {
-  int64_t layer = 0;
-  int64_t image_tokens = 0;
 };
 
 class TokenReducer : public PrefillHook {
@@ -91,6 +94,9 @@ class TokenReducer : public PrefillHook {
 
   // The stages for `image_tokens` image tokens in `num_layers` layers under the budget.
   virtual std::vector<ReductionStage> Plan(int64_t image_tokens, int64_t num_layers) const = 0;
+  // Whether the reducer works only on the vision tower's output, before layer 0 (its plans are
+  // one stage at layer 0).
+  virtual bool ReducesBeforeTheLlmOnly() const { return false; }
   // Whether the stage needs the previous layer's attention (scores and keys).
   virtual bool NeedsAttention() const { return true; }
   // Reduces the image tokens among `tokens` to `keep` of them. `image_rows` are the rows of
@@ -120,6 +126,10 @@ class TokenReducer : public PrefillHook {
 void ParseQueryTokens(const std::string& value, ReducerOptions& options);
 // The --query-tokens value that ParseQueryTokens reads back into `options`' span.
 std::string QueryTokensName(const ReducerOptions& options);
+
+// The stages of a --plan value, "LAYER:TOKENS,LAYER:TOKENS,...": layers ascending, counts not
+// rising; fails naming the flag and the part it cannot read.
+std::vector<ReductionStage> ParsePlan(const std::string& value);
 
 // Sets options.query_weights from a --query-weights value, "mass" or "equal"; fails naming the
 // flag on anything else.

@@ -38,6 +38,7 @@ class VisionZip : public TokenReducer {
     return GeometricPlan({0}, image_tokens, num_layers, options().budget);
   }
 
+  bool ReducesBeforeTheLlmOnly() const override { return true; }
   bool NeedsAttention() const override { return false; }
 
   void Reduce(DecoderTokens& tokens, const std::vector<int64_t>& image_rows, int64_t keep,

@@ -138,6 +138,13 @@ TEST(FlagsCliTest, BudgetsNeedAReducerAndKnobsAPolicy) {
                      "--final-tokens requires --reduce", command);
     ExpectUsageError(RunWithoutModel(command, {"--reduce", "none", "--keep", "0.5"}),
                      "--reduce none reduces nothing", command);
+    ExpectUsageError(RunWithoutModel(command, {"--plan", "4:10"}), "--plan requires --reduce",
+                     command);
+    ExpectUsageError(RunWithoutModel(command, {"--reduce", "none", "--plan", "4:10"}),
+                     "--reduce none reduces nothing", command);
+    ExpectUsageError(
+        RunWithoutModel(command, {"--reduce", "fastv", "--keep", "0.5", "--plan", "4:10"}),
+        "--keep excludes --plan", command);
     ExpectUsageError(RunWithoutModel(command, {"--kv-budget", "8"}), "--kv-budget requires --kv",
                      command);
     ExpectUsageError(RunWithoutModel(command, {"--kv", "none", "--kv-interval", "1"}),

@@ -313,5 +313,63 @@ TEST_P(ReducerInDecoderTest, CachesAreRaggedAsPlanned) {
 INSTANTIATE_TEST_SUITE_P(Reducers, ReducerInDecoderTest, ::testing::ValuesIn(TokenReducerNames()),
                          [](const auto& info) { return info.param; });
 
+// --plan: the stages as given replace the reducer's own plan; what a model or reducer cannot take
+// fails naming the flag.
+TEST(TokenReducerTest, PlanAsGivenReplacesTheBudgetsPlan) {
+  EXPECT_EQ(ParsePlan("0:21").size(), 1u);
+  const std::vector<ReductionStage> plan = ParsePlan("2:40,5:10,7:0");
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[1].layer, 5);
+  EXPECT_EQ(plan[1].image_tokens, 10);
+  for (const std::string bad :
+       {"", "2", "2:", ":4", "2:4,", "a:4", "2:-1", "2:4;3:2", "2:4 ,3:2"}) {
+    try {
+      ParsePlan(bad);
+      FAIL() << "expected an error for '" << bad << "'";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("--plan must be LAYER:TOKENS"), std::string::npos)
+          << error.what();
+    }
+  }
+  for (const std::string bad : {"3:10,3:5", "3:10,2:5", "3:10,5:11"}) {
+    try {
+      ParsePlan(bad);
+      FAIL() << "expected an error for '" << bad << "'";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("--plan: stages must go deeper"), std::string::npos)
+          << error.what();
+    }
+  }
+
+  const std::vector<ImageRun> image = {{.start = 1, .grid_height = 4, .grid_width = 5}};
+  ReducerOptions options;
+  options.plan = ParsePlan("2:12,5:4,7:0");
+  for (const std::string name : {"lightvlm", "fastv", "pdrop", "dart", "random", "uniform"}) {
+    const std::unique_ptr<TokenReducer> reducer = MakeTokenReducer(name, options);
+    reducer->Begin(image, 8);
+    ASSERT_EQ(reducer->plan().size(), 3u) << name;
+    EXPECT_EQ(reducer->plan()[0].layer, 2) << name;
+    EXPECT_EQ(reducer->ImageTokensPerLayer(), (std::vector<int64_t>{20, 20, 12, 12, 12, 4, 4, 0}))
+        << name;
+  }
+  const auto error_of = [&](const std::string& name, const std::string& text, int64_t layers) {
+    ReducerOptions given;
+    given.plan = ParsePlan(text);
+    try {
+      MakeTokenReducer(name, given)->Begin(image, layers);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of("lightvlm", "8:4", 8).find("--plan: a stage at layer 8, but the model has 8"),
+            std::string::npos);
+  EXPECT_NE(error_of("lightvlm", "2:21", 8).find("keeps 21 image tokens, but the prompt has 20"),
+            std::string::npos);
+  EXPECT_NE(error_of("cdpruner", "2:10", 8).find("before the LLM only"), std::string::npos);
+  EXPECT_NE(error_of("visionzip", "0:10,4:5", 8).find("before the LLM only"), std::string::npos);
+  EXPECT_EQ(error_of("cdpruner", "0:10", 8), "");
+}
+
 }  // namespace
 }  // namespace lightvlm
