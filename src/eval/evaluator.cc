@@ -1,6 +1,7 @@
 #include "eval/evaluator.h"
 
 #include <algorithm>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -180,9 +181,27 @@ std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
   for (size_t i = 0; i < kWarmUpPrefills; ++i) {
     Answer(model, pool, data, i % data.items.size(), nullptr, nullptr, 1);
   }
-  std::vector<MethodResult> results;
-  Progress progress("eval", static_cast<int64_t>(methods.size() * data.items.size()));
+  // A sweep runs for hours: a method this model cannot run (visionzip without the vision
+  // tower's attention) is found on the first item now and left out, said on stderr, instead of
+  // failing the sweep when its turn comes.
+  std::vector<const MethodSpec*> runnable;
   for (const MethodSpec& spec : methods) {
+    if (journal && !journal->Find(spec)) {
+      try {
+        const auto reducer = MakeTokenReducer(spec.method, spec.options);
+        Answer(model, pool, data, 0, reducer.get(), nullptr, 1);
+      } catch (const Error& error) {
+        std::cerr << "lightvlm: eval: " << spec.method << " at " << BudgetName(spec.options.budget)
+                  << " is left out of the sweep: " << error.what() << '\n';
+        continue;
+      }
+    }
+    runnable.push_back(&spec);
+  }
+  std::vector<MethodResult> results;
+  Progress progress("eval", static_cast<int64_t>(runnable.size() * data.items.size()));
+  for (const MethodSpec* spec_pointer : runnable) {
+    const MethodSpec& spec = *spec_pointer;
     std::optional<MethodResult> recorded = journal ? journal->Find(spec) : std::nullopt;
     if (recorded) {
       results.push_back(std::move(*recorded));

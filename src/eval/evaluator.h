@@ -76,7 +76,8 @@ struct MethodResult {
 // items). Without `kv` the sessions have no policy at all. A few untimed prefills first warm the
 // machine up, so that no method pays for coming first. When a `none` method is among them, its
 // accuracy is every result's baseline. With a `journal`, a method it holds is taken from it
-// instead of run, and every method run is recorded in it as soon as it finishes.
+// instead of run, and every method run is recorded in it as soon as it finishes; a method the
+// model cannot run (tried on the first item first) is left out, saying why on stderr.
 std::vector<MethodResult> EvaluateMethods(const Model& model, ThreadPool& pool,
                                           const EncodedDataset& data,
                                           const std::vector<MethodSpec>& methods,

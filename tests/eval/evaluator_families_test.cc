@@ -12,6 +12,7 @@
 
 #include "engine/session.h"
 #include "eval/evaluator.h"
+#include "eval/sweep_journal.h"
 #include "support/golden.h"
 #include "support/test_files.h"
 
@@ -63,6 +64,40 @@ INSTANTIATE_TEST_SUITE_P(Families, EvaluatorFamiliesTest,
                                            FamilyCase{"internvl", "images/square.png"},
                                            FamilyCase{"qwen2vl", "small.png"}),
                          [](const auto& info) { return std::string(info.param.fixture); });
+
+// A sweep leaves out, saying why, a method the model cannot run: visionzip needs the vision
+// tower's class-token attention, which SmolVLM's encoder does not give. Before, the sweep failed
+// when visionzip's turn came, hours in.
+TEST(EvaluatorSweepTest, LeavesOutAMethodTheModelCannotRun) {
+  const fs::path fixture = testing::kFixturesDir / "smolvlm";
+  const fs::path dir = testing::FreshTempDir();
+  const fs::path data_path = dir / "questions.jsonl";
+  testing::WriteFile(data_path, "{\"image\": \"" +
+                                    fs::absolute(fixture / "images/wide.png").string() +
+                                    "\", \"question\": \"What?\", \"answer\": \"x\"}\n");
+  const Model model = LoadModel((fixture / "model").string());
+  ThreadPool pool(2);
+  const EncodedDataset data = EncodeDataset(model, pool, LoadDataset(data_path.string()));
+  ReducerOptions half;
+  half.budget.keep = 0.5;
+  const std::vector<MethodSpec> methods = {{"none", {}}, {"visionzip", half}, {"fastv", half}};
+  SweepJournal journal((dir / "sweep_runs.jsonl").string(), {{"model", "smolvlm"}}, data.items,
+                       JournalMode::kStart);
+  ::testing::internal::CaptureStderr();
+  const std::vector<MethodResult> results =
+      EvaluateMethods(model, pool, data, methods, 2, std::nullopt, &journal);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].method, "none");
+  EXPECT_EQ(results[1].method, "fastv");
+  EXPECT_EQ(journal.runs(), 2u);
+  EXPECT_NE(err.find("visionzip at keep 0.5 is left out of the sweep: visionzip: the image at "
+                     "token"),
+            std::string::npos)
+      << err;
+  // Without a journal (a single evaluation) the error is the user's to see.
+  EXPECT_THROW(EvaluateMethods(model, pool, data, {methods[1]}, 2), Error);
+}
 
 }  // namespace
 }  // namespace lightvlm
