@@ -128,7 +128,7 @@ void Evaluate(const EvalOptions& options) {
     const std::string label = model_path.string() + ", " + std::to_string(item_count) + " items";
     const std::vector<PairedComparison> comparisons = CompareWithOthers(results, "lightvlm");
     std::vector<std::string> written = WriteSweep(results, comparisons, options.out_prefix, label);
-    written.push_back(journal->path());
+    if (!options.from_journal) written.push_back(journal->path());
     if (options.json) {
       std::cout << ResultsJson(results).dump(2) << '\n';
       return;
