@@ -33,4 +33,21 @@ Tensor PixelShuffle(const Tensor& features, int64_t scale) {
   return out;
 }
 
+std::vector<float> ShuffledSaliency(const std::vector<float>& saliency, int64_t images,
+                                    int64_t scale) {
+  Check(images > 0 && static_cast<int64_t>(saliency.size()) % images == 0,
+        "pixel shuffle: ", saliency.size(), " saliency values for ", images, " images");
+  // One channel through the shuffle itself, so the order is the features' by construction.
+  Tensor values(DType::kF32, {images, static_cast<int64_t>(saliency.size()) / images, 1});
+  std::copy(saliency.begin(), saliency.end(), values.f32());
+  const Tensor shuffled = PixelShuffle(values, scale);
+  std::vector<float> summed(shuffled.dim(0) * shuffled.dim(1), 0.0f);
+  for (size_t token = 0; token < summed.size(); ++token) {
+    for (int64_t i = 0; i < shuffled.dim(2); ++i) {
+      summed[token] += shuffled.f32()[token * shuffled.dim(2) + i];
+    }
+  }
+  return summed;
+}
+
 }  // namespace lightvlm

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include <vector>
+
 #include "base/tensor.h"
 
 namespace lightvlm {
@@ -16,5 +18,10 @@ namespace lightvlm {
 // [images, (side / scale)^2, scale^2 * channels]. Fails unless the token count is the square of a
 // side that `scale` divides.
 Tensor PixelShuffle(const Tensor& features, int64_t scale);
+
+// Per-patch saliency [images * side * side] -> per shuffled token [images * (side / scale)^2]: each
+// token's the sum over the scale x scale patches PixelShuffle puts into it, in its order.
+std::vector<float> ShuffledSaliency(const std::vector<float>& saliency, int64_t images,
+                                    int64_t scale);
 
 }  // namespace lightvlm

@@ -111,7 +111,8 @@ SiglipVisionTower::SiglipVisionTower(const SiglipVisionConfig& config, const Ten
       post_norm_bias_(
           weights.LoadF32(prefix + "post_layernorm.bias", {config.encoder.hidden_size})) {}
 
-Tensor SiglipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels) const {
+Tensor SiglipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels,
+                                  std::vector<float>* saliency) const {
   const SiglipVisionConfig& c = config_;
   const int64_t p = c.patch_size, d = c.encoder.hidden_size;
   Check(pixels.shape().size() == 3 && pixels.dim(0) == c.num_channels && pixels.dim(1) >= p &&
@@ -139,7 +140,7 @@ Tensor SiglipVisionTower::Forward(ThreadPool& pool, const Tensor& pixels) const 
     const float* position = position_embedding_.f32() + positions[i] * d;
     for (int64_t j = 0; j < d; ++j) row[j] += position[j];
   }
-  encoder_.Forward(pool, hidden);
+  encoder_.Forward(pool, hidden, saliency, VitSaliency::kReceived);
   ops::LayerNorm(pool, hidden.f32(), post_norm_weight_.f32(), post_norm_bias_.f32(), n, d,
                  static_cast<float>(c.encoder.norm_eps), hidden.f32());
   return hidden;

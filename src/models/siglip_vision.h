@@ -48,8 +48,11 @@ class SiglipVisionTower {
 
   // pixels [channels, height, width] -> the post-normed last hidden state [(height / patch) *
   // (width / patch), hidden], patches row by row; pixels past the last whole patch are unused
-  // (the convolution's "valid" padding).
-  Tensor Forward(ThreadPool& pool, const Tensor& pixels) const;
+  // (the convolution's "valid" padding). With `saliency`, also the attention each patch receives
+  // in the last layer, averaged over patches and heads [patches] (VisionZip's ranking for a tower
+  // without a class token).
+  Tensor Forward(ThreadPool& pool, const Tensor& pixels,
+                 std::vector<float>* saliency = nullptr) const;
 
  private:
   SiglipVisionConfig config_;

@@ -135,17 +135,26 @@ std::string SmolVLMModel::FormatConversation(std::span<const ChatMessage> messag
   return chat_->Render(messages, ImagesInMessage::kContentParts);
 }
 
-Tensor SmolVLMModel::ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& pixels) const {
+Tensor SmolVLMModel::ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& pixels,
+                                   std::vector<float>* saliency) const {
   Check(!pixels.sub_images.empty(), "SmolVLM vision encoder: the image has no sub-images");
   const auto count = static_cast<int64_t>(pixels.sub_images.size());
   const int64_t d = config_.vision.encoder.hidden_size;
   Tensor patches;  // [sub-images, patches, vision hidden]
+  std::vector<float> patch_saliency, sub_image_saliency;
   for (int64_t i = 0; i < count; ++i) {
-    const Tensor hidden = vision_->Forward(pool, pixels.sub_images[i]);
+    const Tensor hidden = vision_->Forward(pool, pixels.sub_images[i],
+                                           saliency != nullptr ? &sub_image_saliency : nullptr);
+    patch_saliency.insert(patch_saliency.end(), sub_image_saliency.begin(),
+                          sub_image_saliency.end());
     if (i == 0) patches = Tensor(DType::kF32, {count, hidden.dim(0), d});
     Check(hidden.dim(0) == patches.dim(1), "SmolVLM vision encoder: sub-image ", i, " gives ",
           hidden.dim(0), " patches, sub-image 0 ", patches.dim(1));
     std::memcpy(patches.f32() + i * hidden.num_elements(), hidden.f32(), hidden.num_bytes());
+  }
+  // Empty when the tower runs no layer.
+  if (saliency != nullptr && !patch_saliency.empty()) {
+    *saliency = ShuffledSaliency(patch_saliency, count, config_.scale_factor);
   }
   Tensor shuffled = PixelShuffle(patches, config_.scale_factor);
   shuffled.Reshape({shuffled.dim(0) * shuffled.dim(1), shuffled.dim(2)});
@@ -157,7 +166,7 @@ Tensor SmolVLMModel::ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& p
 ImageEmbeddings SmolVLMModel::EncodeImage(ThreadPool& pool, const Image& image) const {
   const SmolVLMPixelValues pixels = SmolVLMPreprocess(image, processor_);
   ImageEmbeddings embeddings;
-  embeddings.rows = ImageFeatures(pool, pixels);
+  embeddings.rows = ImageFeatures(pool, pixels, &embeddings.vision_saliency);
   const auto side = static_cast<int64_t>(std::llround(std::sqrt(double(image_seq_len_))));
   embeddings.grids.assign(pixels.sub_images.size(), ImageGrid{side, side});
   embeddings.prompt_text = SmolVLMImagePrompt(pixels.grid, image_seq_len_);

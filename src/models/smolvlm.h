@@ -61,8 +61,11 @@ class SmolVLMModel : public LanguageModel {
   const SmolVLMImageProcessorConfig& image_processor() const { return processor_; }
   const SiglipVisionTower& vision() const { return *vision_; }
   int64_t image_seq_len() const { return image_seq_len_; }
-  // The sub-images' image features [sub-images * image_seq_len, text hidden], in order.
-  Tensor ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& pixels) const;
+  // The sub-images' image features [sub-images * image_seq_len, text hidden], in order. With
+  // `saliency`, also each feature row's share of its sub-image's attention received in the
+  // tower's last layer, summed over the patches the pixel shuffle merged into it.
+  Tensor ImageFeatures(ThreadPool& pool, const SmolVLMPixelValues& pixels,
+                       std::vector<float>* saliency = nullptr) const;
 
  private:
   SmolVLMConfig config_;

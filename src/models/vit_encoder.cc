@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -11,6 +12,34 @@
 
 namespace lightvlm {
 namespace {
+
+// The attention each of the n rows receives from all n rows, averaged over rows and heads (it sums
+// to 1). The rows go in chunks, so at most kChunk x heads x n probabilities are held at once.
+std::vector<float> ReceivedAttention(ThreadPool& pool, const float* q, const float* k,
+                                     const float* v, int64_t n, const ops::AttentionShape& shape) {
+  constexpr int64_t kChunk = 64;
+  const int64_t d = shape.num_heads * shape.head_dim;
+  std::vector<double> received(n, 0.0);
+  std::vector<int64_t> rows;
+  std::vector<float> probabilities, out;
+  for (int64_t first = 0; first < n; first += kChunk) {
+    const int64_t count = std::min(kChunk, n - first);
+    rows.resize(count);
+    std::iota(rows.begin(), rows.end(), 0);
+    probabilities.resize(count * shape.num_heads * n);
+    out.resize(count * d);
+    ops::Attention(pool, q + first * d, nullptr, count, k, v, nullptr, n, shape,
+                   /*causal=*/false, out.data(), rows, probabilities.data());
+    for (int64_t row_head = 0; row_head < count * shape.num_heads; ++row_head) {
+      for (int64_t j = 0; j < n; ++j) received[j] += probabilities[row_head * n + j];
+    }
+  }
+  std::vector<float> mean(n);
+  for (int64_t j = 0; j < n; ++j) {
+    mean[j] = static_cast<float>(received[j] / static_cast<double>(n * shape.num_heads));
+  }
+  return mean;
+}
 
 VitNorm LoadNorm(const VitEncoderConfig& c, const TensorSource& weights,
                  const std::string& prefix) {
@@ -114,11 +143,11 @@ VitEncoder::VitEncoder(const VitEncoderConfig& config, const TensorSource& weigh
   }
 }
 
-void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden,
-                         std::vector<float>* class_attention) const {
-  if (class_attention != nullptr) class_attention->clear();  // no layers: no attention
+void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden, std::vector<float>* saliency,
+                         VitSaliency kind) const {
+  if (saliency != nullptr) saliency->clear();  // no layers: no attention
   for (size_t i = 0; i < layers_.size(); ++i) {
-    ForwardLayer(pool, layers_[i], hidden, i + 1 == layers_.size() ? class_attention : nullptr,
+    ForwardLayer(pool, layers_[i], hidden, i + 1 == layers_.size() ? saliency : nullptr, kind,
                  nullptr, {});
   }
 }
@@ -142,12 +171,13 @@ void VitEncoder::Forward(ThreadPool& pool, Tensor& hidden, const VitAttentionLay
     const std::span<const int64_t> blocks = i < layout.layer_blocks.size()
                                                 ? std::span<const int64_t>(layout.layer_blocks[i])
                                                 : std::span<const int64_t>();
-    ForwardLayer(pool, layers_[i], hidden, nullptr, &layout, blocks);
+    ForwardLayer(pool, layers_[i], hidden, nullptr, VitSaliency::kClassToken, &layout, blocks);
   }
 }
 
 void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
-                              std::vector<float>* class_attention, const VitAttentionLayout* layout,
+                              std::vector<float>* saliency, VitSaliency kind,
+                              const VitAttentionLayout* layout,
                               std::span<const int64_t> blocks) const {
   const VitEncoderConfig& c = config_;
   const int64_t n = hidden.dim(0), d = c.hidden_size;
@@ -182,20 +212,24 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
                    v.f32() + first * d, nullptr, rows, shape, /*causal=*/false,
                    normed.f32() + first * d, {}, nullptr);
   }
+  const bool class_token = saliency != nullptr && kind == VitSaliency::kClassToken;
   const int64_t class_row = 0;
-  std::vector<float> scores(class_attention != nullptr ? c.num_heads * n : 0);
+  std::vector<float> scores(class_token ? c.num_heads * n : 0);
   if (blocks.size() < 2) {
-    ops::Attention(pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
-                   /*causal=*/false, normed.f32(),
-                   class_attention != nullptr ? std::span<const int64_t>(&class_row, 1)
-                                              : std::span<const int64_t>(),
-                   scores.data());
+    ops::Attention(
+        pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
+        /*causal=*/false, normed.f32(),
+        class_token ? std::span<const int64_t>(&class_row, 1) : std::span<const int64_t>(),
+        scores.data());
   }
-  if (class_attention != nullptr) {
-    class_attention->assign(n, 0.0f);
+  if (class_token) {
+    saliency->assign(n, 0.0f);
     for (int64_t h = 0; h < c.num_heads; ++h) {
-      for (int64_t j = 0; j < n; ++j) (*class_attention)[j] += scores[h * n + j] / c.num_heads;
+      for (int64_t j = 0; j < n; ++j) (*saliency)[j] += scores[h * n + j] / c.num_heads;
     }
+  } else if (saliency != nullptr) {
+    Check(blocks.size() < 2, "vision encoder: the attention received is not defined over blocks");
+    *saliency = ReceivedAttention(pool, q.f32(), k.f32(), v.f32(), n, shape);
   }
   layer.out_proj.Forward(pool, normed.f32(), n, q.f32());
   AddBranch(pool, x, q.f32(), layer.layer_scale1, n, d);

@@ -88,6 +88,11 @@ struct VitAttentionLayout {
   std::vector<std::vector<int64_t>> layer_blocks;
 };
 
+// Which attention of a tower's last layer ranks its tokens for VisionZip: the class token's
+// (CLIP, InternViT), or, in a tower without one (SigLIP), the attention each token receives from
+// all tokens, averaged: VisionZip's rule there, also VisPruner's.
+enum class VitSaliency { kClassToken, kReceived };
+
 class VitEncoder {
  public:
   // Loads layers 0 .. num_layers - 1, layer i from the tensors named
@@ -99,21 +104,22 @@ class VitEncoder {
   const VitEncoderConfig& config() const { return config_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
-  // Runs every loaded layer over `hidden` [tokens, hidden_size] in place. With `class_attention`,
-  // also returns the last layer's attention from row 0 (the class token) to every row, averaged
-  // over heads, [tokens]: the saliency VisionZip ranks tokens by.
-  void Forward(ThreadPool& pool, Tensor& hidden,
-               std::vector<float>* class_attention = nullptr) const;
+  // Runs every loaded layer over `hidden` [tokens, hidden_size] in place. With `saliency`, also
+  // returns the saliency VisionZip ranks tokens by, from the last layer's attention averaged over
+  // heads, [tokens]: as `kind` says, the class token's (row 0's) attention to every row, or the
+  // attention each row receives averaged over all rows (towers without a class token).
+  void Forward(ThreadPool& pool, Tensor& hidden, std::vector<float>* saliency = nullptr,
+               VitSaliency kind = VitSaliency::kClassToken) const;
   // Runs every loaded layer with the rotary positions and attention blocks of `layout`; fails
   // when they do not fit the rows or the heads.
   void Forward(ThreadPool& pool, Tensor& hidden, const VitAttentionLayout& layout) const;
 
  private:
-  // With `class_attention` non-null, records row 0's attention there as Forward describes;
-  // `blocks` as VitAttentionLayout's (empty: all rows).
+  // With `saliency` non-null, records it there as Forward describes; `blocks` as
+  // VitAttentionLayout's (empty: all rows).
   void ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Tensor& hidden,
-                    std::vector<float>* class_attention, const VitAttentionLayout* layout,
-                    std::span<const int64_t> blocks) const;
+                    std::vector<float>* saliency, VitSaliency kind,
+                    const VitAttentionLayout* layout, std::span<const int64_t> blocks) const;
 
   VitEncoderConfig config_;
   std::vector<VitEncoderLayer> layers_;

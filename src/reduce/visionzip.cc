@@ -47,9 +47,9 @@ class VisionZip : public TokenReducer {
         tokens, image_rows, keep, images(), "visionzip",
         [&](const ImageRun& run, int64_t first, int64_t count) {
           Check(!run.vision_saliency.empty(), "visionzip: the image at token ", run.start,
-                " comes without its vision tower's attention (the class token's, which the llava "
-                "and internvl families give); this model family's image encoder provides none, "
-                "so choose another reducer");
+                " comes without its vision tower's attention (the llava, internvl and smolvlm "
+                "families give it); this model family's image encoder provides none, so choose "
+                "another reducer");
           return ZipImage(tokens, image_rows, first, run, count);
         });
   }

@@ -177,6 +177,30 @@ TEST_F(SmolVLMGoldenTest, TheMethodAndKvCompressionRunOverAllSubImages) {
   }
 }
 
+// The tower has no class token: each image token's saliency is the attention its sub-image's
+// patches receive in the last layer (averaged over patches and heads, so a sub-image's sum to 1),
+// summed over the 4 patches the pixel shuffle merged into it; visionzip ranks by it.
+TEST_F(SmolVLMGoldenTest, SaliencyFeedsVisionZip) {
+  const std::vector<ImageEmbeddings> images = Photo();
+  const std::vector<float>& saliency = images[0].vision_saliency;
+  ASSERT_EQ(static_cast<int64_t>(saliency.size()), images[0].rows.dim(0));
+  for (size_t first = 0; first < saliency.size(); first += kSubImageTokens) {
+    double sum = 0;
+    for (int64_t i = 0; i < kSubImageTokens; ++i) sum += saliency[first + i];
+    EXPECT_NEAR(sum, 1.0, 1e-5) << first;
+  }
+  const Prompt prompt = MakePrompt(*model_, kQuestion, images);
+  ReducerOptions options;
+  options.budget.final_tokens = 12;
+  const auto reducer = MakeTokenReducer("visionzip", options);
+  Session session(model_->decoder(), pool_, 512);
+  session.SetTokenReducer(reducer.get());
+  GenerationOptions generation;
+  generation.max_new_tokens = 4;
+  EXPECT_EQ(session.Generate(prompt, generation, [](int32_t) { return true; }).tokens.size(), 4u);
+  EXPECT_EQ(reducer->ImageTokensPerLayer().front(), 12);
+}
+
 // The fixture's weights with the config and processor files Idefics3ForConditionalGeneration and
 // Idefics3Processor save (tests/fixtures/smolvlm/idefics3; transformers gave the same ids and
 // logits): the same prompt and answer.

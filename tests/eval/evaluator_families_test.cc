@@ -66,14 +66,13 @@ INSTANTIATE_TEST_SUITE_P(Families, EvaluatorFamiliesTest,
                          [](const auto& info) { return std::string(info.param.fixture); });
 
 // A sweep leaves out, saying why, a method the model cannot run: visionzip needs the vision
-// tower's class-token attention, which SmolVLM's encoder does not give. Before, the sweep failed
-// when visionzip's turn came, hours in.
+// tower's attention, which Qwen2-VL's windowed encoder does not give. Before, the sweep failed
+// when visionzip's turn came, hours in (on SmolVLM, which now gives it).
 TEST(EvaluatorSweepTest, LeavesOutAMethodTheModelCannotRun) {
-  const fs::path fixture = testing::kFixturesDir / "smolvlm";
+  const fs::path fixture = testing::kFixturesDir / "qwen2vl";
   const fs::path dir = testing::FreshTempDir();
   const fs::path data_path = dir / "questions.jsonl";
-  testing::WriteFile(data_path, "{\"image\": \"" +
-                                    fs::absolute(fixture / "images/wide.png").string() +
+  testing::WriteFile(data_path, "{\"image\": \"" + fs::absolute(fixture / "small.png").string() +
                                     "\", \"question\": \"What?\", \"answer\": \"x\"}\n");
   const Model model = LoadModel((fixture / "model").string());
   ThreadPool pool(2);
@@ -81,7 +80,7 @@ TEST(EvaluatorSweepTest, LeavesOutAMethodTheModelCannotRun) {
   ReducerOptions half;
   half.budget.keep = 0.5;
   const std::vector<MethodSpec> methods = {{"none", {}}, {"visionzip", half}, {"fastv", half}};
-  SweepJournal journal((dir / "sweep_runs.jsonl").string(), {{"model", "smolvlm"}}, data.items,
+  SweepJournal journal((dir / "sweep_runs.jsonl").string(), {{"model", "qwen2vl"}}, data.items,
                        JournalMode::kStart);
   ::testing::internal::CaptureStderr();
   const std::vector<MethodResult> results =

@@ -71,5 +71,20 @@ TEST(PixelShuffleTest, RefusesGridsTheScaleDoesNotDivide) {
   }
 }
 
+// Each shuffled token's saliency is the sum over the patches the shuffle puts into it, in the
+// shuffle's order, image by image.
+TEST(PixelShuffleTest, SaliencySumsEachTokensPatches) {
+  std::vector<float> saliency(2 * 16);
+  for (size_t i = 0; i < saliency.size(); ++i) saliency[i] = static_cast<float>(i);
+  const std::vector<float> summed = ShuffledSaliency(saliency, 2, 2);
+  // Image 0's 4 x 4 grid: token 0 holds patches 0, 1, 4, 5; token 1 patches 2, 3, 6, 7; token 2
+  // patches 8, 9, 12, 13; image 1's token 0 patches 16, 17, 20, 21.
+  EXPECT_EQ(summed, (std::vector<float>{10, 18, 42, 50, 74, 82, 106, 114}));
+  EXPECT_NE(testing::ErrorOf([] {
+              ShuffledSaliency(std::vector<float>(15), 2, 2);
+            }).find("15 saliency values for 2 images"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lightvlm

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -56,6 +58,33 @@ TEST(SiglipVisionTowerTest, MatchesTransformersAndIgnoresPartialPatches) {
   const Tensor from_padded = tower.Forward(pool, padded);
   ASSERT_EQ(from_padded.shape(), hidden.shape());
   EXPECT_EQ(testing::MaxAbsDifference(from_padded.f32(), hidden.f32(), hidden.num_elements()), 0.0);
+}
+
+// With no class token, VisionZip's saliency is the attention each patch receives in the last layer,
+// averaged over patches and heads: transformers' eager attention on the same sub-image gives
+// these (tools/siglip_received_attention.py), the five highest and three lowest of 36.
+TEST(SiglipVisionTowerTest, SaliencyIsTheAttentionEachPatchReceives) {
+  const testing::Golden golden("smolvlm");
+  const JsonFile config = JsonFile::Load((golden.model_dir() / "config.json").string());
+  const Checkpoint checkpoint = Checkpoint::Open(golden.model_dir().string());
+  const SiglipVisionTower tower(ReadSiglipVisionConfig(config, "vision_config."), checkpoint,
+                                "model.vision_model.");
+  ThreadPool pool(2);
+  const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
+  Tensor sub_image(DType::kF32, {3, 48, 48});
+  std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
+  std::vector<float> saliency;
+  const Tensor hidden = tower.Forward(pool, sub_image, &saliency);
+  ASSERT_EQ(saliency.size(), 36u);
+  const std::vector<std::pair<int64_t, double>> expected = {
+      {19, 0.0366204381}, {4, 0.0352627598}, {5, 0.0349036232}, {0, 0.0348467343},
+      {1, 0.033924751},   {6, 0.0204227176}, {21, 0.019143993}, {14, 0.0190792494}};
+  for (const auto& [patch, value] : expected) EXPECT_NEAR(saliency[patch], value, 2e-6) << patch;
+  EXPECT_NEAR(std::accumulate(saliency.begin(), saliency.end(), 0.0), 1.0, 1e-5);
+  // Asking for it changes nothing else.
+  EXPECT_EQ(testing::MaxAbsDifference(tower.Forward(pool, sub_image).f32(), hidden.f32(),
+                                      hidden.num_elements()),
+            0.0);
 }
 
 TEST(SiglipVisionConfigTest, BadFieldsAreNamed) {
