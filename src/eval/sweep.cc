@@ -1,5 +1,6 @@
 #include "eval/sweep.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +20,8 @@ void WriteText(const std::string& path, const std::string& text) {
   Check(out.good(), path, ": cannot write");
 }
 
-// One line per method through (achieved share, value of `measure`).
+// One line per method through (achieved share, value of `measure`); every reducer's line starts
+// at `none`'s point, its run at keep 1 (SweepMethods).
 LinePlot MethodPlot(const std::vector<MethodResult>& results, const std::string& title,
                     const std::string& y_label, double (*measure)(const MethodResult&),
                     bool y_from_zero) {
@@ -30,10 +32,17 @@ LinePlot MethodPlot(const std::vector<MethodResult>& results, const std::string&
                 .series = {},
                 .y_from_zero = y_from_zero,
                 .x_marks = {kSweepBudgets.begin(), kSweepBudgets.end()}};
+  const auto none = std::find_if(results.begin(), results.end(),
+                                 [](const MethodResult& r) { return r.method == "none"; });
   std::map<std::string, size_t> series_of_method;
   for (const MethodResult& result : results) {
     const auto [found, inserted] = series_of_method.try_emplace(result.method, plot.series.size());
-    if (inserted) plot.series.push_back({result.method, {}});
+    if (inserted) {
+      plot.series.push_back({result.method, {}});
+      if (none != results.end() && result.method != "none") {
+        plot.series.back().points.push_back({none->average_keep, measure(*none)});
+      }
+    }
     plot.series[found->second].points.push_back({result.average_keep, measure(result)});
   }
   return plot;
@@ -74,7 +83,6 @@ std::vector<MethodSpec> SweepMethods(const ReducerOptions& base) {
     for (int64_t final_tokens : kSweepFinalTokens)
       add(name, {.keep = 1.0, .final_tokens = final_tokens});
   }
-  for (const std::string& name : reducers) add(name, {.keep = 1.0, .final_tokens = -1});
   return methods;
 }
 

@@ -18,9 +18,10 @@ inline constexpr std::array<double, 5> kSweepBudgets = {1.0, 0.5, 0.35, 0.11, 0.
 inline constexpr std::array<int64_t, 3> kSweepFinalTokens = {64, 16, 4};
 
 // `none` once at keep 1 (first, so it is the baseline), then every other reducer of
-// TokenReducerNames() at each of kSweepBudgets below 1 and at each of kSweepFinalTokens, and last
-// every reducer at keep 1: each of those is a full prefill that can only confirm `none`, so a sweep
-// cut short holds the budgets the goals name first. The rest of the options from `base`.
+// TokenReducerNames() at each of kSweepBudgets below 1 and at each of kSweepFinalTokens. `none`'s
+// run is every reducer's keep-1 run: at keep 1 a reducer plans no stage and its prefill is none's
+// (a test holds every reducer to that), so running it again would only repeat `none`. The rest of
+// the options from `base`.
 std::vector<MethodSpec> SweepMethods(const ReducerOptions& base);
 
 // Writes PREFIX.csv, PREFIX.json (an array, one object per result), PREFIX_significance.csv and

@@ -310,6 +310,20 @@ TEST_P(ReducerInDecoderTest, CachesAreRaggedAsPlanned) {
   }
 }
 
+// At keep 1 every reducer plans no stage and its prefill is none's, logit for logit: what lets a
+// sweep take none's run as every reducer's keep-1 run (eval/sweep.h).
+TEST_P(ReducerInDecoderTest, AtKeepOneNothingIsPlannedAndThePrefillIsNones) {
+  ThreadPool pool(2);
+  KvCache none_cache = llava_->decoder().NewCache(llava_->prompt_tokens());
+  const std::vector<float> none_logits = llava_->Prefill(pool, none_cache, nullptr);
+  const auto reducer = MakeTokenReducer(GetParam(), KeepOptions(1.0));
+  KvCache cache = llava_->decoder().NewCache(llava_->prompt_tokens());
+  const std::vector<float> logits = llava_->Prefill(pool, cache, reducer.get());
+  EXPECT_TRUE(reducer->plan().empty()) << GetParam();
+  EXPECT_DOUBLE_EQ(reducer->AverageKeep(), 1.0) << GetParam();
+  EXPECT_EQ(logits, none_logits) << GetParam();
+}
+
 INSTANTIATE_TEST_SUITE_P(Reducers, ReducerInDecoderTest, ::testing::ValuesIn(TokenReducerNames()),
                          [](const auto& info) { return info.param; });
 
