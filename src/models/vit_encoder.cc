@@ -13,24 +13,23 @@
 namespace lightvlm {
 namespace {
 
-// The attention of all n rows among themselves into `out` [n, heads * head_dim], returning the
-// attention each row receives, averaged over rows and heads (it sums to 1). The rows go in chunks,
-// so at most kChunk x heads x n probabilities are held at once.
-std::vector<float> AttentionReceived(ThreadPool& pool, const float* q, const float* k,
-                                     const float* v, int64_t n, const ops::AttentionShape& shape,
-                                     float* out) {
+// The attention each of the n rows receives from all n rows, averaged over rows and heads (it sums
+// to 1). The rows go in chunks, so at most kChunk x heads x n probabilities are held at once.
+std::vector<float> ReceivedAttention(ThreadPool& pool, const float* q, const float* k,
+                                     const float* v, int64_t n, const ops::AttentionShape& shape) {
   constexpr int64_t kChunk = 64;
   const int64_t d = shape.num_heads * shape.head_dim;
   std::vector<double> received(n, 0.0);
   std::vector<int64_t> rows;
-  std::vector<float> probabilities;
+  std::vector<float> probabilities, out;
   for (int64_t first = 0; first < n; first += kChunk) {
     const int64_t count = std::min(kChunk, n - first);
     rows.resize(count);
     std::iota(rows.begin(), rows.end(), 0);
     probabilities.resize(count * shape.num_heads * n);
+    out.resize(count * d);
     ops::Attention(pool, q + first * d, nullptr, count, k, v, nullptr, n, shape,
-                   /*causal=*/false, out + first * d, rows, probabilities.data());
+                   /*causal=*/false, out.data(), rows, probabilities.data());
     for (int64_t row_head = 0; row_head < count * shape.num_heads; ++row_head) {
       for (int64_t j = 0; j < n; ++j) received[j] += probabilities[row_head * n + j];
     }
@@ -216,10 +215,7 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
   const bool class_token = saliency != nullptr && kind == VitSaliency::kClassToken;
   const int64_t class_row = 0;
   std::vector<float> scores(class_token ? c.num_heads * n : 0);
-  if (saliency != nullptr && kind == VitSaliency::kReceived) {
-    Check(blocks.size() < 2, "vision encoder: the attention received is not defined over blocks");
-    *saliency = AttentionReceived(pool, q.f32(), k.f32(), v.f32(), n, shape, normed.f32());
-  } else if (blocks.size() < 2) {
+  if (blocks.size() < 2) {
     ops::Attention(
         pool, q.f32(), nullptr, n, k.f32(), v.f32(), nullptr, n, shape,
         /*causal=*/false, normed.f32(),
@@ -231,6 +227,9 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
     for (int64_t h = 0; h < c.num_heads; ++h) {
       for (int64_t j = 0; j < n; ++j) (*saliency)[j] += scores[h * n + j] / c.num_heads;
     }
+  } else if (saliency != nullptr) {
+    Check(blocks.size() < 2, "vision encoder: the attention received is not defined over blocks");
+    *saliency = ReceivedAttention(pool, q.f32(), k.f32(), v.f32(), n, shape);
   }
   layer.out_proj.Forward(pool, normed.f32(), n, q.f32());
   AddBranch(pool, x, q.f32(), layer.layer_scale1, n, d);

@@ -81,9 +81,23 @@ TEST(SiglipVisionTowerTest, SaliencyIsTheAttentionEachPatchReceives) {
       {1, 0.033924751},   {6, 0.0204227176}, {21, 0.019143993}, {14, 0.0190792494}};
   for (const auto& [patch, value] : expected) EXPECT_NEAR(saliency[patch], value, 2e-6) << patch;
   EXPECT_NEAR(std::accumulate(saliency.begin(), saliency.end(), 0.0), 1.0, 1e-5);
-  // Asking for it changes nothing else.
+  // Asking for it changes nothing else, also where the rows go in several chunks (144 patches).
   EXPECT_EQ(testing::MaxAbsDifference(tower.Forward(pool, sub_image).f32(), hidden.f32(),
                                       hidden.num_elements()),
+            0.0);
+  Tensor tiled(DType::kF32, {3, 96, 96});
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    for (int64_t y = 0; y < 96; ++y) {
+      for (int64_t x = 0; x < 96; ++x) {
+        tiled.f32()[(ch * 96 + y) * 96 + x] = sub_image.f32()[(ch * 48 + y % 48) * 48 + x % 48];
+      }
+    }
+  }
+  const Tensor tiled_hidden = tower.Forward(pool, tiled, &saliency);
+  ASSERT_EQ(saliency.size(), 144u);
+  EXPECT_NEAR(std::accumulate(saliency.begin(), saliency.end(), 0.0), 1.0, 1e-5);
+  EXPECT_EQ(testing::MaxAbsDifference(tower.Forward(pool, tiled).f32(), tiled_hidden.f32(),
+                                      tiled_hidden.num_elements()),
             0.0);
 }
 
