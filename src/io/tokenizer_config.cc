@@ -1,11 +1,11 @@
 #include "io/tokenizer_config.h"
 
-#include <charconv>
 #include <filesystem>
 #include <map>
 #include <unordered_set>
 
 #include "base/error.h"
+#include "base/parse_integer.h"
 #include "io/json_file.h"
 
 namespace lightvlm {
@@ -59,10 +59,8 @@ void ReadAddedTokensDecoder(const JsonFile& file, const json& decoder,
                             SlowTokenizerConfig& config) {
   Check(decoder.is_object(), file.path(), ": added_tokens_decoder must be an object of id: token");
   for (const auto& [key, token] : decoder.items()) {
-    int64_t id = -1;
-    const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
-    Check(error == std::errc() && end == key.data() + key.size() && id >= 0, file.path(),
-          ": added_tokens_decoder key \"", key, "\" is not a token id");
+    const int64_t id = ParseInteger(key).value_or(-1);
+    Check(id >= 0, file.path(), ": added_tokens_decoder key \"", key, "\" is not a token id");
     Check(token.is_object(), file.path(), ": added_tokens_decoder.", key, " must be an object");
     json entry = token;
     entry["id"] = id;

@@ -1,10 +1,11 @@
 #include "reduce/token_reducer.h"
 
 #include <algorithm>
-#include <charconv>
+#include <optional>
 #include <string_view>
 
 #include "base/error.h"
+#include "base/parse_integer.h"
 
 namespace lightvlm {
 
@@ -126,8 +127,9 @@ std::vector<ReductionStage> ParsePlan(const std::string& value) {
     ReductionStage stage;
     const size_t colon = part.find(':');
     const auto read = [](std::string_view text, int64_t& number) {
-      const auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-      return error == std::errc() && stop == text.data() + text.size() && number >= 0;
+      const std::optional<int64_t> parsed = ParseInteger(text);
+      number = parsed.value_or(-1);
+      return number >= 0;
     };
     Check(colon != std::string_view::npos && read(part.substr(0, colon), stage.layer) &&
               read(part.substr(colon + 1), stage.image_tokens),
@@ -148,11 +150,9 @@ void ParseQueryTokens(const std::string& value, ReducerOptions& options) {
     options.query_span = QuerySpan::kQuestion;
     return;
   }
-  int64_t count = 0;
-  const char* end = value.data() + value.size();
-  const auto [stop, error] = std::from_chars(value.data(), end, count);
-  Check(error == std::errc() && stop == end && count >= 1,
-        "--query-tokens must be \"question\" or a count of at least 1, got \"", value, "\"");
+  const int64_t count = ParseInteger(value).value_or(0);
+  Check(count >= 1, "--query-tokens must be \"question\" or a count of at least 1, got \"", value,
+        "\"");
   options.query_span = QuerySpan::kLastTokens;
   options.query_tokens = count;
 }

@@ -16,6 +16,25 @@
 namespace lightvlm {
 namespace {
 
+// The fixture's tower (tools/make_smolvlm_fixture.py) and the photograph's first sub-image as
+// transformers' processor made it.
+struct GoldenTower {
+  GoldenTower()
+      : golden("smolvlm"),
+        checkpoint(Checkpoint::Open(golden.model_dir().string())),
+        tower(ReadSiglipVisionConfig(JsonFile::Load((golden.model_dir() / "config.json").string()),
+                                     "vision_config."),
+              checkpoint, "model.vision_model."),
+        sub_image(DType::kF32, {3, 48, 48}) {
+    const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
+    std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
+  }
+  testing::Golden golden;
+  Checkpoint checkpoint;
+  SiglipVisionTower tower;
+  Tensor sub_image;
+};
+
 // Position ids that transformers 5.25's SmolVLMVisionEmbeddings computed
 // (tools/make_smolvlm_fixture.py), including the sides where its float32 bucketing repeats a row
 // (19, 25) and grids smaller and larger than the table.
@@ -34,18 +53,13 @@ TEST(SiglipPositionIdsTest, MatchTransformersBucketing) {
 // The fixture's tower (tools/make_smolvlm_fixture.py) on the photograph's first sub-image as
 // transformers' processor made it: its recorded last hidden state.
 TEST(SiglipVisionTowerTest, MatchesTransformersAndIgnoresPartialPatches) {
-  const testing::Golden golden("smolvlm");
-  const JsonFile config = JsonFile::Load((golden.model_dir() / "config.json").string());
-  const Checkpoint checkpoint = Checkpoint::Open(golden.model_dir().string());
-  const SiglipVisionTower tower(ReadSiglipVisionConfig(config, "vision_config."), checkpoint,
-                                "model.vision_model.");
+  const GoldenTower fixture;
+  const SiglipVisionTower& tower = fixture.tower;
+  const Tensor& sub_image = fixture.sub_image;
   ThreadPool pool(2);
-  const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
-  Tensor sub_image(DType::kF32, {3, 48, 48});
-  std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
   const Tensor hidden = tower.Forward(pool, sub_image);
   ASSERT_EQ(hidden.shape(), (Shape{36, 32}));
-  const std::vector<float> expected = golden.Floats("vision_last_hidden_state");
+  const std::vector<float> expected = fixture.golden.Floats("vision_last_hidden_state");
   EXPECT_LT(testing::MaxAbsDifference(hidden.f32(), expected.data(), 36 * 32), 1e-4);
   // Pixels past the last whole patch are unused, as by the convolution's valid padding.
   Tensor padded(DType::kF32, {3, 53, 50});
@@ -64,15 +78,10 @@ TEST(SiglipVisionTowerTest, MatchesTransformersAndIgnoresPartialPatches) {
 // averaged over patches and heads: transformers' eager attention on the same sub-image gives
 // these (tools/siglip_received_attention.py), the five highest and three lowest of 36.
 TEST(SiglipVisionTowerTest, SaliencyIsTheAttentionEachPatchReceives) {
-  const testing::Golden golden("smolvlm");
-  const JsonFile config = JsonFile::Load((golden.model_dir() / "config.json").string());
-  const Checkpoint checkpoint = Checkpoint::Open(golden.model_dir().string());
-  const SiglipVisionTower tower(ReadSiglipVisionConfig(config, "vision_config."), checkpoint,
-                                "model.vision_model.");
+  const GoldenTower fixture;
+  const SiglipVisionTower& tower = fixture.tower;
+  const Tensor& sub_image = fixture.sub_image;
   ThreadPool pool(2);
-  const std::vector<float> pixels = golden.Floats("pixel_values.mmbench_21");
-  Tensor sub_image(DType::kF32, {3, 48, 48});
-  std::copy_n(pixels.begin(), sub_image.num_elements(), sub_image.f32());
   std::vector<float> saliency;
   const Tensor hidden = tower.Forward(pool, sub_image, &saliency);
   ASSERT_EQ(saliency.size(), 36u);

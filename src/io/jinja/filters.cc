@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "base/parse_integer.h"
 #include "io/jinja/operations.h"
 #include "io/jinja/text.h"
 #include "io/utf8.h"
@@ -69,11 +70,8 @@ Value Lookup(const Value& item, const std::string& path) {
     const size_t dot = path.find('.', start);
     const std::string part =
         path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    int64_t index = 0;
-    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), index);
-    value = (error == std::errc() && end == part.data() + part.size())
-                ? GetItem(value, Value(index))
-                : GetItem(value, Value(part));
+    const std::optional<int64_t> index = ParseInteger(part);
+    value = index ? GetItem(value, Value(*index)) : GetItem(value, Value(part));
     if (dot == std::string::npos) return value;
     start = dot + 1;
   }
