@@ -45,23 +45,6 @@ const std::string& StringSubject(const char* filter, const Value& value) {
   return value.as_string();
 }
 
-// The items a filter or loop walks: a list, a string's code points, a dict's keys; nothing for
-// undefined.
-List Items(const Value& value, const char* what) {
-  if (value.is_list()) return value.as_list();
-  if (value.is_undefined()) return {};
-  List items;
-  if (value.is_string()) {
-    for (const std::string_view point : CodePoints(value.as_string()))
-      items.emplace_back(std::string(point));
-  } else if (value.is_dict()) {
-    for (const auto& item : value.as_dict()) items.emplace_back(item.first);
-  } else {
-    Throw(what, ": '", value.type_name(), "' object is not iterable");
-  }
-  return items;
-}
-
 // Attribute paths as select/map take them: "a.b" or "0".
 Value Lookup(const Value& item, const std::string& path) {
   Value value = item;
@@ -109,7 +92,7 @@ Value SelectItems(const Value& sequence, const CallArgs& args, bool by_attribute
   test_args.positional.assign(args.positional.begin() + static_cast<std::ptrdiff_t>(next),
                               args.positional.end());
   List kept;
-  for (const Value& item : Items(sequence, "select")) {
+  for (const Value& item : ItemsOf(sequence, "select")) {
     const Value value = by_attribute ? Lookup(item, attribute) : item;
     const bool passed = test.empty() ? Truthy(value) : ApplyTest(test, value, test_args);
     if (passed == keep) kept.push_back(item);
@@ -122,7 +105,7 @@ Value Map(const Value& sequence, const CallArgs& args) {
   const Value attribute = Param(args, 99, "attribute");
   if (attribute.is_string()) {
     const Value fallback = Param(args, 99, "default");
-    for (const Value& item : Items(sequence, "map")) {
+    for (const Value& item : ItemsOf(sequence, "map")) {
       Value value = Lookup(item, attribute.as_string());
       out.push_back(value.is_undefined() && !fallback.is_undefined() ? fallback : value);
     }
@@ -135,7 +118,7 @@ Value Map(const Value& sequence, const CallArgs& args) {
   CallArgs filter_args;
   filter_args.positional.assign(args.positional.begin() + 1, args.positional.end());
   filter_args.keyword = args.keyword;
-  for (const Value& item : Items(sequence, "map"))
+  for (const Value& item : ItemsOf(sequence, "map"))
     out.push_back(ApplyFilter(filter, item, filter_args));
   return Value::Generator(std::move(out));
 }
@@ -146,7 +129,7 @@ Value Join(const Value& sequence, const CallArgs& args) {
   const Value attribute = Param(args, 1, "attribute");
   std::string out;
   bool first = true;
-  for (const Value& item : Items(sequence, "join")) {
+  for (const Value& item : ItemsOf(sequence, "join")) {
     if (!first) out += ToStr(separator);
     first = false;
     out += ToStr(attribute.is_undefined() ? item : Lookup(item, ToStr(attribute)));
@@ -251,14 +234,14 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
        }},
       {"first",
        [](const Value& v, const CallArgs&) {
-         const List items = Items(v, "first");
+         const List items = ItemsOf(v, "first");
          return items.empty() ? Value::MakeUndefined("first") : items.front();
        }},
       {"last",
        [](const Value& v, const CallArgs&) {
          if (v.is_generator())
            Throw("'generator' object is not reversible: add | list before | last");
-         const List items = Items(v, "last");
+         const List items = ItemsOf(v, "last");
          return items.empty() ? Value::MakeUndefined("last") : items.back();
        }},
       {"select", [](const Value& v, const CallArgs& a) { return SelectItems(v, a, false, true); }},
@@ -284,7 +267,7 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
          if (!v.is_dict()) Throw("filter 'items' needs a dict, not ", v.type_name());
          return Value::Generator(CallMethod(v, "items").as_list());
        }},
-      {"list", [](const Value& v, const CallArgs&) { return Value(Items(v, "list")); }},
+      {"list", [](const Value& v, const CallArgs&) { return Value(ItemsOf(v, "list")); }},
       {"int", [](const Value& v, const CallArgs& a) { return ToNumber(v, a, true); }},
       {"float", [](const Value& v, const CallArgs& a) { return ToNumber(v, a, false); }},
       {"abs",
@@ -304,7 +287,7 @@ const std::map<std::string, Filter, std::less<>>& Filters() {
            return Value(std::move(out));
          }
          // jinja2 returns reversed(value), an iterator, and for a generator a list.
-         List items = Items(v, "reverse");
+         List items = ItemsOf(v, "reverse");
          std::reverse(items.begin(), items.end());
          return v.is_generator() ? Value(std::move(items)) : Value::Generator(std::move(items));
        }},

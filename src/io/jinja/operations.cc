@@ -434,4 +434,19 @@ std::string ReplaceAll(const std::string& s, const std::string& old, const std::
   return out;
 }
 
+List ItemsOf(const Value& value, const char* what) {
+  if (value.is_list()) return value.as_list();
+  if (value.is_undefined()) return {};
+  List items;
+  if (value.is_string()) {
+    for (const std::string_view point : CodePoints(value.as_string()))
+      items.emplace_back(std::string(point));
+  } else if (value.is_dict()) {
+    for (const auto& item : value.as_dict()) items.emplace_back(item.first);
+  } else {
+    Throw(what, ": '", value.type_name(), "' object is not iterable");
+  }
+  return items;
+}
+
 }  // namespace lightvlm::jinja

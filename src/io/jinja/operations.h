@@ -26,5 +26,8 @@ std::string ReplaceAll(const std::string& s, const std::string& old, const std::
                        int64_t count);
 // `needle in haystack`.
 bool Contains(const Value& haystack, const Value& needle);
+// The items a loop or filter walks: a list, a string's code points, a dict's keys; nothing for
+// undefined. Fails naming `what` (the loop or filter) on anything else.
+List ItemsOf(const Value& value, const char* what);
 
 }  // namespace lightvlm::jinja

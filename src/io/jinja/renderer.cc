@@ -158,23 +158,8 @@ class Renderer {
     for (size_t i = 0; i < targets.size(); ++i) scope.variables[targets[i]] = value.as_list()[i];
   }
 
-  List Iterate(const Value& value, int line) {
-    if (value.is_list()) return value.as_list();
-    if (value.is_undefined()) return {};
-    List items;
-    if (value.is_string()) {
-      for (const std::string_view point : CodePoints(value.as_string()))
-        items.emplace_back(std::string(point));
-    } else if (value.is_dict()) {
-      for (const auto& item : value.as_dict()) items.emplace_back(item.first);
-    } else {
-      FailAt(line, "'", value.type_name(), "' object is not iterable");
-    }
-    return items;
-  }
-
   void ExecFor(const Stmt& stmt, Scope& scope) {
-    List items = Iterate(Eval(*stmt.expr, scope), stmt.line);
+    List items = ItemsOf(Eval(*stmt.expr, scope), "for");
     if (!stmt.conditions.empty()) {  // {% for x in xs if cond %} filters before loop.* counts
       List kept;
       for (const Value& item : items) {
