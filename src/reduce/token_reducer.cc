@@ -1,7 +1,6 @@
 #include "reduce/token_reducer.h"
 
 #include <algorithm>
-#include <optional>
 #include <string_view>
 
 #include "base/error.h"
@@ -127,8 +126,7 @@ std::vector<ReductionStage> ParsePlan(const std::string& value) {
     ReductionStage stage;
     const size_t colon = part.find(':');
     const auto read = [](std::string_view text, int64_t& number) {
-      const std::optional<int64_t> parsed = ParseInteger(text);
-      number = parsed.value_or(-1);
+      number = ParseInteger(text).value_or(-1);
       return number >= 0;
     };
     Check(colon != std::string_view::npos && read(part.substr(0, colon), stage.layer) &&
