@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ (clang, ASan + UBSan) in build-sanitized/ (reusing the
 # build of scripts/test_sanitized.sh when there is one: scripts/build_sanitized.sh) and runs each
-# for SECONDS (default 30), one after another, from seed corpora made of the repository's real
-# files. Fails if any target has a finding (the others still run): libFuzzer's report is printed,
-# with the path of the input that caused it (build-sanitized/findings/<target>/crash-*, leak-*,
-# timeout-* or oom-*). docs/RELIABILITY.md.
+# for SECONDS (default 30), as many at a time as there are cores, from seed corpora made of the
+# repository's real files. Fails if any target has a finding (the others still run): libFuzzer's
+# report is printed, with the path of the input that caused it
+# (build-sanitized/findings/<target>/crash-*, leak-*, timeout-* or oom-*). docs/RELIABILITY.md.
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: safetensors, llm_config, ...)
 set -euo pipefail
@@ -81,23 +81,36 @@ declare -A max_len=([safetensors]=16384 [tokenizer_json]=65536 [vocab_merges]=65
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors llm_config preprocessor_config image tokenizer_json
   tokenizer_encode vocab_merges jsonl gguf chat_template)
+# One target per core at a time (each fuzzer is one process); each writes its log and exit status.
+fuzz_target() {  # fuzz_target TARGET
+  local target=$1
+  local corpus="$build/corpus/$target" findings="$build/findings/$target"
+  mkdir -p "$corpus" "$findings"
+  local status=0
+  "$build/fuzz/${target}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -malloc_limit_mb=1024 -timeout=10 -max_len="${max_len[$target]:-8192}" -print_final_stats=1 \
+    -artifact_prefix="$findings/" "$corpus" "$seeds/$target" >"$findings.log" 2>&1 || status=$?
+  echo "$status" >"$findings.status"
+}
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do
+    wait -n || true
+  done
+  echo "fuzz: $target for ${seconds}s"
+  fuzz_target "$target" &
+done
+wait
 status=0
 for target in "${targets[@]}"; do
-  corpus="$build/corpus/$target"
   findings="$build/findings/$target"
-  mkdir -p "$corpus" "$findings"
-  log="$build/findings/$target.log"
-  echo "fuzz: $target for ${seconds}s"
-  if ! "$build/fuzz/${target}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -timeout=10 -max_len="${max_len[$target]:-8192}" -print_final_stats=1 \
-    -artifact_prefix="$findings/" "$corpus" "$seeds/$target" >"$log" 2>&1; then
-    tail -n 60 "$log"
+  if [ "$(cat "$findings.status")" != 0 ]; then
+    tail -n 60 "$findings.log"
     echo "fuzz: FINDING in $target; input: $(ls -t "$findings"/crash-* "$findings"/leak-* \
       "$findings"/timeout-* "$findings"/oom-* 2>/dev/null | head -1)" >&2
     status=1
     continue
   fi
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" | tr '\n' ' '
-  echo
+  echo "fuzz: $target: $(grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$findings.log" |
+    tr '\n' ' ')"
 done
 exit $status
