@@ -53,7 +53,7 @@ import torch  # noqa: E402
 from transformers import LlamaForCausalLM  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_fixtures as mf  # noqa: E402
+import fixture_common as mf  # noqa: E402
 
 torch.set_num_threads(1)
 

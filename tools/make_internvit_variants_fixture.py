@@ -39,7 +39,7 @@ from transformers import (  # noqa: E402
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_fixtures as mf  # noqa: E402
+import fixture_common as mf  # noqa: E402
 import make_internvl_original_fixture as original  # noqa: E402
 
 torch.set_num_threads(1)

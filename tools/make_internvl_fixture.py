@@ -62,7 +62,7 @@ from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (  # noqa
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_fixtures as mf  # noqa: E402
+import fixture_common as mf  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -312,7 +312,7 @@ def main(argv=None):
             "files say false): the processor always tiles when max_patches > 1",
             "save_pretrained writes the hub -hf names (language_model.model.*, language_model.lm_head.weight, "
             "vision_tower.*, multi_modal_projector.*), as InternVL3-1B-hf's model.safetensors has them",
-            "vision layer scale (lambda_1/2) is 0.5 + N(0, 0.1); other weights as make_fixtures.reinit_weights_",
+            "vision layer scale (lambda_1/2) is 0.5 + N(0, 0.1); other weights as fixture_common.reinit_weights_",
             "greedy tokens include <|im_end|> (949): EOS is disabled, the engine must disable it too to compare",
         ],
         "round_trip": "InternVLProcessor.from_pretrained(model, backend='pil') (without video processor) and "

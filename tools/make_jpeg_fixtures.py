@@ -37,14 +37,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-import make_fixtures  # first: it sets the single-thread, offline environment before torch loads
+import fixture_common  # first: it sets the single-thread, offline environment before torch loads
 import numpy as np
 import torch
 from PIL import Image
 from safetensors.numpy import save_file
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-IMAGES_DIR = make_fixtures.IMAGES_DIR
+IMAGES_DIR = fixture_common.IMAGES_DIR
 # The first question has no near tie on any photograph (many questions have one on some); the
 # second is the one of the bug report, whose answer about mmbench_21.jpg changed at the 10th token
 # when stb_image decoded the JPEG, recorded for the photographs where it has no near tie.
@@ -167,10 +167,10 @@ def write_jpeg_fixtures(out):
         photos.append({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                        "width": pixels.shape[1], "height": pixels.shape[0],
                        "rgb_fnv1a64": f"{fnv1a64(pixels.tobytes()):016x}"})
-    make_fixtures.write_json(out / "photos.json", {
+    fixture_common.write_json(out / "photos.json", {
         "hash": "FNV-1a 64 (offset 0xcbf29ce484222325, prime 0x100000001b3) of "
                 "np.asarray(Image.open(photo).convert('RGB')).tobytes(), [h, w, 3] row-major",
-        "versions": make_fixtures.versions(), "photos": photos})
+        "versions": fixture_common.versions(), "photos": photos})
 
 
 def write_llava_answers(llava_dir):
@@ -179,7 +179,7 @@ def write_llava_answers(llava_dir):
         sys.exit(f"{model_dir} is missing: run tools/make_fixtures.py --family llava first")
     processor = AutoProcessor.from_pretrained(str(model_dir))
     model = LlavaForConditionalGeneration.from_pretrained(
-        str(model_dir), attn_implementation=make_fixtures.ATTN_IMPL, torch_dtype=torch.float32).eval()
+        str(model_dir), attn_implementation=fixture_common.ATTN_IMPL, torch_dtype=torch.float32).eval()
     pad_id = processor.tokenizer.pad_token_id
     answers, left_out = [], []
     for question in QUESTIONS:
@@ -188,9 +188,9 @@ def write_llava_answers(llava_dir):
         for path in sorted(IMAGES_DIR.glob("*.jpg")):
             with Image.open(path) as image:
                 inputs = processor(images=image, text=prompt, return_tensors="pt")
-            tokens = make_fixtures.greedy_generate(model, dict(inputs), pad_id)
-            manual, margin = make_fixtures.greedy_manual(
-                model, inputs["input_ids"], make_fixtures.NUM_NEW_TOKENS, pixel_values=inputs["pixel_values"])
+            tokens = fixture_common.greedy_generate(model, dict(inputs), pad_id)
+            manual, margin = fixture_common.greedy_manual(
+                model, inputs["input_ids"], fixture_common.NUM_NEW_TOKENS, pixel_values=inputs["pixel_values"])
             assert tokens == manual, (path.name, tokens, manual)
             # The random tiny model repeats itself on some photographs, so make_fixtures' check for
             # distinct tokens does not apply; a near tie would make the comparison unfair.
@@ -202,16 +202,16 @@ def write_llava_answers(llava_dir):
                             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
     photos = {path.name for path in IMAGES_DIR.glob("*.jpg")}
     assert {a["file"] for a in answers if a["question"] == QUESTIONS[0]} == photos, "a photograph has a near tie"
-    make_fixtures.write_json(llava_dir / "photos.json", {
+    fixture_common.write_json(llava_dir / "photos.json", {
         "generator": "tools/make_jpeg_fixtures.py",
         "calls": {
             "prompt": "processor.apply_chat_template([{'role': 'user', 'content': [{'type': 'image'}, "
                       "{'type': 'text', 'text': question}]}], add_generation_prompt=True)",
             "process": "processor = AutoProcessor.from_pretrained('model'); "
                        "inputs = processor(images=Image.open(photo), text=prompt, return_tensors='pt')",
-            "generate": make_fixtures.GENERATE_CALL.replace("PAD", str(pad_id)),
+            "generate": fixture_common.GENERATE_CALL.replace("PAD", str(pad_id)),
         },
-        "versions": make_fixtures.versions(),
+        "versions": fixture_common.versions(),
         "answers": answers,
         "left_out_near_ties": left_out})
 

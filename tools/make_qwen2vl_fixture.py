@@ -35,7 +35,7 @@ from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2V
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_fixtures as mf  # noqa: E402
+import fixture_common as mf  # noqa: E402
 from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # noqa: E402
 
 torch.set_num_threads(1)

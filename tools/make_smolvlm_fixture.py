@@ -62,7 +62,7 @@ from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImag
 from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_fixtures as mf  # noqa: E402
+import fixture_common as mf  # noqa: E402
 from make_internvl_fixture import synthetic_image  # noqa: E402
 
 torch.set_num_threads(1)

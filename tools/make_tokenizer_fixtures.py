@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tokenizer fixtures for the two checkpoint layouts without tokenizer.json.
 
-* qwen2_vocab_merges/: the Qwen2 byte-level BPE of make_fixtures.py (build_qwen2_tokenizer),
+* qwen2_vocab_merges/: the Qwen2 byte-level BPE of fixture_common.py (build_qwen2_tokenizer),
   saved by the slow Qwen2Tokenizer as vocab.json + merges.txt + tokenizer_config.json
   (added_tokens_decoder) + added_tokens.json + special_tokens_map.json.
 * sentencepiece/: a tiny SentencePiece BPE model with byte fallback (trained here with the
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sentencepiece as spm  # noqa: E402
 from transformers import LlamaTokenizer, Qwen2Tokenizer, Qwen2TokenizerFast  # noqa: E402
 
-from make_fixtures import TOKENIZER_CASES, build_qwen2_tokenizer, corpus_lines  # noqa: E402
+from fixture_common import TOKENIZER_CASES, build_qwen2_tokenizer, corpus_lines  # noqa: E402
 
 SPECIALS = ["<img>", "</img>", "<IMG_CONTEXT>", "<|im_start|>", "<|im_end|>"]
 SP_VOCAB_SIZE = 420  # 3 control pieces + 256 byte pieces + characters and merges

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes_data as sd  # noqa: E402
 # The llava-1.5 chat template: one user turn with an image renders as
 # "USER: <image>\n{question} ASSISTANT:".
-from make_fixtures import LLAVA_CHAT_TEMPLATE, llama_layout_bpe  # noqa: E402
+from fixture_common import LLAVA_CHAT_TEMPLATE, llama_layout_bpe  # noqa: E402
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
