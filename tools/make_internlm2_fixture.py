@@ -36,24 +36,16 @@ Usage (the transformers 4.x venv, tools/requirements.txt):
 Single-threaded on the CPU, a few seconds, deterministic.
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
 from transformers import LlamaForCausalLM  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -18,15 +18,11 @@ Usage:
     .venv5/bin/python tools/make_internvit_variants_fixture.py [--out tests/fixtures/internvit_variants]
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import safetensors.torch  # noqa: E402
@@ -38,8 +34,6 @@ from transformers import (  # noqa: E402
     Qwen2Config,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 import make_internvl_original_fixture as original  # noqa: E402
 
 torch.set_num_threads(1)

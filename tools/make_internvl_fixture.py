@@ -32,16 +32,10 @@ Usage (the transformers 5.x venv, tools/requirements-tf5.txt):
 Single-threaded on the CPU, a few seconds, deterministic.
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -61,8 +55,6 @@ from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (  # noqa
     get_optimal_tiled_canvas,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 
 torch.set_num_threads(1)
 

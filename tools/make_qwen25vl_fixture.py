@@ -22,16 +22,11 @@ mm_token_type_ids 1 on image tokens.
 Deterministic (fixed seeds, private generators, one thread); see tools/README.md.
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
 import posixpath  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
@@ -39,8 +34,6 @@ from PIL import Image  # noqa: E402
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration  # noqa: E402
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # noqa: E402
 
 torch.set_num_threads(1)

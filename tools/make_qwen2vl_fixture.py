@@ -15,16 +15,10 @@ Usage:
 Deterministic (fixed seeds, private generators, one thread); see tools/README.md.
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -34,8 +28,6 @@ from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2V
                           Qwen2VLProcessor)
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 from make_chat_template_fixtures import QWEN2_VL as QWEN2_VL_CHAT_TEMPLATE  # noqa: E402
 
 torch.set_num_threads(1)

@@ -31,17 +31,11 @@ Usage (the transformers 5.x venv, tools/requirements-tf5.txt):
 Single-threaded on the CPU, a few seconds, deterministic.
 """
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common as mf
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -61,8 +55,6 @@ from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3I
 from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil  # noqa: E402
 from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixture_common as mf  # noqa: E402
 from make_internvl_fixture import synthetic_image  # noqa: E402
 
 torch.set_num_threads(1)

@@ -33,13 +33,8 @@ Single-threaded on the CPU, a few seconds, deterministic (two runs give byte-ide
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# First: importing fixture_common sets the single-thread, offline environment before torch loads.
+import fixture_common  # noqa: F401
 
 import argparse
 import json
