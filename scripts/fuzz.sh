@@ -97,6 +97,7 @@ for target in "${targets[@]}"; do
     wait -n || true
   done
   echo "fuzz: $target for ${seconds}s"
+  rm -f "$build/findings/$target.status"
   fuzz_target "$target" &
 done
 wait
