@@ -1,5 +1,7 @@
-// Linear layers with 4-bit weights (layout and scales in ops.h). Decode steps read the packed
-// weights once, with x rounded to int16 per row as int8's decode does (int16_rows.h): each vector
+// Linear layers with 4-bit weights (layout and scales in ops.h). Decode steps take
+// gemm_q4_vnni.cc's byte dot products where the CPU has AVX512-VNNI; elsewhere this file's route
+// reads the packed weights once, with x rounded to int16 per row as int8's decode does
+// (int16_rows.h): each vector
 // of bytes is split into its low and high nibbles in registers, widened to int16 and multiplied
 // with x in pairs into int32 lanes (one integer multiply-add of pairs per vector of weights,
 // where float32 x took widenings to float32, conversions and float multiply-adds, and bound a
@@ -18,6 +20,7 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/gemm_q4_decode.h"
 #include "ops/cpu/int16_rows.h"
 #include "ops/ops.h"
 
@@ -300,11 +303,8 @@ void CheckEven(const char* op, int64_t k) {
 
 HWY_EXPORT(LinearQ4Columns);
 
-void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint8_t* w,
-              const uint16_t* scales, int64_t n, const float* bias, float* y) {
-  Check(m > 0 && k > 0 && n > 0, "LinearQ4: sizes must be positive, got m=", m, " k=", k, " n=", n);
-  CheckEven("LinearQ4", k);
-  if (m > kDecodeRows) return LinearQ4Prefill(pool, x, m, k, w, scales, n, bias, y);
+void LinearQ4DecodeInt16(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint8_t* w,
+                         const uint16_t* scales, int64_t n, const float* bias, float* y) {
   // The kernel reads whole groups of x and copies a short last group: no padding needed.
   const QuantizedRows rows = QuantizeRowsInt16(x, m, k, /*lanes=*/1);
   // Sums of the rounded x, so that the product is that of the rounded x throughout; exact in
@@ -327,6 +327,15 @@ void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint
          scales, n, bias, y, begin, end);
       },
       64);
+}
+
+void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint8_t* w,
+              const uint16_t* scales, int64_t n, const float* bias, float* y) {
+  Check(m > 0 && k > 0 && n > 0, "LinearQ4: sizes must be positive, got m=", m, " k=", k, " n=", n);
+  CheckEven("LinearQ4", k);
+  if (m > kDecodeRows) return LinearQ4Prefill(pool, x, m, k, w, scales, n, bias, y);
+  if (CpuHasAvx512Vnni()) return LinearQ4DecodeInt8Groups(pool, x, m, k, w, scales, n, bias, y);
+  LinearQ4DecodeInt16(pool, x, m, k, w, scales, n, bias, y);
 }
 
 // The rule was chosen on prompt logits against f32's (norm-relative, measured with PyTorch on the
