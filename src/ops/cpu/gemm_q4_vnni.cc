@@ -135,6 +135,10 @@ LIGHTVLM_VNNI_TARGET void DotRows(const Product& p, int64_t r0, int64_t j) {
     const auto pair_mask = static_cast<__mmask16>((1u << block_groups) - 1);
     __m512 block_scales[C];
     for (int c = 0; c < C; ++c) {
+      // The next C rows' scale pairs into L2, as their weights below: a row's pairs are a few
+      // short lines that the hardware's prefetcher does not fetch ahead (measured on the
+      // Qwen2-1.5B shape's decode step: q4 against int8 1.13-1.23x without, 1.34-1.46x with).
+      __builtin_prefetch(pairs[c] + C * p.groups + block, 0, 2);
       const __m512i scale_min = _mm512_maskz_loadu_epi32(pair_mask, pairs[c] + block);
       // A pair as one little-endian uint32: the scale's bf16 bits low, the min's high.
       block_scales[c] = _mm512_castsi512_ps(_mm512_slli_epi32(scale_min, 16));
