@@ -55,7 +55,7 @@ Tensor InternVLProjector::Forward(ThreadPool& pool, const Tensor& features) cons
                  kProjectorNormEps, normed.f32());
   Tensor hidden(DType::kF32, {rows, out});
   linear_in.Forward(pool, normed.f32(), rows, hidden.f32());
-  ApplyActivation(act, hidden.f32(), hidden.num_elements());
+  ApplyActivation(pool, act, hidden.f32(), hidden.num_elements());
   Tensor projected(DType::kF32, {rows, out});
   linear_out.Forward(pool, hidden.f32(), rows, projected.f32());
   return projected;

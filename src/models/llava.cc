@@ -118,7 +118,7 @@ Tensor LlavaModel::Project(ThreadPool& pool, const Tensor& features) const {
   const int64_t rows = features.dim(0);
   Tensor hidden(DType::kF32, {rows, config_.text.hidden_size});
   projector_in_.Forward(pool, features.f32(), rows, hidden.f32());
-  ApplyActivation(config_.projector_hidden_act, hidden.f32(), hidden.num_elements());
+  ApplyActivation(pool, config_.projector_hidden_act, hidden.f32(), hidden.num_elements());
   Tensor projected(DType::kF32, {rows, config_.text.hidden_size});
   projector_out_.Forward(pool, hidden.f32(), rows, projected.f32());
   return projected;

@@ -200,7 +200,7 @@ Tensor Qwen2VlVisionTower::Forward(ThreadPool& pool, const Tensor& patches,
   const int64_t merged = n / unit;
   Tensor middle(DType::kF32, {merged, d * unit});
   merger_fc1_.Forward(pool, hidden.f32(), merged, middle.f32());
-  ApplyActivation("gelu", middle.f32(), middle.num_elements());
+  ApplyActivation(pool, "gelu", middle.f32(), middle.num_elements());
   Tensor ordered(DType::kF32, {merged, c.out_hidden_size});
   merger_fc2_.Forward(pool, middle.f32(), merged, ordered.f32());
   Tensor tokens(DType::kF32, {merged, c.out_hidden_size});

@@ -243,12 +243,12 @@ void VitEncoder::ForwardLayer(ThreadPool& pool, const VitEncoderLayer& layer, Te
     if (c.hidden_act == "silu") {
       ops::SiluMul(pool, gate.f32(), intermediate.f32(), n * c.intermediate_size);
     } else {
-      ApplyActivation(c.hidden_act, gate.f32(), n * c.intermediate_size);
+      ApplyActivation(pool, c.hidden_act, gate.f32(), n * c.intermediate_size);
       for (int64_t i = 0; i < n * c.intermediate_size; ++i) gate.f32()[i] *= intermediate.f32()[i];
     }
     intermediate = std::move(gate);
   } else {
-    ApplyActivation(c.hidden_act, intermediate.f32(), n * c.intermediate_size);
+    ApplyActivation(pool, c.hidden_act, intermediate.f32(), n * c.intermediate_size);
   }
   layer.fc2.Forward(pool, intermediate.f32(), n, q.f32());
   AddBranch(pool, x, q.f32(), layer.layer_scale2, n, d);

@@ -88,10 +88,11 @@ void ApplyMultiAxisRope(ThreadPool& pool, float* x, int64_t rows, int64_t heads,
                         std::span<const int32_t> frequency_axis, std::span<const float> inv_freq);
 
 // Elementwise activations, in place over n values.
-void Silu(float* x, int64_t n);
-void Gelu(float* x, int64_t n);       // exact, with erf
-void GeluTanh(float* x, int64_t n);   // tanh approximation ("gelu_pytorch_tanh", "gelu_new")
-void QuickGelu(float* x, int64_t n);  // x * sigmoid(1.702 x), as CLIP
+void Silu(ThreadPool& pool, float* x, int64_t n);
+void Gelu(ThreadPool& pool, float* x, int64_t n);  // exact, with erf
+void GeluTanh(ThreadPool& pool, float* x,
+              int64_t n);  // tanh form ("gelu_pytorch_tanh", "gelu_new")
+void QuickGelu(ThreadPool& pool, float* x, int64_t n);  // x * sigmoid(1.702 x), as CLIP
 // gate[i] = silu(gate[i]) * up[i]: the gated MLP of Llama and Qwen2.
 void SiluMul(ThreadPool& pool, float* gate, const float* up, int64_t n);
 

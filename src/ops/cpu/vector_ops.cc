@@ -18,6 +18,7 @@
 #include "hwy/highway.h"
 // After highway.h, which defines the target that this pass compiles for.
 #include "hwy/contrib/math/math-inl.h"
+#include "ops/cpu/tails-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lightvlm::ops::HWY_NAMESPACE {
@@ -26,21 +27,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 using FloatTag = hn::ScalableTag<float>;
 using FloatVec = hn::Vec<FloatTag>;
 
-// Every loop runs whole vectors, then one vector for the last n % Lanes elements, padded
-// through a local buffer: hwy 1.0.3's MaskedLoad reads the whole vector (with an aligned load)
-// on SSE4 and older targets, which could fault past the end of the array.
-FloatVec LoadTail(FloatTag d, const float* p, size_t count, float padding) {
-  HWY_ALIGN_MAX float buffer[HWY_MAX_BYTES / sizeof(float)];
-  std::fill_n(buffer, hn::Lanes(d), padding);
-  std::copy_n(p, count, buffer);
-  return hn::Load(d, buffer);
-}
-
-void StoreTail(FloatVec v, FloatTag d, size_t count, float* p) {
-  HWY_ALIGN_MAX float buffer[HWY_MAX_BYTES / sizeof(float)];
-  hn::Store(v, d, buffer);
-  std::copy_n(buffer, count, p);
-}
+// Every loop runs whole vectors, then one vector for the last n % Lanes elements (tails-inl.h).
 
 float DotImpl(const float* a, const float* b, int64_t n) {
   const FloatTag d;
