@@ -40,10 +40,11 @@ void ExpectActivation(void (*activation)(ThreadPool&, float*, int64_t),
   }
 }
 
-// The sigmoid forms cap exp's argument: far tails give the limits, not NaN or garbage.
+// The sigmoid forms (GELU's tanh form among them) cap exp's argument: far tails give the limits,
+// not NaN or garbage.
 TEST(ActivationTest, SigmoidFormsSaturateAtBothEnds) {
   ThreadPool pool(1);
-  for (auto* activation : {Silu, QuickGelu}) {
+  for (auto* activation : {Silu, QuickGelu, GeluTanh}) {
     std::vector<float> x = {-1000.0f, -200.0f, 200.0f, 1000.0f, -3.0e38f, 3.0e38f};
     activation(pool, x.data(), static_cast<int64_t>(x.size()));
     EXPECT_EQ(x[0], 0.0f);
