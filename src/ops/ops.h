@@ -45,8 +45,8 @@ inline int64_t Q4Groups(int64_t k) { return (k + kQ4Group - 1) / kQ4Group; }
 
 // The same product with 4-bit weights w [n, k / 2 bytes] and bf16 (scale, min) pairs
 // [n, Q4Groups(k), 2]. Decode steps (a few rows of x) unpack the weights in registers, with x
-// rounded to int8 per group of kQ4Group where the CPU has AVX512-VNNI and to int16 per row
-// elsewhere; more rows dequantise tiles of the weights to bf16 for LinearBf16's matrix product
+// rounded to two int8 planes per group of kQ4Group where the CPU has AVX512-VNNI and to int16 per
+// row elsewhere; more rows dequantise tiles of the weights to bf16 for LinearBf16's matrix product
 // (x rounded to bf16 as there).
 void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint8_t* w,
               const uint16_t* scales, int64_t n, const float* bias, float* y);

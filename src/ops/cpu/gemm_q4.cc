@@ -1,12 +1,12 @@
 // Linear layers with 4-bit weights (layout and scales in ops.h). Decode steps take
 // gemm_q4_vnni.cc's byte dot products where the CPU has AVX512-VNNI; elsewhere this file's route
 // reads the packed weights once, with x rounded to int16 per row as int8's decode does
-// (int16_rows.h): each vector
-// of bytes is split into its low and high nibbles in registers, widened to int16 and multiplied
-// with x in pairs into int32 lanes (one integer multiply-add of pairs per vector of weights,
-// where float32 x took widenings to float32, conversions and float multiply-adds, and bound a
-// core at 14.4 G weights/s); each group's int32 sums are converted and scaled once, and the
-// group's min is applied through the group's sum of x, so the inner loop has no float arithmetic.
+// (int16_rows.h): each vector of bytes is split into its low and high nibbles in registers,
+// widened to int16 and multiplied with x in pairs into int32 lanes (one integer multiply-add of
+// pairs per vector of weights, where float32 x took widenings to float32, conversions and float
+// multiply-adds, and bound a core at 14.4 G weights/s); each group's int32 sums are converted and
+// scaled once, and the group's min is applied through the group's sum of x, so the inner loop has
+// no float arithmetic.
 // At batch 1 four rows of weights go together, sharing the loads of x.
 // Prefill dequantises tiles of weight rows to bf16 and hands them to the bf16 matrix product, so
 // the CPU's matrix units do the arithmetic. Highway compiles this file once per SIMD target and
