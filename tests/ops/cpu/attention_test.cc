@@ -278,6 +278,21 @@ TEST(AttentionTest, DecodeMatchesTheReferenceForEveryCacheLength) {
   hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
 }
 
+// A decode step cuts a cache shorter than four parts of 1024 keys into four parts (of at least
+// 64 keys, whole blocks of 16), so that short caches use every core: lengths at each edge of that
+// rule, a query that sees every key and one that sees the first third only (whole parts masked).
+TEST(AttentionTest, DecodeSplitsShortCachesIntoPartsThatMergeExactly) {
+  std::mt19937 rng(79);
+  for (const int64_t n_kv : {64, 65, 256, 257, 640, 4095, 4096, 4097}) {
+    SCOPED_TRACE("n_kv=" + std::to_string(n_kv));
+    std::vector<int64_t> keys(n_kv);
+    for (int64_t j = 0; j < n_kv; ++j) keys[j] = j;
+    const auto in = MakeInputs(rng, 9, 3, 64, {n_kv - 1, n_kv / 3}, keys, true);
+    ExpectMatchesReference(RoundedToBf16(in), {0, 1});
+    ExpectMatchesReference(in, {1});
+  }
+}
+
 // The bf16 path reads bfloat16: float32 keys would give other logits than their rounded values.
 TEST(AttentionTest, Bf16DiffersFromFloat32BeforeRounding) {
   std::mt19937 rng(69);
