@@ -29,8 +29,8 @@ void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const in
                 const float* scales, int64_t group, int64_t n, const float* bias, float* y);
 
 // Symmetric int8 quantisation of w [n, k] for LinearInt8: for each row and each group of
-// `group` columns, scale = max |w| / 127 and q = round(w / scale). q: [n, k], scales:
-// [n, k / group]. Fails unless group divides k.
+// `group` columns, scale = max |w| / 127 and q = round(w / scale), ties away from zero (lround's
+// rule). q: [n, k], scales: [n, k / group]. Fails unless group divides k.
 void QuantizeInt8(const float* w, int64_t n, int64_t k, int64_t group, int8_t* q, float* scales);
 
 // 4-bit weights: each row of w [n, k] (k even) in groups of kQ4Group columns (the last group of a
@@ -52,8 +52,8 @@ void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint
               const uint16_t* scales, int64_t n, const float* bias, float* y);
 
 // Quantises w [n, k] for LinearQ4: each group's min is its smallest value and its scale its range
-// / 15 (both rounded to bf16 first), q = round((w - min) / scale); gemm_q4.cc says why this rule.
-// Fails unless k is even.
+// / 15 (both rounded to bf16 first), q = round((w - min) / scale), ties away from zero;
+// quantize.cc says why this rule. Fails unless k is even.
 void QuantizeQ4(const float* w, int64_t n, int64_t k, uint8_t* q, uint16_t* scales);
 
 // y = x / sqrt(mean(x^2) + eps) * weight, per row of `dim`. y may alias x.

@@ -5,7 +5,6 @@
 // arithmetic keeps float32 accuracy. Highway compiles this file once per SIMD target and picks
 // the best one of the running CPU at the first call.
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -231,24 +230,6 @@ void LinearInt8(ThreadPool& pool, const float* x, int64_t m, int64_t k, const in
         HWY_DYNAMIC_DISPATCH(LinearInt8Columns)(x, m, k, w, scales, group, n, bias, y, begin, end);
       },
       std::max<int64_t>(1, 65536 / k));
-}
-
-void QuantizeInt8(const float* w, int64_t n, int64_t k, int64_t group, int8_t* q, float* scales) {
-  Check(group > 0 && k % group == 0, "QuantizeInt8: scale group ", group, " does not divide ", k,
-        " input columns");
-  for (int64_t row = 0; row < n; ++row) {
-    for (int64_t start = 0; start < k; start += group) {
-      const float* values = w + row * k + start;
-      float largest = 0;
-      for (int64_t i = 0; i < group; ++i) largest = std::max(largest, std::fabs(values[i]));
-      // Symmetric: the largest magnitude maps to 127, zero stays exactly zero.
-      const float scale = largest > 0 ? largest / 127.0f : 1.0f;
-      scales[row * (k / group) + start / group] = scale;
-      for (int64_t i = 0; i < group; ++i) {
-        q[row * k + start + i] = static_cast<int8_t>(std::lround(values[i] / scale));
-      }
-    }
-  }
 }
 
 }  // namespace lightvlm::ops

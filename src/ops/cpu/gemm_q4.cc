@@ -13,7 +13,6 @@
 // picks the best one of the running CPU at the first call.
 #include <algorithm>
 #include <bit>
-#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -336,40 +335,6 @@ void LinearQ4(ThreadPool& pool, const float* x, int64_t m, int64_t k, const uint
   if (m > kDecodeRows) return LinearQ4Prefill(pool, x, m, k, w, scales, n, bias, y);
   if (CpuHasAvx512Vnni()) return LinearQ4DecodeInt8Groups(pool, x, m, k, w, scales, n, bias, y);
   LinearQ4DecodeInt16(pool, x, m, k, w, scales, n, bias, y);
-}
-
-// The rule was chosen on prompt logits against f32's (norm-relative, measured with PyTorch on the
-// same rounding): symmetric scales (max |w| / 7, or the signed max / -8 as llama.cpp's Q4_0), all
-// matrices in 4 bits, left SmolLM2-135M's 48-54% off and stories260k's 18%; this asymmetric rule
-// 6.7% and 10.2%, and 1.9% and 9.6% with lm_head in int8 (LogitsWeightDType). A search for each
-// group's least squared error (narrowed ranges refit by least squares) lowered the weights' error
-// by 4% yet raised the logits' on stories260k (10.3% against 9.6%; SmolLM2 1.9% either way, its
-// file's Q4_1 groups being on such grids already): the clipped extremes cost more than the finer
-// steps gained.
-void QuantizeQ4(const float* w, int64_t n, int64_t k, uint8_t* q, uint16_t* scales) {
-  CheckEven("QuantizeQ4", k);
-  const int64_t groups = Q4Groups(k);
-  for (int64_t row = 0; row < n; ++row) {
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t start = g * kQ4Group, length = std::min(kQ4Group, k - start);
-      const float* values = w + row * k + start;
-      const auto [low, high] = std::minmax_element(values, values + length);
-      // Rounded to bf16 as stored before the codes are chosen, so that the codes fit them.
-      const float min = BF16ToF32(F32ToBF16(*low));
-      const float scale = BF16ToF32(F32ToBF16((*high - min) / 15));
-      scales[(row * groups + g) * 2] = F32ToBF16(scale);
-      scales[(row * groups + g) * 2 + 1] = F32ToBF16(min);
-      const auto code = [&](int64_t i) {
-        if (!(scale > 0)) return 0;  // a constant group: its min alone
-        return std::clamp(static_cast<int>(std::lround((values[i] - min) / scale)), 0, 15);
-      };
-      const int64_t half = length / 2;
-      uint8_t* bytes = q + row * (k / 2) + start / 2;
-      for (int64_t b = 0; b < half; ++b) {
-        bytes[b] = static_cast<uint8_t>(code(b) | code(half + b) << 4);
-      }
-    }
-  }
 }
 
 }  // namespace lightvlm::ops
