@@ -17,6 +17,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "ops/cpu/row_blocks-inl.h"
+#include "ops/cpu/tails-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lightvlm::ops::HWY_NAMESPACE {
@@ -47,12 +48,6 @@ FloatVec LoadWidenedTail(FloatTag d, const int8_t* p, size_t count) {
   HWY_ALIGN_MAX int8_t buffer[HWY_MAX_BYTES / sizeof(float)] = {};
   std::copy_n(p, count, buffer);
   return LoadWidened(d, buffer);
-}
-
-FloatVec LoadTail(FloatTag d, const float* p, size_t count) {
-  HWY_ALIGN_MAX float buffer[HWY_MAX_BYTES / sizeof(float)] = {};
-  std::copy_n(p, count, buffer);
-  return hn::Load(d, buffer);
 }
 
 // y[rows r0..r0+R, column j]: R rows of x share every widened weight vector of row j.
@@ -89,8 +84,8 @@ void DotRowsOfX(const Int8Product& p, int64_t r0, int64_t j) {
     if (i < count) {
       const FloatVec weights = LoadWidenedTail(d, w + start + i, count - i);
       for (int r = 0; r < R; ++r) {
-        sum[r] =
-            hn::MulAdd(weights, LoadTail(d, p.x + (r0 + r) * p.k + start + i, count - i), sum[r]);
+        sum[r] = hn::MulAdd(weights, LoadTail(d, p.x + (r0 + r) * p.k + start + i, count - i, 0.0f),
+                            sum[r]);
       }
     }
     const FloatVec scale = hn::Set(d, scales[start / p.group]);
